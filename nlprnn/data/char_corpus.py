@@ -1,0 +1,91 @@
+"""One continuous text -> characters -> contiguous train/val/test streams for truncated BPTT."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import torch
+
+from nlprnn.errors import UserError
+
+_GUTENBERG_START = re.compile(r"^\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG.*$", re.M)
+_GUTENBERG_END = re.compile(r"^\*\*\* ?END OF (THE|THIS) PROJECT GUTENBERG.*$", re.M)
+
+
+def read_text(path: str | Path) -> str:
+    """Read a UTF-8 file (BOM allowed), normalise CRLF/CR newlines; clear errors otherwise."""
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UserError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}, line {line})")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise UserError(f"{path}: the file is empty")
+    return text
+
+
+def strip_gutenberg(text: str, path: str | Path = "<text>") -> str:
+    """Keep only the book between Project Gutenberg's START and END marker lines."""
+    start, end = _GUTENBERG_START.search(text), _GUTENBERG_END.search(text)
+    if not start or not end or end.start() <= start.end():
+        raise UserError(f"{path}: Project Gutenberg START/END markers not found")
+    return text[start.end() : end.start()].strip("\n") + "\n"
+
+
+def split_text(text: str, fractions: list[float]) -> tuple[str, str, str]:
+    """Contiguous cut: the first f0 of the characters train, the next f1 val, the rest test.
+
+    Contiguous blocks (no shuffling of lines or chunks) mean no passage can sit in two splits.
+    """
+    if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) <= 0:
+        raise UserError(f"data.splits must be three positive fractions summing to 1, got {fractions}")
+    n = len(text)
+    a = int(n * fractions[0])
+    b = a + int(n * fractions[1])
+    return text[:a], text[a:b], text[b:]
+
+
+class BpttBatches:
+    """Consecutive (input, target) windows over B parallel streams of one long id sequence.
+
+    The sequence (after dropping ``offset`` leading ids) is cut into ``batch_size`` equal streams,
+    laid side by side as rows; batch i is columns [i*bptt, (i+1)*bptt) of that (B, N/B) grid, so
+    row b of batch i+1 continues row b of batch i and a carried hidden state stays valid.
+    With ``world_size`` > 1, rank r keeps rows [r*B/W, (r+1)*B/W): the global batch is sharded.
+
+    batches[i] -> x (B/W, t) long, y (B/W, t) long with y = x shifted by one; t <= bptt.
+    """
+
+    def __init__(
+        self,
+        ids: torch.Tensor,
+        batch_size: int,
+        bptt: int,
+        offset: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        if batch_size % world_size:
+            raise UserError(f"batch_size={batch_size} must divide by the {world_size} processes")
+        ids = ids[offset:]
+        cols = len(ids) // batch_size
+        if cols < 2:
+            raise UserError(f"text of {len(ids)} tokens is too short for batch_size={batch_size}")
+        grid = ids[: cols * batch_size].view(batch_size, cols)
+        per_rank = batch_size // world_size
+        self.grid = grid[rank * per_rank : (rank + 1) * per_rank].contiguous()
+        self.bptt = bptt
+
+    def __len__(self) -> int:
+        return math.ceil((self.grid.size(1) - 1) / self.bptt)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        start = i * self.bptt
+        end = min(start + self.bptt, self.grid.size(1) - 1)
+        return self.grid[:, start:end], self.grid[:, start + 1 : end + 1]

@@ -1,0 +1,254 @@
+"""Recurrent cells written out from their equations, for teaching and for checking.
+
+Parameters use torch's fused layout and names, so weights copy 1:1 (e.g.
+``cell.load_state_dict(nn.LSTMCell(...).state_dict())``): weight_ih (G*H, I), weight_hh (G*H, H),
+bias_ih (G*H,), bias_hh (G*H,), gate blocks in torch's order: Elman G=1, LSTM G=4 (i, f, g, o),
+GRU G=3 (r, z, n). x (B, I) input, h / c (B, H) state, sequences batch_first (B, T, I).
+Python loops are slow: train with ``nlprnn.modules.rnn.StackedRNN``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+# h (B, H) for Elman/GRU, (h, c) for LSTM; stacked versions are (L, B, H).
+State = Tensor | tuple[Tensor, Tensor]
+
+
+def _activation(name: str):
+    acts = {"tanh": torch.tanh, "relu": torch.relu}
+    if name not in acts:
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {name!r}")
+    return acts[name]
+
+
+def _init_uniform(module: nn.Module, hidden_size: int) -> None:
+    """torch's RNN init: every parameter ~ U(-1/sqrt(H), 1/sqrt(H))."""
+    bound = 1.0 / math.sqrt(hidden_size)
+    for p in module.parameters():
+        nn.init.uniform_(p, -bound, bound)
+
+
+class _Cell(nn.Module):
+    """Shared layout. ``step`` takes the input already projected, so a sequence loop can
+    compute W_ih x + b_ih for all time steps at once (see ``CellRNN``)."""
+
+    num_gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        gh = self.num_gates * hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(gh, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(gh, hidden_size))
+        self.bias_ih, self.bias_hh = nn.Parameter(torch.empty(gh)), nn.Parameter(torch.empty(gh))
+        _init_uniform(self, hidden_size)
+
+    def input_proj(self, x: Tensor) -> Tensor:
+        """W_ih x + b_ih: (..., I) -> (..., G*H)."""
+        return F.linear(x, self.weight_ih, self.bias_ih)
+
+    def zero_state(self, x: Tensor) -> State:
+        return x.new_zeros(x.shape[0], self.hidden_size)
+
+    def step(self, xw: Tensor, state: State) -> State:
+        """One time step from the projected input xw = W_ih x + b_ih (B, G*H)."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, state: State | None = None) -> State:
+        return self.step(self.input_proj(x), self.zero_state(x) if state is None else state)
+
+
+class ElmanCell(_Cell):
+    """Elman (vanilla) RNN cell, like ``nn.RNNCell``.
+
+        h' = act(W_ih x + b_ih + W_hh h + b_hh),   act = tanh | relu
+
+    forward(x (B, I), h (B, H) or None = zeros) -> h' (B, H)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh") -> None:
+        super().__init__(input_size, hidden_size)
+        self.nonlinearity, self.act = nonlinearity, _activation(nonlinearity)
+
+    def step(self, xw: Tensor, h: Tensor) -> Tensor:
+        return self.act(xw + F.linear(h, self.weight_hh, self.bias_hh))
+
+
+class LSTMCell(_Cell):
+    """LSTM cell, like ``nn.LSTMCell`` (gate blocks i, f, g, o).
+
+        i = σ(W_ii x + b_ii + W_hi h + b_hi)      input gate
+        f = σ(W_if x + b_if + W_hf h + b_hf)      forget gate
+        g = tanh(W_ig x + b_ig + W_hg h + b_hg)   candidate cell
+        o = σ(W_io x + b_io + W_ho h + b_ho)      output gate
+        c' = f * c + i * g
+        h' = o * tanh(c')
+
+    forward(x (B, I), (h, c) each (B, H) or None = zeros) -> (h', c') each (B, H)
+    """
+
+    num_gates = 4
+
+    def zero_state(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = x.new_zeros(x.shape[0], self.hidden_size)
+        return h, h.clone()
+
+    def step(self, xw: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        h, c = state
+        i, f, g, o = (xw + F.linear(h, self.weight_hh, self.bias_hh)).chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
+class GRUCell(_Cell):
+    """GRU cell, like ``nn.GRUCell`` (gate blocks r, z, n).
+
+        r = σ(W_ir x + b_ir + W_hr h + b_hr)             reset gate
+        z = σ(W_iz x + b_iz + W_hz h + b_hz)             update gate
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))    candidate (r gates b_hn too)
+        h' = (1 - z) * n + z * h
+
+    forward(x (B, I), h (B, H) or None = zeros) -> h' (B, H)
+    """
+
+    num_gates = 3
+
+    def step(self, xw: Tensor, h: Tensor) -> Tensor:
+        x_r, x_z, x_n = xw.chunk(3, dim=-1)
+        h_r, h_z, h_n = F.linear(h, self.weight_hh, self.bias_hh).chunk(3, dim=-1)
+        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + r * h_n)
+        return (1 - z) * n + z * h
+
+
+class JordanCell(nn.Module):
+    """Jordan RNN cell: the previous *output* y_{t-1}, not the hidden state, is fed back.
+
+        h_t = act(W_ih x_t + W_yh y_{t-1} + b_h)
+        y_t = W_hy h_t + b_y
+
+    Parameters: weight_ih (H, I), weight_yh (H, O), bias_h (H,), weight_hy (O, H), bias_y (O,).
+    forward(x (B, I), y_prev (B, O) or None = zeros) -> (y_t (B, O), h_t (B, H))
+    """
+
+    def __init__(
+        self, input_size: int, hidden_size: int, output_size: int, nonlinearity: str = "tanh"
+    ) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
+        self.nonlinearity, self.act = nonlinearity, _activation(nonlinearity)
+        self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))
+        self.weight_yh = nn.Parameter(torch.empty(hidden_size, output_size))
+        self.bias_h = nn.Parameter(torch.empty(hidden_size))
+        self.weight_hy = nn.Parameter(torch.empty(output_size, hidden_size))
+        self.bias_y = nn.Parameter(torch.empty(output_size))
+        _init_uniform(self, hidden_size)
+
+    def input_proj(self, x: Tensor) -> Tensor:
+        """W_ih x + b_h: (..., I) -> (..., H)."""
+        return F.linear(x, self.weight_ih, self.bias_h)
+
+    def step(self, xw: Tensor, y_prev: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.act(xw + F.linear(y_prev, self.weight_yh))
+        return F.linear(h, self.weight_hy, self.bias_y), h
+
+    def forward(self, x: Tensor, y_prev: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if y_prev is None:
+            y_prev = x.new_zeros(x.shape[0], self.output_size)
+        return self.step(self.input_proj(x), y_prev)
+
+
+_CELLS = {"rnn": ElmanCell, "lstm": LSTMCell, "gru": GRUCell}
+
+
+class CellRNN(nn.Module):
+    """Stacked, unidirectional, batch_first RNN looping the cells above; a drop-in, slow
+    twin of ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU(batch_first=True)``.
+
+    forward(x (B, T, I), state or None = zeros)
+        -> outputs (B, T, H)  top layer's h at every step
+           state   h_n (L, B, H), or (h_n, c_n) for lstm
+
+    Dropout is applied to each layer's output sequence except the last, as in torch.
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", dropout: float = 0.0) -> None:  # fmt: skip
+        super().__init__()
+        if cell not in _CELLS:
+            raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}")
+        if cell != "rnn" and nonlinearity != "tanh":
+            raise ValueError("nonlinearity only applies to cell='rnn'")
+        self.cell, self.nonlinearity = cell, nonlinearity
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
+        sizes = [input_size] + [hidden_size] * (num_layers - 1)
+        self.cells = nn.ModuleList(_CELLS[cell](i, hidden_size, **extra) for i in sizes)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        finals = []
+        for k, (cell, s) in enumerate(zip(self.cells, self._split(x, state), strict=True)):
+            if k > 0:
+                x = self.dropout(x)
+            # One (B*T, I) x (I, G*H) matmul for all steps instead of T small ones: the input
+            # projection does not depend on h, so only W_hh h stays inside the time loop.
+            xw = cell.input_proj(x)
+            hs = []
+            for t in range(xw.shape[1]):
+                s = cell.step(xw[:, t], s)
+                hs.append(s[0] if isinstance(s, tuple) else s)
+            x = torch.stack(hs, dim=1)
+            finals.append(s)
+        if isinstance(finals[0], tuple):
+            return x, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
+        return x, torch.stack(finals)
+
+    def _split(self, x: Tensor, state: State | None) -> list[State]:
+        """(L, B, H) state(s) -> one per-layer state per cell."""
+        if state is None:
+            return [cell.zero_state(x) for cell in self.cells]
+        if isinstance(state, tuple):
+            return list(zip(*(s.unbind(0) for s in state), strict=True))
+        return list(state.unbind(0))
+
+    @torch.no_grad()
+    def load_from_fused(self, module: nn.RNNBase) -> CellRNN:
+        """Copy weights from an nn.RNN/LSTM/GRU of the same shape (``weight_ih_l{k}`` etc.)."""
+        mode = {"rnn": f"RNN_{self.nonlinearity.upper()}", "lstm": "LSTM", "gru": "GRU"}
+        want = (mode[self.cell], self.input_size, self.hidden_size, self.num_layers, True, False)
+        got = (module.mode, module.input_size, module.hidden_size, module.num_layers,
+               module.bias, module.bidirectional)  # fmt: skip
+        if want != got or getattr(module, "proj_size", 0):
+            raise ValueError(f"fused module {got} does not match {want}")
+        for k, cell in enumerate(self.cells):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(cell, name).copy_(getattr(module, f"{name}_l{k}"))
+        return self
+
+
+class JordanRNN(nn.Module):
+    """Loops a ``JordanCell`` over time, feeding each output back as the next step's input.
+
+    forward(x (B, T, I), y0 (B, O) or None = zeros) -> (outputs (B, T, O), last output (B, O))
+    """
+
+    def __init__(
+        self, input_size: int, hidden_size: int, output_size: int, nonlinearity: str = "tanh"
+    ) -> None:
+        super().__init__()
+        self.cell = JordanCell(input_size, hidden_size, output_size, nonlinearity)
+
+    def forward(self, x: Tensor, y0: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        y = x.new_zeros(x.shape[0], self.cell.output_size) if y0 is None else y0
+        xw = self.cell.input_proj(x)  # all steps in one matmul, as in CellRNN
+        ys = []
+        for t in range(xw.shape[1]):
+            y, _ = self.cell.step(xw[:, t], y)
+            ys.append(y)
+        return torch.stack(ys, dim=1), y

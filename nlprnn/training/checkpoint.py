@@ -1,0 +1,39 @@
+"""Checkpoints: written atomically, read with ``weights_only=True``, checked for the right recipe."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import torch
+
+from nlprnn.errors import UserError
+
+
+def save_atomic(obj: dict, path: str | Path) -> None:
+    """Write to a temporary file, then rename: a crash mid-write never leaves a torn checkpoint."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path | None, task: str | None = None) -> dict:
+    """Load a checkpoint safely; ``task`` (e.g. "char_lm") must match the recipe that wrote it."""
+    if not path:
+        raise UserError("this mode needs a checkpoint: pass ckpt=PATH/best.pt")
+    path = Path(path)
+    if path.is_dir():
+        path = path / "best.pt"
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as exc:
+        raise UserError(f"{path}: not a readable nlprnn checkpoint ({str(exc).splitlines()[0]})")
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "task" not in ckpt:
+        raise UserError(f"{path}: not an nlprnn checkpoint (no model/task entries)")
+    if task is not None and ckpt["task"] != task:
+        raise UserError(f"{path} was trained by recipe {ckpt['task']!r}, not {task!r}")
+    return ckpt

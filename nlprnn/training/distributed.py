@@ -1,0 +1,64 @@
+"""torchrun / DistributedDataParallel plumbing: one process per rank, gloo on CPU, nccl on GPU."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_initialized() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def is_main() -> bool:
+    """Only rank 0 writes checkpoints, logs and progress bars."""
+    return rank() == 0
+
+
+def init_if_launched(device: torch.device) -> None:
+    """Join the process group when started by torchrun (WORLD_SIZE > 1 in the environment)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+
+def local_device(device: str) -> torch.device:
+    """``auto`` picks CUDA when present; under torchrun each rank takes its LOCAL_RANK GPU."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            from nlprnn.errors import UserError
+
+            raise UserError("trainer.device=cuda but no CUDA GPU is available; use trainer.device=cpu")
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device(device)
+
+
+def any_rank(flag: bool) -> bool:
+    """True on every rank when it is True on at least one (so all ranks stop at the same step)."""
+    if not dist.is_initialized():
+        return flag
+    t = torch.tensor([int(flag)])
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def gather(obj):
+    """Every rank's ``obj`` as a list indexed by rank (a one-item list when not distributed)."""
+    if not dist.is_initialized():
+        return [obj]
+    out = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def cleanup() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()

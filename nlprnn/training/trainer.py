@@ -1,0 +1,202 @@
+"""The training loop every recipe shares.
+
+A recipe hands the trainer a model and a *task* object with this small interface::
+
+    task.metric, task.metric_mode        # e.g. "val_loss", "min": picks best.pt, early stopping
+    task.train_batches(epoch) -> seq     # indexable, len(); the same for a given epoch and seed
+    task.start_epoch(epoch)              # reset per-epoch state (e.g. carried hidden state)
+    task.train_loss(model, batch) -> (mean loss, number of target tokens)
+    task.evaluate(model) -> {"val_loss": ..., ...}
+    task.state_dict() / task.load_state_dict(d)   # state carried between batches, for resume
+
+The trainer owns the rest: optimizer, clipping, schedule, evaluation cadence, early stopping,
+atomic best/last checkpoints, exact resume, progress bar, JSONL + TensorBoard logs, DDP.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from torch import nn
+from tqdm import tqdm
+
+from nlprnn.errors import UserError
+from nlprnn.training import distributed as dist
+from nlprnn.training.checkpoint import load_checkpoint, save_atomic
+from nlprnn.training.schedule import LRSchedule
+
+
+class Trainer:
+    """Fits ``model`` on ``task``; ``cfg`` is the ``trainer`` config node, ``optim_cfg`` the
+    ``optimizer`` node (a Hydra ``_target_``); ``extra`` goes into every checkpoint (config,
+    vocabulary, recipe name)."""
+
+    def __init__(self, cfg, optim_cfg, model: nn.Module, task, run_dir: str | Path, extra: dict):
+        self.cfg, self.task, self.extra = cfg, task, extra
+        self.run_dir = Path(run_dir)
+        self.device = next(model.parameters()).device
+        self.model = model
+        self.net = self._wrap_ddp(model)
+        self.optimizer = instantiate(optim_cfg, params=model.parameters())
+        self.steps_per_epoch = len(task.train_batches(0))
+        self.total_steps = self._total_steps()
+        self.schedule = LRSchedule(
+            self.optimizer, total_steps=self.total_steps, mode=task.metric_mode, **cfg.scheduler
+        )
+        self.state = {"step": 0, "epoch": 0, "batch": 0, "best": None, "bad_evals": 0, "evals": 0}
+        self.writer = None
+
+    # ---- setup -------------------------------------------------------------------------
+    def _wrap_ddp(self, model: nn.Module) -> nn.Module:
+        if dist.world_size() == 1:
+            return model
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    def _total_steps(self) -> int:
+        total = self.cfg.max_epochs * self.steps_per_epoch
+        return min(total, self.cfg.max_steps) if self.cfg.max_steps else total
+
+    # ---- the loop ------------------------------------------------------------------------
+    def fit(self) -> dict:
+        """Train until max_epochs / max_steps / max_time / early stopping; returns the best metrics."""
+        if self.cfg.resume:
+            self._resume()
+        self._open_logs()
+        start, last_eval_step = time.monotonic(), None
+        bar = tqdm(total=self.total_steps, initial=self.state["step"], disable=not self._show_bar(),
+                   dynamic_ncols=True, desc="train")
+        stop = self.state["step"] >= self.total_steps
+        loss_avg, tokens, t0 = None, 0, time.monotonic()
+        while not stop and self.state["epoch"] < self.cfg.max_epochs:
+            epoch = self.state["epoch"]
+            batches = self.task.train_batches(epoch)
+            if self.state["batch"] == 0:
+                self.task.start_epoch(epoch)
+            for i in range(self.state["batch"], len(batches)):
+                loss, ntok = self._train_step(batches[i])
+                self.state["batch"] = i + 1
+                self.state["step"] += 1
+                loss_avg = loss if loss_avg is None else 0.98 * loss_avg + 0.02 * loss
+                tokens += ntok * dist.world_size()
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_avg:.3f}", tok_s=f"{tokens / (time.monotonic() - t0):.0f}",
+                                lr=f"{self.optimizer.param_groups[0]['lr']:.2e}", refresh=False)
+                out_of_time = self.cfg.max_time and time.monotonic() - start > 60 * self.cfg.max_time
+                stop = dist.any_rank(bool(out_of_time)) or self.state["step"] >= self.total_steps
+                if stop or (self.cfg.eval_every and self.state["step"] % self.cfg.eval_every == 0):
+                    stop = self._evaluate_and_save(loss_avg) or stop
+                    last_eval_step = self.state["step"]
+                if stop:
+                    break
+            else:
+                self.state["epoch"], self.state["batch"] = epoch + 1, 0
+                if last_eval_step != self.state["step"]:
+                    stop = self._evaluate_and_save(loss_avg)
+                    last_eval_step = self.state["step"]
+        bar.close()
+        if last_eval_step != self.state["step"] and self.state["step"] > 0:
+            self._evaluate_and_save(loss_avg)
+        self._close_logs()
+        return {"best": self.state["best"], "step": self.state["step"]}
+
+    def _train_step(self, batch) -> tuple[float, int]:
+        self.net.train()
+        loss, ntok = self.task.train_loss(self.net, batch)
+        if not torch.isfinite(loss):
+            raise UserError(f"loss became {loss.item()} at step {self.state['step']}; "
+                            "lower optimizer.lr or trainer.clip_norm")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.clip_norm:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
+        self.optimizer.step()
+        self.schedule.step()
+        return loss.item(), ntok
+
+    def _evaluate_and_save(self, train_loss: float | None) -> bool:
+        """Validate, log, write last (and maybe best) checkpoint; True when early stopping fires."""
+        metrics = self.task.evaluate(self.model)
+        value = metrics[self.task.metric]
+        self.schedule.observe(value)
+        best = self.state["best"]
+        improved = best is None or (value < best if self.task.metric_mode == "min" else value > best)
+        self.state["evals"] += 1
+        if improved:
+            self.state["best"], self.state["bad_evals"] = value, 0
+        else:
+            self.state["bad_evals"] += 1
+        record = {"step": self.state["step"], "epoch": self.state["epoch"],
+                  "train_loss": train_loss, "lr": self.optimizer.param_groups[0]["lr"], **metrics}
+        ckpt = self._checkpoint()  # collective under DDP: every rank takes part
+        if dist.is_main():
+            self._log(record, improved)
+            save_atomic(ckpt, self.run_dir / "last.pt")
+            if improved:
+                save_atomic(ckpt, self.run_dir / "best.pt")
+        patience = self.cfg.patience
+        return bool(patience) and self.state["bad_evals"] >= patience
+
+    # ---- checkpoints -----------------------------------------------------------------------
+    def _checkpoint(self) -> dict:
+        return {
+            **self.extra,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "trainer": dict(self.state),
+            "task_state": dist.gather(self.task.state_dict()),
+            "rng": {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
+                    "python_version": random.getstate()[0]},
+        }
+
+    def _resume(self) -> None:
+        path = self.run_dir / "last.pt"
+        if not path.is_file():
+            raise UserError(f"trainer.resume=true but {path} does not exist; pass the killed run's "
+                            "directory with hydra.run.dir=...")
+        ckpt = load_checkpoint(path, self.extra["task"])
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.schedule.load_state_dict(ckpt["schedule"])
+        self.state.update(ckpt["trainer"])
+        self.task.load_state_dict(ckpt["task_state"][dist.rank()])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        random.setstate((ckpt["rng"]["python_version"], tuple(ckpt["rng"]["python"]), None))
+        if self.state["batch"] >= self.steps_per_epoch:
+            self.state["epoch"], self.state["batch"] = self.state["epoch"] + 1, 0
+        if dist.is_main():
+            print(f"resumed from {path} at step {self.state['step']} (epoch {self.state['epoch']})")
+
+    # ---- logging -----------------------------------------------------------------------
+    def _show_bar(self) -> bool:
+        return bool(self.cfg.progress) and dist.is_main()
+
+    def _open_logs(self) -> None:
+        if dist.is_main() and self.cfg.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+
+    def _log(self, record: dict[str, Any], improved: bool) -> None:
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in record.items()
+                          if isinstance(v, float) and k not in ("lr",) and math.isfinite(v))
+        tqdm.write(f"step {record['step']}: {shown}{'  (best)' if improved else ''}")
+        if self.writer:
+            for k, v in record.items():
+                if isinstance(v, (int, float)) and v is not None and k not in ("step", "epoch"):
+                    self.writer.add_scalar(k, v, record["step"])
+            self.writer.flush()
+
+    def _close_logs(self) -> None:
+        if self.writer:
+            self.writer.close()
