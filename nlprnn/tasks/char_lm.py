@@ -201,8 +201,19 @@ def generate_text(model, vocab: Vocab, prompt: str, length: int, temperature: fl
         _, state = model(torch.tensor([ids[:-1]], device=device), None)
     gen = torch.Generator(device=device).manual_seed(seed)
     last = torch.tensor([ids[-1]], device=device)
-    out = sample(model.step, last, state, length, temperature, top_k, top_p, generator=gen)
+    out = sample(_never_unk(model.step, vocab), last, state, length, temperature, top_k, top_p,
+                 generator=gen)
     return vocab_text(vocab, ids) + vocab_text(vocab, out[0].tolist())
+
+
+def _never_unk(step, vocab: Vocab):
+    """Wrap a step function so <unk> (a stand-in, not a character) is never generated."""
+
+    def masked(tokens, state):
+        logits, state = step(tokens, state)
+        return logits.index_fill(-1, torch.tensor([vocab.unk_id], device=logits.device), -1e9), state
+
+    return masked
 
 
 def vocab_text(vocab: Vocab, ids: list[int]) -> str:

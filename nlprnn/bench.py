@@ -1,0 +1,235 @@
+"""Throughput of the char_lm recipe's training step against the raw fused RNN kernel.
+
+    python -m nlprnn.bench                      # recipe shapes: B64 T100 E64 H512 L2 lstm, V66
+    python -m nlprnn.bench --cell gru --inference --json bench.json
+    python -m nlprnn.bench --batch-size 2 --bptt 5 --emb-dim 4 --hidden-size 8 --iters 1
+
+Measures, in one process on the same shapes:
+  raw        nn.LSTM/GRU/RNN forward + backward of out.sum() on a random (B, T, E) input
+  recipe     a full trainer step of LanguageModel: token batches, carried detached state,
+             cross-entropy, zero_grad, backward, clip_grad_norm_(5.0), AdamW step, LR schedule
+  inference  (--inference) forward only in torch.inference_mode, state carried
+Reports tokens/s (B*T*iters / elapsed), ms/step, peak memory and each line's ratio to raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import resource
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+Step = Callable[[], None]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m nlprnn.bench", description=__doc__.split("\n")[0])
+    for name, default in [("batch-size", 64), ("bptt", 100), ("emb-dim", 64), ("hidden-size", 512),
+                          ("num-layers", 2), ("vocab", 66), ("warmup", 3), ("iters", 10),
+                          ("seed", 0)]:
+        p.add_argument(f"--{name}", type=int, default=default, help=f"default {default}")
+    p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm")
+    p.add_argument("--dropout", type=float, default=0.1, help="recipe model dropout (default 0.1)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--inference", action="store_true", help="also time forward-only inference")
+    p.add_argument("--json", default=None, metavar="PATH", help="write all numbers to PATH")
+    return p.parse_args(argv)
+
+
+# ---- the three workloads: each builds its objects and returns one step ------------------------
+def raw_step(a: argparse.Namespace, device) -> Step:
+    import torch
+
+    rnn = getattr(torch.nn, a.cell.upper())(a.emb_dim, a.hidden_size, a.num_layers,
+                                            batch_first=True).to(device)
+    # the input needs a gradient, as the recipe's embedding output does
+    x = torch.randn(a.batch_size, a.bptt, a.emb_dim, device=device, requires_grad=True)
+
+    def step() -> None:
+        rnn.zero_grad(set_to_none=True)
+        x.grad = None
+        out, _ = rnn(x)
+        out.sum().backward()
+
+    return step
+
+
+def _model_and_batches(a: argparse.Namespace, device, steps: int):
+    import torch
+
+    from nlprnn.data.char_corpus import BpttBatches
+    from nlprnn.models.language_model import LanguageModel
+
+    model = LanguageModel(a.vocab, a.emb_dim, a.hidden_size, a.num_layers, a.cell,
+                          a.dropout).to(device)
+    ids = torch.randint(a.vocab, (a.batch_size * (steps * a.bptt + 1),))  # CPU, like the corpus
+    return model, BpttBatches(ids, a.batch_size, a.bptt)
+
+
+def recipe_step(a: argparse.Namespace, device) -> Step:
+    """One Trainer._train_step + CharLMTask.train_loss, with conf/config.yaml + char_lm.yaml."""
+    import torch
+    import torch.nn.functional as F
+
+    from nlprnn.modules.rnn import detach_state
+    from nlprnn.training.schedule import LRSchedule
+
+    steps = a.warmup + a.iters
+    model, batches = _model_and_batches(a, device, steps)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    sched = LRSchedule(opt, "cosine", total_steps=steps, warmup_steps=50, min_lr_ratio=0.05)
+    i, hidden = 0, None
+
+    def step() -> None:
+        nonlocal i, hidden
+        model.train()
+        x, y = (t.to(device, non_blocking=True) for t in batches[i % len(batches)])
+        logits, hidden = model(x, hidden)
+        hidden = detach_state(hidden)
+        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+        if not torch.isfinite(loss):
+            raise RuntimeError("non-finite loss")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        loss.item()  # the trainer reads the loss every step (a device sync on CUDA)
+        i += 1
+
+    return step
+
+
+def inference_step(a: argparse.Namespace, device) -> Step:
+    import torch
+
+    model, batches = _model_and_batches(a, device, a.warmup + a.iters)
+    model.eval()
+    i, hidden = 0, None
+
+    def step() -> None:
+        nonlocal i, hidden
+        with torch.inference_mode():
+            x, _ = batches[i % len(batches)]
+            _, hidden = model(x.to(device, non_blocking=True), hidden)
+        i += 1
+
+    return step
+
+
+# ---- measuring -----------------------------------------------------------------------------------
+def _peak_mb(device, reset: bool = False) -> tuple[float, bool]:
+    """Peak memory so far in MB (optionally first starting a new window), and whether the
+    window could be reset."""
+    import torch
+
+    if device.type == "cuda":
+        if reset:
+            torch.cuda.reset_peak_memory_stats(device)
+        return torch.cuda.max_memory_allocated(device) / 2**20, True
+    ok = True
+    if reset:
+        try:  # Linux: "5" resets the process peak RSS (VmHWM, which ru_maxrss reads)
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            ok = False  # the peak then also covers everything that ran before
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, ok  # KiB on Linux
+
+
+def measure(build: Callable[..., Step], a: argparse.Namespace, device) -> dict[str, float]:
+    import torch
+
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    torch.manual_seed(a.seed)
+    base, reset = _peak_mb(device, reset=True)
+    step = build(a, device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for _ in range(a.warmup):
+        step()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(a.iters):
+        step()
+    sync()
+    elapsed = time.perf_counter() - t0
+    peak, _ = _peak_mb(device)
+    return {"tokens_per_s": a.batch_size * a.bptt * a.iters / elapsed,
+            "ms_per_step": 1000 * elapsed / a.iters, "peak_mem_mb": peak,
+            "mem_growth_mb": peak - base, "peak_reset": reset}
+
+
+def _device_name(device) -> str:
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "cpu"
+
+
+def print_table(report: dict[str, Any]) -> None:
+    s, mem = report["shapes"], report["memory_kind"]
+    print(f"{s['cell']} B={s['B']} T={s['T']} E={s['E']} H={s['H']} L={s['L']} V={s['V']}  "
+          f"{report['device']} ({report['device_name']}), threads={report['threads']}, "
+          f"torch {report['torch']}")
+    mem_col = "peak RSS MB" if mem.startswith("cpu") else "CUDA peak MB"
+    print(f"{'name':<10}{'tokens/s':>12}{'ms/step':>10}{mem_col:>14}{'vs raw':>8}")
+    for name, r in report["results"].items():
+        print(f"{name:<10}{r['tokens_per_s']:>12,.0f}{r['ms_per_step']:>10.2f}"
+              f"{r['peak_mem_mb']:>14.1f}{r['vs_raw']:>8.2f}")
+    if not all(r["peak_reset"] for r in report["results"].values()):
+        mem += " (peak could not be reset: each line includes the ones above it)"
+    print(f"memory: {mem}")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    a = parse_args(argv)
+    import torch
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if a.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda but torch.cuda.is_available() is False")
+    cuda = a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda" if cuda else "cpu")
+    builds = {"raw": raw_step, "recipe": recipe_step}
+    if a.inference:
+        builds["inference"] = inference_step
+    # Back to back in one process: machine load drifts over time, so a ratio is only meaningful
+    # between numbers taken together on the same machine and shapes.
+    results = {name: measure(build, a, device) for name, build in builds.items()}
+    for r in results.values():
+        r["vs_raw"] = r["tokens_per_s"] / results["raw"]["tokens_per_s"]
+    report = {
+        "shapes": {"B": a.batch_size, "T": a.bptt, "E": a.emb_dim, "H": a.hidden_size,
+                   "L": a.num_layers, "V": a.vocab, "cell": a.cell, "dropout": a.dropout},
+        "warmup": a.warmup, "iters": a.iters, "seed": a.seed,
+        "torch": torch.__version__, "device": str(device), "device_name": _device_name(device),
+        "threads": torch.get_num_threads(),
+        "memory_kind": ("cuda: torch.cuda.max_memory_allocated during the measurement" if cuda
+                        else "cpu: process peak RSS (getrusage ru_maxrss) during the measurement"),
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "results": results,
+        "ratio_recipe_vs_raw": results["recipe"]["vs_raw"],
+    }
+    print_table(report)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(report, f, indent=1)
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Shared fixtures: where the real data lives, and running a recipe in-process."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+
+
+def real_data_dir() -> Path:
+    """$NLPRNN_DATA, else ../shared/data beside the repo (the CI layout)."""
+    return Path(os.environ.get("NLPRNN_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = real_data_dir()
+    if not (path / "charlm").is_dir():
+        pytest.fail(f"real data not found at {path}: set NLPRNN_DATA")
+    return path
+
+
+def compose_config(overrides: list[str], run_dir: Path | None = None):
+    """Compose conf/config.yaml with overrides, as ``python -m nlprnn`` would."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base=None):
+        cfg = compose("config", overrides=overrides, return_hydra_config=run_dir is not None)
+    if run_dir is not None:
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(run_dir)
+        HydraConfig.instance().set_config(cfg)
+        with open_dict(cfg):
+            del cfg["hydra"]
+    return cfg
+
+
+@pytest.fixture
+def run_recipe(data_dir):
+    """run_recipe(run_dir, "recipe=char_lm", "debug=tiny", ...) -> what the mode returns."""
+    from nlprnn.run import run
+
+    def _run(run_dir: Path, *overrides: str):
+        return run(compose_config([f"data.dir={data_dir}", *overrides], run_dir))
+
+    return _run

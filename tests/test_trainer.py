@@ -1,0 +1,88 @@
+"""The shared trainer, driven through the char_lm recipe on a small slice of tiny shakespeare."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from nlprnn.errors import UserError
+from nlprnn.training.trainer import Trainer
+
+TINY = ["recipe=char_lm", "debug=tiny", "data.max_chars=6000"]
+
+
+def _weights(path):
+    return torch.load(path, weights_only=True)["model"]
+
+
+def test_resumed_run_matches_uninterrupted_run(run_recipe, tmp_path, monkeypatch):
+    steps = ["trainer.max_steps=8", "trainer.eval_every=3", "trainer.max_epochs=3"]
+    run_recipe(tmp_path / "full", *TINY, *steps)
+
+    # a run killed during step 5: its last checkpoint is from the evaluation at step 3
+    real_step, calls = Trainer._train_step, {"n": 0}
+
+    def dying_step(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real_step(self, batch)
+
+    monkeypatch.setattr(Trainer, "_train_step", dying_step)
+    with pytest.raises(KeyboardInterrupt):
+        run_recipe(tmp_path / "killed", *TINY, *steps)
+    monkeypatch.setattr(Trainer, "_train_step", real_step)
+    assert torch.load(tmp_path / "killed/last.pt", weights_only=True)["trainer"]["step"] == 3
+
+    run_recipe(tmp_path / "killed", *TINY, *steps, "trainer.resume=true")
+    full, resumed = _weights(tmp_path / "full/last.pt"), _weights(tmp_path / "killed/last.pt")
+    assert full.keys() == resumed.keys()
+    for name in full:
+        torch.testing.assert_close(resumed[name], full[name], rtol=0, atol=1e-6, msg=name)
+    # sanity: training moved the weights, so equality above is not trivial
+    first = json.loads((tmp_path / "full/metrics.jsonl").read_text().splitlines()[0])
+    assert first["step"] == 3
+
+
+def test_resume_without_checkpoint_is_a_clear_error(run_recipe, tmp_path):
+    with pytest.raises(UserError, match="last.pt does not exist"):
+        run_recipe(tmp_path, *TINY, "trainer.resume=true")
+
+
+def test_loss_falls_and_logs_are_written(run_recipe, tmp_path):
+    run_recipe(tmp_path, *TINY, "trainer.max_steps=30", "trainer.eval_every=10",
+               "optimizer.lr=0.01", "trainer.tensorboard=true")
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [10, 20, 30]
+    vocab = len(json.loads((tmp_path / "vocab.json").read_text())["itos"])
+    # an untrained model scores about ln(V) nats; after 30 steps it must do clearly better
+    assert records[-1]["val_loss"] < records[0]["val_loss"] < 0.9 * math.log(vocab)
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert best["trainer"]["best"] == min(r["val_loss"] for r in records)
+    assert (tmp_path / "config.yaml").is_file() and (tmp_path / "vocab.json").is_file()
+
+
+def test_early_stopping(run_recipe, tmp_path):
+    # lr=0 never improves after the first evaluation: patience 2 stops at the third evaluation
+    run_recipe(tmp_path, *TINY, "trainer.max_steps=40", "trainer.eval_every=2",
+               "trainer.patience=2", "optimizer.lr=0.0")
+    records = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert len(records) == 3
+
+
+def test_final_weights_are_always_validated(run_recipe, tmp_path):
+    # max_steps=5 is not a multiple of eval_every=3: validation still runs at step 5
+    run_recipe(tmp_path, *TINY, "trainer.max_steps=5", "trainer.eval_every=3")
+    steps = [json.loads(r)["step"] for r in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [3, 5]
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["trainer"]["step"] == 5
+
+
+def test_max_time_stops_cleanly_with_checkpoint(run_recipe, tmp_path):
+    run_recipe(tmp_path, *TINY, "trainer.max_steps=100000", "trainer.max_epochs=1000",
+               "trainer.eval_every=null", "trainer.max_time=0.0001")
+    last = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert 1 <= last["trainer"]["step"] < 50  # 6 ms of budget: stopped after a few steps
+    assert (tmp_path / "metrics.jsonl").read_text().count("val_loss") == 1
