@@ -6,8 +6,8 @@
 
 Measures, in one process on the same shapes:
   raw        nn.LSTM/GRU/RNN forward + backward of out.sum() on a random (B, T, E) input
-  recipe     a full trainer step of LanguageModel: token batches, carried detached state,
-             cross-entropy, zero_grad, backward, clip_grad_norm_(5.0), AdamW step, LR schedule
+  recipe     the trainer's own step on conf/recipe/char_lm.yaml's model and optimizer: token
+             batches, carried detached state, cross-entropy, backward, clipping, AdamW, schedule
   inference  (--inference) forward only in torch.inference_mode, state carried
 Reports tokens/s (B*T*iters / elapsed), ms/step, peak memory and each line's ratio to raw.
 """
@@ -29,9 +29,17 @@ Step = Callable[[], None]
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m nlprnn.bench", description=__doc__.split("\n")[0])
-    for name, default in [("batch-size", 64), ("bptt", 100), ("emb-dim", 64), ("hidden-size", 512),
-                          ("num-layers", 2), ("vocab", 66), ("warmup", 3), ("iters", 10),
-                          ("seed", 0)]:
+    for name, default in [
+        ("batch-size", 64),
+        ("bptt", 100),
+        ("emb-dim", 64),
+        ("hidden-size", 512),
+        ("num-layers", 2),
+        ("vocab", 66),
+        ("warmup", 3),
+        ("iters", 10),
+        ("seed", 0),
+    ]:
         p.add_argument(f"--{name}", type=int, default=default, help=f"default {default}")
     p.add_argument("--cell", choices=["lstm", "gru", "rnn"], default="lstm")
     p.add_argument("--dropout", type=float, default=0.1, help="recipe model dropout (default 0.1)")
@@ -46,8 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def raw_step(a: argparse.Namespace, device) -> Step:
     import torch
 
-    rnn = getattr(torch.nn, a.cell.upper())(a.emb_dim, a.hidden_size, a.num_layers,
-                                            batch_first=True).to(device)
+    rnn = getattr(torch.nn, a.cell.upper())(a.emb_dim, a.hidden_size, a.num_layers, batch_first=True).to(
+        device
+    )
     # the input needs a gradient, as the recipe's embedding output does
     x = torch.randn(a.batch_size, a.bptt, a.emb_dim, device=device, requires_grad=True)
 
@@ -60,47 +69,59 @@ def raw_step(a: argparse.Namespace, device) -> Step:
     return step
 
 
+def _recipe_config(a: argparse.Namespace):
+    """conf/ + recipe=char_lm with the benchmark's shapes: the optimizer, clipping and schedule
+    are the recipe's own."""
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    overrides = [
+        f"model.{k}={v}"
+        for k, v in [
+            ("emb_dim", a.emb_dim),
+            ("hidden_size", a.hidden_size),
+            ("num_layers", a.num_layers),
+            ("cell", a.cell),
+            ("dropout", a.dropout),
+        ]
+    ]
+    overrides += [f"batch_size={a.batch_size}", f"bptt={a.bptt}", "trainer.progress=false"]
+    with initialize_config_dir(config_dir=str(conf), version_base=None):
+        return compose("config", overrides=["recipe=char_lm", *overrides])
+
+
 def _model_and_batches(a: argparse.Namespace, device, steps: int):
     import torch
+    from hydra.utils import instantiate
 
-    from nlprnn.data.char_corpus import BpttBatches
-    from nlprnn.models.language_model import LanguageModel
+    from nlprnn.tasks.char_lm import CharLMTask
 
-    model = LanguageModel(a.vocab, a.emb_dim, a.hidden_size, a.num_layers, a.cell,
-                          a.dropout).to(device)
+    cfg = _recipe_config(a)
+    model = instantiate(cfg.model, vocab_size=a.vocab).to(device)
     ids = torch.randint(a.vocab, (a.batch_size * (steps * a.bptt + 1),))  # CPU, like the corpus
-    return model, BpttBatches(ids, a.batch_size, a.bptt)
+    task = CharLMTask(cfg, {"train": ids}, device)
+    return cfg, model, task
 
 
 def recipe_step(a: argparse.Namespace, device) -> Step:
-    """One Trainer._train_step + CharLMTask.train_loss, with conf/config.yaml + char_lm.yaml."""
-    import torch
-    import torch.nn.functional as F
+    """The trainer's own step (Trainer.train_step -> CharLMTask.train_loss): batches from the
+    BPTT grid, carried state, cross-entropy, backward, clipping, optimizer and schedule."""
+    import tempfile
 
-    from nlprnn.modules.rnn import detach_state
-    from nlprnn.training.schedule import LRSchedule
+    from nlprnn.training.trainer import Trainer
 
-    steps = a.warmup + a.iters
-    model, batches = _model_and_batches(a, device, steps)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-    sched = LRSchedule(opt, "cosine", total_steps=steps, warmup_steps=50, min_lr_ratio=0.05)
-    i, hidden = 0, None
+    cfg, model, task = _model_and_batches(a, device, a.warmup + a.iters)
+    trainer = Trainer(
+        cfg.trainer, cfg.optimizer, model, task, tempfile.gettempdir(), extra={"task": "char_lm"}
+    )
+    batches = task.train_batches(0)
+    i = 0
 
     def step() -> None:
-        nonlocal i, hidden
-        model.train()
-        x, y = (t.to(device, non_blocking=True) for t in batches[i % len(batches)])
-        logits, hidden = model(x, hidden)
-        hidden = detach_state(hidden)
-        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-        if not torch.isfinite(loss):
-            raise RuntimeError("non-finite loss")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        sched.step()
-        loss.item()  # the trainer reads the loss every step (a device sync on CUDA)
+        nonlocal i
+        trainer.train_step(batches[i % len(batches)])
         i += 1
 
     return step
@@ -109,7 +130,8 @@ def recipe_step(a: argparse.Namespace, device) -> Step:
 def inference_step(a: argparse.Namespace, device) -> Step:
     import torch
 
-    model, batches = _model_and_batches(a, device, a.warmup + a.iters)
+    _, model, task = _model_and_batches(a, device, a.warmup + a.iters)
+    batches = task.train_batches(0)
     model.eval()
     i, hidden = 0, None
 
@@ -162,9 +184,13 @@ def measure(build: Callable[..., Step], a: argparse.Namespace, device) -> dict[s
     sync()
     elapsed = time.perf_counter() - t0
     peak, _ = _peak_mb(device)
-    return {"tokens_per_s": a.batch_size * a.bptt * a.iters / elapsed,
-            "ms_per_step": 1000 * elapsed / a.iters, "peak_mem_mb": peak,
-            "mem_growth_mb": peak - base, "peak_reset": reset}
+    return {
+        "tokens_per_s": a.batch_size * a.bptt * a.iters / elapsed,
+        "ms_per_step": 1000 * elapsed / a.iters,
+        "peak_mem_mb": peak,
+        "mem_growth_mb": peak - base,
+        "peak_reset": reset,
+    }
 
 
 def _device_name(device) -> str:
@@ -181,14 +207,18 @@ def _device_name(device) -> str:
 
 def print_table(report: dict[str, Any]) -> None:
     s, mem = report["shapes"], report["memory_kind"]
-    print(f"{s['cell']} B={s['B']} T={s['T']} E={s['E']} H={s['H']} L={s['L']} V={s['V']}  "
-          f"{report['device']} ({report['device_name']}), threads={report['threads']}, "
-          f"torch {report['torch']}")
+    print(
+        f"{s['cell']} B={s['B']} T={s['T']} E={s['E']} H={s['H']} L={s['L']} V={s['V']}  "
+        f"{report['device']} ({report['device_name']}), threads={report['threads']}, "
+        f"torch {report['torch']}"
+    )
     mem_col = "peak RSS MB" if mem.startswith("cpu") else "CUDA peak MB"
     print(f"{'name':<10}{'tokens/s':>12}{'ms/step':>10}{mem_col:>14}{'vs raw':>8}")
     for name, r in report["results"].items():
-        print(f"{name:<10}{r['tokens_per_s']:>12,.0f}{r['ms_per_step']:>10.2f}"
-              f"{r['peak_mem_mb']:>14.1f}{r['vs_raw']:>8.2f}")
+        print(
+            f"{name:<10}{r['tokens_per_s']:>12,.0f}{r['ms_per_step']:>10.2f}"
+            f"{r['peak_mem_mb']:>14.1f}{r['vs_raw']:>8.2f}"
+        )
     if not all(r["peak_reset"] for r in report["results"].values()):
         mem += " (peak could not be reset: each line includes the ones above it)"
     print(f"memory: {mem}")
@@ -213,13 +243,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for r in results.values():
         r["vs_raw"] = r["tokens_per_s"] / results["raw"]["tokens_per_s"]
     report = {
-        "shapes": {"B": a.batch_size, "T": a.bptt, "E": a.emb_dim, "H": a.hidden_size,
-                   "L": a.num_layers, "V": a.vocab, "cell": a.cell, "dropout": a.dropout},
-        "warmup": a.warmup, "iters": a.iters, "seed": a.seed,
-        "torch": torch.__version__, "device": str(device), "device_name": _device_name(device),
+        "shapes": {
+            "B": a.batch_size,
+            "T": a.bptt,
+            "E": a.emb_dim,
+            "H": a.hidden_size,
+            "L": a.num_layers,
+            "V": a.vocab,
+            "cell": a.cell,
+            "dropout": a.dropout,
+        },
+        "warmup": a.warmup,
+        "iters": a.iters,
+        "seed": a.seed,
+        "torch": torch.__version__,
+        "device": str(device),
+        "device_name": _device_name(device),
         "threads": torch.get_num_threads(),
-        "memory_kind": ("cuda: torch.cuda.max_memory_allocated during the measurement" if cuda
-                        else "cpu: process peak RSS (getrusage ru_maxrss) during the measurement"),
+        "memory_kind": (
+            "cuda: torch.cuda.max_memory_allocated during the measurement"
+            if cuda
+            else "cpu: process peak RSS (getrusage ru_maxrss) during the measurement"
+        ),
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "results": results,
         "ratio_recipe_vs_raw": results["recipe"]["vs_raw"],

@@ -14,6 +14,8 @@ def run(cfg: DictConfig):
     OmegaConf.set_struct(cfg, True)  # a misspelt key read by code fails instead of returning None
     module = import_module(f"nlprnn.tasks.{cfg.task}")
     if cfg.mode not in module.MODES:
-        raise UserError(f"mode={cfg.mode!r} is not a mode of recipe {cfg.task!r}; "
-                        f"choose one of: {', '.join(module.MODES)}")
+        raise UserError(
+            f"mode={cfg.mode!r} is not a mode of recipe {cfg.task!r}; "
+            f"choose one of: {', '.join(module.MODES)}"
+        )
     return module.MODES[cfg.mode](cfg)

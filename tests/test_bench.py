@@ -10,8 +10,24 @@ import torch
 from nlprnn.bench import main
 
 # one thread: fast even while other jobs keep every core busy
-TINY = ["--batch-size", "2", "--bptt", "5", "--emb-dim", "4", "--hidden-size", "8",
-        "--warmup", "1", "--iters", "1", "--device", "cpu", "--threads", "1"]
+TINY = [
+    "--batch-size",
+    "2",
+    "--bptt",
+    "5",
+    "--emb-dim",
+    "4",
+    "--hidden-size",
+    "8",
+    "--warmup",
+    "1",
+    "--iters",
+    "1",
+    "--device",
+    "cpu",
+    "--threads",
+    "1",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -31,8 +47,16 @@ def test_bench_tiny_writes_json_and_table(tmp_path, capsys):
         assert r["tokens_per_s"] > 0 and r["ms_per_step"] > 0 and r["peak_mem_mb"] > 0
     assert report["ratio_recipe_vs_raw"] > 0
     assert results["raw"]["vs_raw"] == 1.0
-    assert report["shapes"] == {"B": 2, "T": 5, "E": 4, "H": 8, "L": 2, "V": 66,
-                                "cell": "lstm", "dropout": 0.1}
+    assert report["shapes"] == {
+        "B": 2,
+        "T": 5,
+        "E": 4,
+        "H": 8,
+        "L": 2,
+        "V": 66,
+        "cell": "lstm",
+        "dropout": 0.1,
+    }
     out = capsys.readouterr().out
     assert "tokens/s" in out and "peak RSS MB" in out
     assert all(f"\n{name} " in out for name in ("raw", "recipe", "inference"))

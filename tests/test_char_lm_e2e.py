@@ -14,8 +14,14 @@ TINY = ["recipe=char_lm", "debug=tiny", "hydra/job_logging=none", "hydra/hydra_l
 
 def cli(*args, data_dir, check=True):
     env = {**os.environ, "NLPRNN_DATA": str(data_dir), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run([sys.executable, "-m", "nlprnn", *TINY, *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nlprnn", *TINY, *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -45,8 +51,15 @@ def test_evaluate_mode(trained, data_dir, tmp_path):
 
 def test_generation_is_reproducible_and_respects_length(trained, data_dir, tmp_path):
     run, _ = trained
-    gen = ["mode=generate", f"ckpt={run}", "prompt=ROMEO:", "length=60", "top_k=5", "top_p=0.9",
-           f"hydra.run.dir={tmp_path}"]
+    gen = [
+        "mode=generate",
+        f"ckpt={run}",
+        "prompt=ROMEO:",
+        "length=60",
+        "top_k=5",
+        "top_p=0.9",
+        f"hydra.run.dir={tmp_path}",
+    ]
     a = cli(*gen, "seed=3", data_dir=data_dir).stdout
     b = cli(*gen, "seed=3", data_dir=data_dir).stdout
     c = cli(*gen, "seed=4", data_dir=data_dir).stdout
@@ -56,8 +69,14 @@ def test_generation_is_reproducible_and_respects_length(trained, data_dir, tmp_p
 
 def test_prompt_with_unseen_characters_warns_and_drops_them(trained, data_dir, tmp_path):
     run, _ = trained
-    out = cli("mode=generate", f"ckpt={run}", "prompt='R€O'", "length=5", f"hydra.run.dir={tmp_path}",
-              data_dir=data_dir)
+    out = cli(
+        "mode=generate",
+        f"ckpt={run}",
+        "prompt='R€O'",
+        "length=5",
+        f"hydra.run.dir={tmp_path}",
+        data_dir=data_dir,
+    )
     assert "not in the vocabulary were dropped: ['€']" in out.stderr
     assert out.stdout.startswith("RO")
 
@@ -90,10 +109,13 @@ def test_bad_checkpoints(trained, data_dir, tmp_path):
     other = tmp_path / "other.pt"
     ckpt = torch.load(run / "best.pt", weights_only=True)
     torch.save({**ckpt, "task": "translation"}, other)
-    for path, message in [(torn, "not a readable nlprnn checkpoint"),
-                          (other, "trained by recipe 'translation', not 'char_lm'")]:
-        proc = cli("mode=generate", f"ckpt={path}", f"hydra.run.dir={tmp_path}", data_dir=data_dir,
-                   check=False)
+    for path, message in [
+        (torn, "not a readable nlprnn checkpoint"),
+        (other, "trained by recipe 'translation', not 'char_lm'"),
+    ]:
+        proc = cli(
+            "mode=generate", f"ckpt={path}", f"hydra.run.dir={tmp_path}", data_dir=data_dir, check=False
+        )
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
 
 
@@ -103,6 +125,12 @@ def test_bad_text_files(data_dir, tmp_path):
     empty.write_text("")
     (tmp_path / "charlm" / "latin1.txt").write_bytes("año\n".encode("latin-1"))
     for name, message in [("empty.txt", "empty"), ("latin1.txt", "not UTF-8")]:
-        proc = cli(f"data.dir={tmp_path}", f"data.file=charlm/{name}", "data.hub=null",
-                   f"hydra.run.dir={tmp_path}/run", data_dir=data_dir, check=False)
+        proc = cli(
+            f"data.dir={tmp_path}",
+            f"data.file=charlm/{name}",
+            "data.hub=null",
+            f"hydra.run.dir={tmp_path}/run",
+            data_dir=data_dir,
+            check=False,
+        )
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr

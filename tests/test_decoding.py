@@ -53,8 +53,14 @@ def test_top_p_never_samples_outside_nucleus():
     def step(tokens, state):
         return logits[: tokens.size(0)], state
 
-    out = sample(step, torch.zeros(4, dtype=torch.long), None, 200, top_p=0.85,
-                 generator=torch.Generator().manual_seed(0))
+    out = sample(
+        step,
+        torch.zeros(4, dtype=torch.long),
+        None,
+        200,
+        top_p=0.85,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert set(out.unique().tolist()) == {0, 1}
 
 

@@ -21,7 +21,7 @@ def test_resumed_run_matches_uninterrupted_run(run_recipe, tmp_path, monkeypatch
     run_recipe(tmp_path / "full", *TINY, *steps)
 
     # a run killed during step 5: its last checkpoint is from the evaluation at step 3
-    real_step, calls = Trainer._train_step, {"n": 0}
+    real_step, calls = Trainer.train_step, {"n": 0}
 
     def dying_step(self, batch):
         calls["n"] += 1
@@ -29,10 +29,10 @@ def test_resumed_run_matches_uninterrupted_run(run_recipe, tmp_path, monkeypatch
             raise KeyboardInterrupt
         return real_step(self, batch)
 
-    monkeypatch.setattr(Trainer, "_train_step", dying_step)
+    monkeypatch.setattr(Trainer, "train_step", dying_step)
     with pytest.raises(KeyboardInterrupt):
         run_recipe(tmp_path / "killed", *TINY, *steps)
-    monkeypatch.setattr(Trainer, "_train_step", real_step)
+    monkeypatch.setattr(Trainer, "train_step", real_step)
     assert torch.load(tmp_path / "killed/last.pt", weights_only=True)["trainer"]["step"] == 3
 
     run_recipe(tmp_path / "killed", *TINY, *steps, "trainer.resume=true")
@@ -51,8 +51,14 @@ def test_resume_without_checkpoint_is_a_clear_error(run_recipe, tmp_path):
 
 
 def test_loss_falls_and_logs_are_written(run_recipe, tmp_path):
-    run_recipe(tmp_path, *TINY, "trainer.max_steps=30", "trainer.eval_every=10",
-               "optimizer.lr=0.01", "trainer.tensorboard=true")
+    run_recipe(
+        tmp_path,
+        *TINY,
+        "trainer.max_steps=30",
+        "trainer.eval_every=10",
+        "optimizer.lr=0.01",
+        "trainer.tensorboard=true",
+    )
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [10, 20, 30]
     vocab = len(json.loads((tmp_path / "vocab.json").read_text())["itos"])
@@ -66,8 +72,14 @@ def test_loss_falls_and_logs_are_written(run_recipe, tmp_path):
 
 def test_early_stopping(run_recipe, tmp_path):
     # lr=0 never improves after the first evaluation: patience 2 stops at the third evaluation
-    run_recipe(tmp_path, *TINY, "trainer.max_steps=40", "trainer.eval_every=2",
-               "trainer.patience=2", "optimizer.lr=0.0")
+    run_recipe(
+        tmp_path,
+        *TINY,
+        "trainer.max_steps=40",
+        "trainer.eval_every=2",
+        "trainer.patience=2",
+        "optimizer.lr=0.0",
+    )
     records = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert len(records) == 3
 
@@ -81,8 +93,14 @@ def test_final_weights_are_always_validated(run_recipe, tmp_path):
 
 
 def test_max_time_stops_cleanly_with_checkpoint(run_recipe, tmp_path):
-    run_recipe(tmp_path, *TINY, "trainer.max_steps=100000", "trainer.max_epochs=1000",
-               "trainer.eval_every=null", "trainer.max_time=0.0001")
+    run_recipe(
+        tmp_path,
+        *TINY,
+        "trainer.max_steps=100000",
+        "trainer.max_epochs=1000",
+        "trainer.eval_every=null",
+        "trainer.max_time=0.0001",
+    )
     last = torch.load(tmp_path / "last.pt", weights_only=True)
     assert 1 <= last["trainer"]["step"] < 50  # 6 ms of budget: stopped after a few steps
     assert (tmp_path / "metrics.jsonl").read_text().count("val_loss") == 1

@@ -21,7 +21,7 @@ def read_text(path: str | Path) -> str:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise UserError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}, line {line})")
+        raise UserError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}, line {line})") from None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise UserError(f"{path}: the file is empty")

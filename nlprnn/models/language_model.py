@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from nlprnn.modules.embedding import Embedding
-from nlprnn.modules.rnn import State, StackedRNN
+from nlprnn.modules.rnn import StackedRNN, State
 
 
 class LanguageModel(nn.Module):
@@ -46,9 +46,7 @@ class LanguageModel(nn.Module):
         if tie_weights:
             self.output.weight = self.embedding.weight
 
-    def forward(
-        self, tokens: torch.Tensor, state: State | None = None
-    ) -> tuple[torch.Tensor, State]:
+    def forward(self, tokens: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         hidden, state = self.rnn(self.embedding(tokens), state=state)  # (B, T, H)
         hidden = self.dropout(hidden)
         if self.proj is not None:

@@ -18,9 +18,7 @@ import torch
 Step = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]
 
 
-def filter_logits(
-    logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None
-) -> torch.Tensor:
+def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
     """Set to -inf every logit outside the top-k and outside the nucleus of mass top_p.
 
     logits (B, V) -> (B, V). At least one token (the argmax) always survives.

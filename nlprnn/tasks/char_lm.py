@@ -73,8 +73,9 @@ class CharLMTask:
     def train_batches(self, epoch: int) -> BpttBatches:
         gen = torch.Generator().manual_seed(self.cfg.seed + epoch)
         offset = int(torch.randint(self.cfg.bptt, (1,), generator=gen))
-        return BpttBatches(self.ids["train"], self.cfg.batch_size, self.cfg.bptt, offset,
-                           dist.rank(), dist.world_size())
+        return BpttBatches(
+            self.ids["train"], self.cfg.batch_size, self.cfg.bptt, offset, dist.rank(), dist.world_size()
+        )
 
     def start_epoch(self, epoch: int) -> None:
         self.hidden = None
@@ -121,8 +122,11 @@ def train(cfg: DictConfig) -> dict:
     resolved = save_config(cfg, out)
     if dist.is_main():
         vocab.save(out / "vocab.json")
-        print(f"data: {cfg.data.name}: " + ", ".join(f"{k} {len(v):,} chars" for k, v in ids.items())
-              + f"; vocabulary {len(vocab)}")
+        print(
+            f"data: {cfg.data.name}: "
+            + ", ".join(f"{k} {len(v):,} chars" for k, v in ids.items())
+            + f"; vocabulary {len(vocab)}"
+        )
     model = instantiate(cfg.model, vocab_size=len(vocab)).to(device)
     task = CharLMTask(cfg, ids, device)
     extra = {"task": TASK, "config": resolved, "vocab": vocab.to_dict()}
@@ -131,8 +135,12 @@ def train(cfg: DictConfig) -> dict:
         dist.cleanup()
         return {}
     results = report(model, task, load_checkpoint(out / "best.pt", TASK), out)
-    print("sample:\n" + generate_text(model, vocab, cfg.prompt, cfg.length, cfg.temperature,
-                                      cfg.top_k, cfg.top_p, cfg.seed, device))
+    print(
+        "sample:\n"
+        + generate_text(
+            model, vocab, cfg.prompt, cfg.length, cfg.temperature, cfg.top_k, cfg.top_p, cfg.seed, device
+        )
+    )
     dist.cleanup()
     return results
 
@@ -144,9 +152,13 @@ def report(model, task: CharLMTask, best: dict, out) -> dict:
     for split in ("val", "test"):
         nats = task.loss_on(model, split)
         results[f"{split}_loss"], results[f"{split}_bpc"] = nats, nats / math.log(2)
-    print(f"best checkpoint (step {results['step']}): "
-          + "  ".join(f"{s}: {results[f'{s}_loss']:.4f} nats/char, {results[f'{s}_bpc']:.4f} bpc"
-                      for s in ("val", "test")))
+    print(
+        f"best checkpoint (step {results['step']}): "
+        + "  ".join(
+            f"{s}: {results[f'{s}_loss']:.4f} nats/char, {results[f'{s}_bpc']:.4f} bpc"
+            for s in ("val", "test")
+        )
+    )
     (out / "results.json").write_text(json.dumps(results, indent=1))
     return results
 
@@ -167,8 +179,9 @@ def generate(cfg: DictConfig) -> str:
     device = setup_device(cfg)
     vocab = Vocab.from_dict(ckpt["vocab"])
     model = model_from_checkpoint(ckpt, device, vocab_size=len(vocab))
-    text = generate_text(model, vocab, cfg.prompt, cfg.length, cfg.temperature, cfg.top_k,
-                         cfg.top_p, cfg.seed, device)
+    text = generate_text(
+        model, vocab, cfg.prompt, cfg.length, cfg.temperature, cfg.top_k, cfg.top_p, cfg.seed, device
+    )
     print(text)
     return text
 
@@ -190,9 +203,17 @@ def encode_prompt(vocab: Vocab, prompt: str) -> list[int]:
 
 
 @torch.inference_mode()
-def generate_text(model, vocab: Vocab, prompt: str, length: int, temperature: float = 1.0,
-                  top_k: int | None = None, top_p: float | None = None, seed: int = 0,
-                  device: torch.device | str = "cpu") -> str:
+def generate_text(
+    model,
+    vocab: Vocab,
+    prompt: str,
+    length: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+) -> str:
     """The prompt followed by ``length`` sampled characters; the same seed gives the same text."""
     model.eval()
     ids = encode_prompt(vocab, prompt)
@@ -201,8 +222,7 @@ def generate_text(model, vocab: Vocab, prompt: str, length: int, temperature: fl
         _, state = model(torch.tensor([ids[:-1]], device=device), None)
     gen = torch.Generator(device=device).manual_seed(seed)
     last = torch.tensor([ids[-1]], device=device)
-    out = sample(_never_unk(model.step, vocab), last, state, length, temperature, top_k, top_p,
-                 generator=gen)
+    out = sample(_never_unk(model.step, vocab), last, state, length, temperature, top_k, top_p, generator=gen)
     return vocab_text(vocab, ids) + vocab_text(vocab, out[0].tolist())
 
 

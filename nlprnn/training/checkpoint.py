@@ -31,7 +31,7 @@ def load_checkpoint(path: str | Path | None, task: str | None = None) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as exc:
-        raise UserError(f"{path}: not a readable nlprnn checkpoint ({str(exc).splitlines()[0]})")
+        raise UserError(f"{path}: not a readable nlprnn checkpoint ({str(exc).splitlines()[0]})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "task" not in ckpt:
         raise UserError(f"{path}: not an nlprnn checkpoint (no model/task entries)")
     if task is not None and ckpt["task"] != task:

@@ -45,7 +45,9 @@ class LRSchedule:
     def factor(self, step: int) -> float:
         warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
         if self.name == "cosine":
-            progress = min(1.0, max(0, step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
+            progress = min(
+                1.0, max(0, step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps)
+            )
             cos = 0.5 * (1 + math.cos(math.pi * progress))
             return warm * (self.min_lr_ratio + (1 - self.min_lr_ratio) * cos)
         return warm * self.plateau_scale

@@ -71,8 +71,13 @@ class Trainer:
             self._resume()
         self._open_logs()
         start, last_eval_step = time.monotonic(), None
-        bar = tqdm(total=self.total_steps, initial=self.state["step"], disable=not self._show_bar(),
-                   dynamic_ncols=True, desc="train")
+        bar = tqdm(
+            total=self.total_steps,
+            initial=self.state["step"],
+            disable=not self._show_bar(),
+            dynamic_ncols=True,
+            desc="train",
+        )
         stop = self.state["step"] >= self.total_steps
         loss_avg, tokens, t0 = None, 0, time.monotonic()
         while not stop and self.state["epoch"] < self.cfg.max_epochs:
@@ -81,14 +86,18 @@ class Trainer:
             if self.state["batch"] == 0:
                 self.task.start_epoch(epoch)
             for i in range(self.state["batch"], len(batches)):
-                loss, ntok = self._train_step(batches[i])
+                loss, ntok = self.train_step(batches[i])
                 self.state["batch"] = i + 1
                 self.state["step"] += 1
                 loss_avg = loss if loss_avg is None else 0.98 * loss_avg + 0.02 * loss
                 tokens += ntok * dist.world_size()
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss_avg:.3f}", tok_s=f"{tokens / (time.monotonic() - t0):.0f}",
-                                lr=f"{self.optimizer.param_groups[0]['lr']:.2e}", refresh=False)
+                bar.set_postfix(
+                    loss=f"{loss_avg:.3f}",
+                    tok_s=f"{tokens / (time.monotonic() - t0):.0f}",
+                    lr=f"{self.optimizer.param_groups[0]['lr']:.2e}",
+                    refresh=False,
+                )
                 out_of_time = self.cfg.max_time and time.monotonic() - start > 60 * self.cfg.max_time
                 stop = dist.any_rank(bool(out_of_time)) or self.state["step"] >= self.total_steps
                 if stop or (self.cfg.eval_every and self.state["step"] % self.cfg.eval_every == 0):
@@ -98,7 +107,7 @@ class Trainer:
                     break
             else:
                 self.state["epoch"], self.state["batch"] = epoch + 1, 0
-                if last_eval_step != self.state["step"]:
+                if not self.cfg.eval_every and last_eval_step != self.state["step"]:
                     stop = self._evaluate_and_save(loss_avg)
                     last_eval_step = self.state["step"]
         bar.close()
@@ -107,12 +116,14 @@ class Trainer:
         self._close_logs()
         return {"best": self.state["best"], "step": self.state["step"]}
 
-    def _train_step(self, batch) -> tuple[float, int]:
+    def train_step(self, batch) -> tuple[float, int]:
         self.net.train()
         loss, ntok = self.task.train_loss(self.net, batch)
         if not torch.isfinite(loss):
-            raise UserError(f"loss became {loss.item()} at step {self.state['step']}; "
-                            "lower optimizer.lr or trainer.clip_norm")
+            raise UserError(
+                f"loss became {loss.item()} at step {self.state['step']}; "
+                "lower optimizer.lr or trainer.clip_norm"
+            )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.clip_norm:
@@ -133,8 +144,13 @@ class Trainer:
             self.state["best"], self.state["bad_evals"] = value, 0
         else:
             self.state["bad_evals"] += 1
-        record = {"step": self.state["step"], "epoch": self.state["epoch"],
-                  "train_loss": train_loss, "lr": self.optimizer.param_groups[0]["lr"], **metrics}
+        record = {
+            "step": self.state["step"],
+            "epoch": self.state["epoch"],
+            "train_loss": train_loss,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            **metrics,
+        }
         ckpt = self._checkpoint()  # collective under DDP: every rank takes part
         if dist.is_main():
             self._log(record, improved)
@@ -153,15 +169,20 @@ class Trainer:
             "schedule": self.schedule.state_dict(),
             "trainer": dict(self.state),
             "task_state": dist.gather(self.task.state_dict()),
-            "rng": {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
-                    "python_version": random.getstate()[0]},
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "python": list(random.getstate()[1]),
+                "python_version": random.getstate()[0],
+            },
         }
 
     def _resume(self) -> None:
         path = self.run_dir / "last.pt"
         if not path.is_file():
-            raise UserError(f"trainer.resume=true but {path} does not exist; pass the killed run's "
-                            "directory with hydra.run.dir=...")
+            raise UserError(
+                f"trainer.resume=true but {path} does not exist; pass the killed run's "
+                "directory with hydra.run.dir=..."
+            )
         ckpt = load_checkpoint(path, self.extra["task"])
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -188,8 +209,11 @@ class Trainer:
     def _log(self, record: dict[str, Any], improved: bool) -> None:
         with open(self.run_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
-        shown = ", ".join(f"{k}={v:.4f}" for k, v in record.items()
-                          if isinstance(v, float) and k not in ("lr",) and math.isfinite(v))
+        shown = ", ".join(
+            f"{k}={v:.4f}"
+            for k, v in record.items()
+            if isinstance(v, float) and k not in ("lr",) and math.isfinite(v)
+        )
         tqdm.write(f"step {record['step']}: {shown}{'  (best)' if improved else ''}")
         if self.writer:
             for k, v in record.items():
