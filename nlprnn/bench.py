@@ -9,7 +9,8 @@ Measures, in one process on the same shapes:
   recipe     the trainer's own step on conf/recipe/char_lm.yaml's model and optimizer: token
              batches, carried detached state, cross-entropy, backward, clipping, AdamW, schedule
   inference  (--inference) forward only in torch.inference_mode, state carried
-Reports tokens/s (B*T*iters / elapsed), ms/step, peak memory and each line's ratio to raw.
+Workloads are interleaved for --repeats rounds of --iters steps; each reports its median
+tokens/s (B*T*iters / elapsed), ms/step, peak memory and its ratio to raw.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import gc
 import json
 import platform
 import resource
+import statistics
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -37,7 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("num-layers", 2),
         ("vocab", 66),
         ("warmup", 3),
-        ("iters", 10),
+        ("iters", 5),
+        ("repeats", 5),
         ("seed", 0),
     ]:
         p.add_argument(f"--{name}", type=int, default=default, help=f"default {default}")
@@ -165,7 +168,8 @@ def _peak_mb(device, reset: bool = False) -> tuple[float, bool]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, ok  # KiB on Linux
 
 
-def measure(build: Callable[..., Step], a: argparse.Namespace, device) -> dict[str, float]:
+def prepare(build: Callable[..., Step], a: argparse.Namespace, device) -> tuple[Step, dict]:
+    """Build one workload and run its warmup steps; returns the step and its memory so far."""
     import torch
 
     gc.collect()
@@ -174,23 +178,47 @@ def measure(build: Callable[..., Step], a: argparse.Namespace, device) -> dict[s
     torch.manual_seed(a.seed)
     base, reset = _peak_mb(device, reset=True)
     step = build(a, device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     for _ in range(a.warmup):
         step()
+    peak, _ = _peak_mb(device)
+    return step, {"base": base, "peak_mem_mb": peak, "peak_reset": reset, "rates": []}
+
+
+def time_round(step: Step, a: argparse.Namespace, device, r: dict) -> None:
+    """Time ``iters`` steps and append the tokens/s to ``r["rates"]``; track peak memory."""
+    import torch
+
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    _peak_mb(device, reset=True)
     sync()
     t0 = time.perf_counter()
     for _ in range(a.iters):
         step()
     sync()
-    elapsed = time.perf_counter() - t0
-    peak, _ = _peak_mb(device)
-    return {
-        "tokens_per_s": a.batch_size * a.bptt * a.iters / elapsed,
-        "ms_per_step": 1000 * elapsed / a.iters,
-        "peak_mem_mb": peak,
-        "mem_growth_mb": peak - base,
-        "peak_reset": reset,
-    }
+    r["rates"].append(a.batch_size * a.bptt * a.iters / (time.perf_counter() - t0))
+    r["peak_mem_mb"] = max(r["peak_mem_mb"], _peak_mb(device)[0])
+
+
+def measure_all(builds: dict[str, Callable[..., Step]], a: argparse.Namespace, device) -> dict:
+    """Interleave the workloads for ``repeats`` rounds and keep each one's median tokens/s:
+    machine load drifts over time, so ratios are only meaningful between numbers taken together,
+    and the median of interleaved rounds is robust to a burst of load in one of them."""
+    prepared = {name: prepare(build, a, device) for name, build in builds.items()}
+    for _ in range(a.repeats):
+        for step, r in prepared.values():
+            time_round(step, a, device, r)
+    results = {}
+    for name, (_, r) in prepared.items():
+        rate = statistics.median(r["rates"])
+        results[name] = {
+            "tokens_per_s": rate,
+            "ms_per_step": 1000 * a.batch_size * a.bptt / rate,
+            "rounds_tokens_per_s": r["rates"],
+            "peak_mem_mb": r["peak_mem_mb"],
+            "mem_growth_mb": r["peak_mem_mb"] - r["base"],
+            "peak_reset": r["peak_reset"],
+        }
+    return results
 
 
 def _device_name(device) -> str:
@@ -237,9 +265,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     builds = {"raw": raw_step, "recipe": recipe_step}
     if a.inference:
         builds["inference"] = inference_step
-    # Back to back in one process: machine load drifts over time, so a ratio is only meaningful
-    # between numbers taken together on the same machine and shapes.
-    results = {name: measure(build, a, device) for name, build in builds.items()}
+    results = measure_all(builds, a, device)
     for r in results.values():
         r["vs_raw"] = r["tokens_per_s"] / results["raw"]["tokens_per_s"]
     report = {
@@ -255,6 +281,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         },
         "warmup": a.warmup,
         "iters": a.iters,
+        "repeats": a.repeats,
         "seed": a.seed,
         "torch": torch.__version__,
         "device": str(device),
