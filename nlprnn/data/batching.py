@@ -1,0 +1,91 @@
+"""Batches of variable-length examples: padding, and length bucketing to keep padding small.
+
+``make_batches`` only deals in example indices, so it serves translation pairs, tagged sentences and
+classified texts alike; ``pad_batch`` then turns the chosen sequences into one (B, T) tensor.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import torch
+
+from nlprnn.errors import UserError
+
+
+def pad_batch(seqs: Sequence[Sequence[int]] | Sequence[torch.Tensor], pad_id: int):
+    """Sequences of ids -> (tokens (B, T) long padded with ``pad_id`` on the right, lengths (B,) long)."""
+    if not len(seqs):
+        raise ValueError("pad_batch needs at least one sequence")
+    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+    tokens = torch.full((len(seqs), int(lengths.max())), pad_id, dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        tokens[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+    return tokens, lengths
+
+
+def _cut(
+    order: list[int], size: list[int], max_tokens: int | None, batch_size: int | None
+) -> list[list[int]]:
+    """Consecutive runs of ``order`` with len <= batch_size and len * max(size) <= max_tokens.
+
+    An example longer than max_tokens on its own still gets a batch (of one).
+    """
+    batches, cur, longest = [], [], 0
+    for i in order:
+        new_longest = max(longest, size[i])
+        full = (batch_size and len(cur) >= batch_size) or (
+            max_tokens and (len(cur) + 1) * new_longest > max_tokens
+        )
+        if cur and full:
+            batches.append(cur)
+            cur, new_longest = [], size[i]
+        cur.append(i)
+        longest = new_longest
+    if cur:
+        batches.append(cur)
+    return batches
+
+
+def make_batches(
+    lengths: Sequence[int] | Sequence[tuple[int, ...]],
+    max_tokens: int | None = None,
+    batch_size: int | None = None,
+    shuffle: bool = True,
+    seed: int = 0,
+    epoch: int = 0,
+    chunk_batches: int = 100,
+) -> list[list[int]]:
+    """Example indices grouped into batches of similar length; every index appears exactly once.
+
+    ``lengths[i]`` is example i's length, or a tuple such as (source length, target length): examples are
+    sorted by the tuple and the budget applies to its largest entry. A batch holds at most ``batch_size``
+    examples and at most ``max_tokens`` padded tokens per side (B * longest <= max_tokens); give either
+    or both.
+
+    shuffle=True (training): shuffle all examples, sort by length inside chunks of about ``chunk_batches``
+    batches, cut, then shuffle the batch order: the same batches for the same (seed, epoch), new ones for
+    the next epoch. shuffle=False (evaluation): sort everything by length, batches in length order; the
+    indices tell the caller where each output belongs in the original order.
+    Within a batch, indices run longest first (ready for ``pack_padded_sequence``).
+    """
+    if not max_tokens and not batch_size:
+        raise UserError("batching needs max_tokens or batch_size (or both)")
+    keys = [k if isinstance(k, tuple) else (k,) for k in lengths]
+    size = [max(k) for k in keys]
+    if not shuffle:
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        return [b[::-1] for b in _cut(order, size, max_tokens, batch_size)]
+    rng = random.Random(f"{seed}:{epoch}")  # str seeds are hashed with sha512: stable across Python versions
+    order = list(range(len(keys)))
+    rng.shuffle(order)
+    mean = max(1, round(sum(size) / max(1, len(size))))
+    per_batch = min(n for n in (batch_size, max_tokens and max(1, max_tokens // mean)) if n)
+    chunk = per_batch * chunk_batches  # examples per bucketing chunk
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=keys.__getitem__)
+        batches += [b[::-1] for b in _cut(part, size, max_tokens, batch_size)]
+    rng.shuffle(batches)
+    return batches

@@ -1,0 +1,175 @@
+"""Sentence-aligned parallel text for translation: Multi30k (de<->en) and Anki/Tatoeba (es<->en).
+
+Every loader returns ``{split: [(source sentence, target sentence), ...]}`` of raw, untokenised text.
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+from nlprnn.data.hub import load_from_hub
+from nlprnn.data.paths import data_file, missing_data
+from nlprnn.errors import UserError
+
+MULTI30K_DIR = "translation/multi30k"
+MULTI30K_FILES = {"train": "train", "val": "val", "test": "test_2016_flickr", "test_2017": "test_2017_flickr"}
+MULTI30K_HUB = "bentrevett/multi30k"  # train/validation/test with "en" and "de" columns (no test_2017)
+ANKI_FILE = "translation/anki_spa_eng/spa.txt.gz"
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """One sentence per line of a UTF-8 file, plain or ``.gz``; each line stripped of surrounding whitespace.
+
+    Splits on ``\\n`` only (never on the exotic separators ``str.splitlines`` knows), so the i-th entry is
+    always the i-th line; a final newline does not add an empty entry, and a leading BOM is dropped.
+    """
+    path = Path(path)
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                raw = f.read()
+        else:
+            raw = path.read_bytes()
+    except (OSError, EOFError) as exc:  # missing, unreadable, not gzip, or truncated
+        raise UserError(f"{path}: cannot read ({exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UserError(f"{path}: not UTF-8 text (bad byte at line {line})") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.strip() for line in lines]
+
+
+def read_parallel(src_path: str | Path, tgt_path: str | Path) -> list[tuple[str, str]]:
+    """Line i of ``src_path`` and line i of ``tgt_path`` form pair i; the line counts must be equal."""
+    src, tgt = read_lines(src_path), read_lines(tgt_path)
+    if len(src) != len(tgt):
+        raise UserError(
+            f"parallel files differ in length: {src_path} has {len(src)} lines but {tgt_path} has "
+            f"{len(tgt)}; line i of both files must be a translation pair"
+        )
+    return list(zip(src, tgt))
+
+
+def _check_langs(name: str, src_lang: str, tgt_lang: str, langs: set[str]) -> None:
+    if src_lang == tgt_lang or {src_lang, tgt_lang} != langs:
+        raise UserError(f"{name} translates between {sorted(langs)}; got src={src_lang!r} tgt={tgt_lang!r}")
+
+
+def load_multi30k(data_dir: str | None, src_lang: str = "de", tgt_lang: str = "en") -> dict:
+    """Multi30k task 1: splits "train" (29,000), "val" (1,014), "test" (test_2016_flickr, 1,000) and
+    "test_2017" (test_2017_flickr, 1,000) from ``translation/multi30k/{file}.{lang}.gz``.
+
+    Without a local copy it falls back to the Hugging Face Hub (``bentrevett/multi30k``), which has no
+    test_2017: that split is then left out of the result.
+    """
+    _check_langs("Multi30k", src_lang, tgt_lang, {"de", "en"})
+    folder = data_file(data_dir, *MULTI30K_DIR.split("/"))
+    if folder is not None:
+        return {
+            split: read_parallel(folder / f"{stem}.{src_lang}.gz", folder / f"{stem}.{tgt_lang}.gz")
+            for split, stem in MULTI30K_FILES.items()
+        }
+    ds = load_from_hub(MULTI30K_HUB, missing_data("Multi30k", data_dir, MULTI30K_DIR))
+    out = {}
+    for split, hub_split in (("train", "train"), ("val", "validation"), ("test", "test")):
+        rows = ds[hub_split]
+        out[split] = [(s.strip(), t.strip()) for s, t in zip(rows[src_lang], rows[tgt_lang])]
+    return out
+
+
+def read_anki(path: str | Path) -> list[tuple[str, str]]:
+    """``English<TAB>Spanish`` lines -> [(english, spanish)].
+
+    The 2018 release has two columns; newer ManyThings releases add a third (attribution) column, which is
+    ignored. Every line must have the column count of the first line and two non-empty sentences.
+    """
+    lines = read_lines(path)
+    if not lines:
+        raise UserError(f"{path}: the file is empty")
+    ncols = len(lines[0].split("\t"))
+    pairs = []
+    for i, line in enumerate(lines, 1):
+        cols = line.split("\t")
+        if len(cols) != ncols or ncols not in (2, 3) or not cols[0].strip() or not cols[1].strip():
+            raise UserError(
+                f"{path}, line {i}: expected 'English<TAB>Spanish' (2 or 3 tab-separated columns, as on "
+                f"line 1), found {len(cols)} column(s): {line[:80]!r}"
+            )
+        pairs.append((cols[0].strip(), cols[1].strip()))
+    return pairs
+
+
+def grouped_split(pairs: Sequence[tuple[str, str]], fractions: Sequence[float], seed: int) -> list[list[int]]:
+    """Indices of ``pairs`` for train/val/test, keeping connected pairs together.
+
+    Two pairs are connected when they share their first or their second sentence (transitively), so no
+    sentence of either language occurs in two splits, whichever side is the source. Groups are shuffled with
+    ``random.Random(seed)`` in a canonical sorted order (deterministic across runs and Python versions),
+    then assigned in turn until each split holds about its fraction of the pairs.
+    """
+    if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) <= 0:
+        raise UserError(f"splits must be three positive fractions summing to 1, got {list(fractions)}")
+    parent: dict[tuple[int, str], tuple[int, str]] = {}
+
+    def find(x):
+        root = x
+        while parent.setdefault(root, root) != root:
+            root = parent[root]
+        while parent[x] != root:  # path compression
+            parent[x], x = root, parent[x]
+        return root
+
+    for a, b in pairs:
+        ra, rb = find((0, a)), find((1, b))
+        if ra != rb:
+            parent[rb] = ra
+    groups: dict[tuple[int, str], list[int]] = {}
+    for i, (a, _) in enumerate(pairs):
+        groups.setdefault(find((0, a)), []).append(i)
+    # canonical key per group (independent of union order): its smallest first-side sentence
+    by_key = {min(pairs[i][0] for i in members): members for members in groups.values()}
+    keys = sorted(by_key)
+    random.Random(seed).shuffle(keys)
+    n = len(pairs)
+    bounds = (fractions[0] * n, (fractions[0] + fractions[1]) * n)
+    out: list[list[int]] = [[], [], []]
+    done = 0
+    for key in keys:
+        split = 0 if done < bounds[0] else 1 if done < bounds[1] else 2
+        out[split].extend(by_key[key])
+        done += len(by_key[key])
+    return out
+
+
+def load_anki(
+    data_dir: str | None,
+    src_lang: str = "es",
+    tgt_lang: str = "en",
+    splits: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 1234,
+) -> dict:
+    """Anki/Tatoeba Spanish-English (``translation/anki_spa_eng/spa.txt.gz``), with a seeded split into
+    "train", "val" and "test" (the data has no official split).
+
+    The split groups pairs that share an English *or* a Spanish sentence (see ``grouped_split``), so it is
+    the same split in both directions and no source sentence (nor target sentence) is in two splits.
+    Pairs are returned in the shuffled group order (translations of one sentence stay adjacent).
+    """
+    _check_langs("Anki", src_lang, tgt_lang, {"en", "es"})
+    path = data_file(data_dir, *ANKI_FILE.split("/"))
+    if path is None:  # no canonical hub copy: local files only
+        raise missing_data("Anki Spanish-English", data_dir, ANKI_FILE)
+    pairs = read_anki(path)
+    parts = grouped_split(pairs, splits, seed)
+    flip = src_lang == "es"
+    return {
+        name: [(pairs[i][1], pairs[i][0]) if flip else pairs[i] for i in idx]
+        for name, idx in zip(("train", "val", "test"), parts)
+    }

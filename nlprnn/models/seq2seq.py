@@ -1,0 +1,145 @@
+"""Encoder-decoder with attention: bidirectional StackedRNN encoder, bridge, attentional decoder."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nlprnn.modules.attention import Attention
+from nlprnn.modules.embedding import Embedding
+from nlprnn.modules.rnn import State, StackedRNN
+
+
+class Seq2Seq(nn.Module):
+    """Translates token ids to token ids (Luong et al. 2015 style global attention).
+
+    encoder: Embedding -> bidirectional StackedRNN            memory (B, S, 2*He)
+    bridge:  tanh(W [h_fwd; h_bwd] of the top encoder layer)   decoder initial state
+    decoder: StackedRNN over target embeddings -> attention over memory -> attentional vector
+             a_t = tanh(W_c [context_t; h_t]) -> logits = W_out a_t (W_out tied to the target
+             embedding when ``tie_embeddings``).
+    Without ``input_feeding`` the decoder RNN sees only the target embeddings, so teacher-forced
+    training runs it as ONE fused call over all steps and attention as one batched matmul. With
+    ``input_feeding`` a_{t-1} is concatenated to the input at step t, which needs a loop over time.
+
+    Args:
+        src_vocab_size, tgt_vocab_size: V_s, V_t.
+        emb_dim: E for both sides.
+        encoder_hidden_size: He per direction; decoder ``hidden_size``: Hd.
+        encoder_layers, decoder_layers: stacked layers of each side.
+        cell: "lstm" | "gru" | "rnn".
+        attention: "dot" | "general" | "bahdanau".
+        input_feeding: feed a_{t-1} into the decoder input (loop over time when training).
+        dropout: on embeddings, between layers, and on a_t.
+        tie_embeddings: output layer shares the target embedding matrix (a_t then has size E).
+        share_embeddings: source and target share one embedding (needs a joint vocabulary).
+        pad_id: padding id of both vocabularies.
+
+    forward(src (B, S), src_lengths (B,), tgt_in (B, T)) -> logits (B, T, V_t)
+    encode(src, src_lengths) -> decoder state (a dict);  step(tokens (N,), state) -> logits (N, V_t), state
+    """
+
+    def __init__(
+        self,
+        src_vocab_size: int,
+        tgt_vocab_size: int,
+        emb_dim: int = 256,
+        encoder_hidden_size: int = 256,
+        hidden_size: int = 256,
+        encoder_layers: int = 1,
+        decoder_layers: int = 1,
+        cell: str = "gru",
+        attention: str = "general",
+        input_feeding: bool = False,
+        dropout: float = 0.2,
+        tie_embeddings: bool = True,
+        share_embeddings: bool = False,
+        pad_id: int = 0,
+    ) -> None:
+        super().__init__()
+        if share_embeddings and src_vocab_size != tgt_vocab_size:
+            raise ValueError("share_embeddings needs one joint vocabulary for source and target")
+        self.cell, self.input_feeding, self.decoder_layers = cell, input_feeding, decoder_layers
+        self.tgt_embed = Embedding(tgt_vocab_size, emb_dim, pad_id, dropout)
+        self.src_embed = self.tgt_embed if share_embeddings else Embedding(src_vocab_size, emb_dim, pad_id, dropout)
+        self.encoder = StackedRNN(emb_dim, encoder_hidden_size, encoder_layers, cell, bidirectional=True,
+                                  dropout=dropout)
+        memory_size = 2 * encoder_hidden_size
+        self.bridge = nn.Linear(memory_size, decoder_layers * hidden_size)
+        self.out_size = emb_dim if tie_embeddings else hidden_size
+        dec_in = emb_dim + (self.out_size if input_feeding else 0)
+        self.decoder = StackedRNN(dec_in, hidden_size, decoder_layers, cell, dropout=dropout)
+        self.attention = Attention(attention, hidden_size, memory_size)
+        self.combine = nn.Linear(memory_size + hidden_size, self.out_size)
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(self.out_size, tgt_vocab_size)
+        if tie_embeddings:
+            self.output.weight = self.tgt_embed.weight
+
+    # ---- encoder -----------------------------------------------------------------------------
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> dict:
+        """src (B, S) -> the decoder's initial state: memory (B, S, 2He), attention keys, mask
+        (B, S), the bridged hidden state, and the input-feeding vector (zeros)."""
+        memory, enc_state = self.encoder(self.src_embed(src), src_lengths)
+        h = enc_state[0] if isinstance(enc_state, tuple) else enc_state  # (Le*2, B, He)
+        top = torch.cat([h[-2], h[-1]], dim=-1)  # last layer, forward and backward: (B, 2He)
+        h0 = torch.tanh(self.bridge(top)).view(top.size(0), self.decoder_layers, -1).transpose(0, 1)
+        hidden: State = (h0.contiguous(), torch.zeros_like(h0)) if self.cell == "lstm" else h0.contiguous()
+        mask = torch.arange(src.size(1), device=src.device)[None, :] < src_lengths.to(src.device)[:, None]
+        feed = memory.new_zeros(src.size(0), self.out_size) if self.input_feeding else None
+        return {"hidden": hidden, "memory": memory, "keys": self.attention.keys(memory), "mask": mask,
+                "feed": feed}
+
+    # ---- decoder -----------------------------------------------------------------------------
+    def _attend(self, dec_out: torch.Tensor, state: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """dec_out (B, T, Hd) -> attentional vectors a (B, T, out_size), weights (B, T, S)."""
+        context, weights = self.attention(dec_out, state["memory"], state["mask"], state["keys"])
+        return torch.tanh(self.combine(torch.cat([context, dec_out], dim=-1))), weights
+
+    def decode(self, tgt_in: torch.Tensor, state: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher forcing: tgt_in (B, T) -> logits (B, T, V_t), attention weights (B, T, S)."""
+        emb = self.tgt_embed(tgt_in)
+        if not self.input_feeding:
+            dec_out, _ = self.decoder(emb, state=state["hidden"])  # one fused call over all T steps
+            attn_vec, weights = self._attend(dec_out, state)
+            return self.output(self.dropout(attn_vec)), weights
+        outs, all_weights = [], []
+        for t in range(tgt_in.size(1)):
+            attn_vec, weights, state = self._feed_step(emb[:, t : t + 1], state)
+            outs.append(attn_vec)
+            all_weights.append(weights)
+        return self.output(self.dropout(torch.cat(outs, 1))), torch.cat(all_weights, 1)
+
+    def _feed_step(self, emb: torch.Tensor, state: dict):
+        """One input-feeding step: emb (B, 1, E) -> a_t (B, 1, out), weights (B, 1, S), state."""
+        dec_out, hidden = self.decoder(torch.cat([emb, state["feed"].unsqueeze(1)], -1), state=state["hidden"])
+        attn_vec, weights = self._attend(dec_out, state)
+        return attn_vec, weights, {**state, "hidden": hidden, "feed": attn_vec.squeeze(1)}
+
+    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        return self.decode(tgt_in, self.encode(src, src_lengths))[0]
+
+    def step(self, tokens: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
+        """The decoding interface: tokens (N,) -> logits (N, V_t); state["attn"] holds (N, S)."""
+        emb = self.tgt_embed(tokens.unsqueeze(1))
+        if self.input_feeding:
+            attn_vec, weights, state = self._feed_step(emb, state)
+        else:
+            dec_out, hidden = self.decoder(emb, state=state["hidden"])
+            attn_vec, weights = self._attend(dec_out, state)
+            state = {**state, "hidden": hidden}
+        return self.output(attn_vec.squeeze(1)), {**state, "attn": weights.squeeze(1)}
+
+    @staticmethod
+    def reorder_state(state: dict, index: torch.Tensor) -> dict:
+        """Select rows (sentences/beams) of a decoder state: index (N,) long."""
+        out = {}
+        for key, value in state.items():
+            if value is None:
+                out[key] = None
+            elif key == "hidden":  # (L, N, H): batch is dim 1
+                out[key] = tuple(v.index_select(1, index) for v in value) if isinstance(value, tuple) \
+                    else value.index_select(1, index)
+            else:
+                out[key] = value.index_select(0, index)
+        return out

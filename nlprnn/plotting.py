@@ -1,0 +1,30 @@
+"""Figures: attention heatmaps (matplotlib, written to files, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+
+def attention_heatmap(weights: torch.Tensor, src: list[str], tgt: list[str], path: str | Path) -> Path:
+    """weights (T, S): row t is how target piece t attended over the source pieces."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    w = weights.detach().float().numpy()
+    fig, ax = plt.subplots(figsize=(max(4, 0.45 * len(src) + 1.5), max(3, 0.4 * len(tgt) + 1.2)))
+    image = ax.imshow(w, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(src)), src, rotation=60, ha="right", fontsize=9)
+    ax.set_yticks(range(len(tgt)), tgt, fontsize=9)
+    ax.set_xlabel("source")
+    ax.set_ylabel("translation")
+    fig.colorbar(image, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path

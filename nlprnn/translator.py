@@ -1,0 +1,157 @@
+"""Translate with a trained checkpoint: batched greedy / sampling / beam search, streaming, metrics.
+
+    from nlprnn.translator import Translator
+    tr = Translator.from_checkpoint("runs/translation/RUN/best.pt", beam_size=5)
+    tr.translate(["Ein Hund läuft."])            # -> ["A dog is running."]
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator
+
+import sentencepiece as spm
+import torch
+
+from nlprnn.data.batching import make_batches, pad_batch
+from nlprnn.data.subword import SubwordTokenizer
+from nlprnn.modules.beam_search import beam_search
+from nlprnn.modules.decoding import greedy, sample
+from nlprnn.training.checkpoint import load_checkpoint
+
+
+def tokenizer_from_tensor(blob: torch.Tensor) -> SubwordTokenizer:
+    """A sentencepiece model stored in a checkpoint as a uint8 tensor."""
+    return SubwordTokenizer(spm.SentencePieceProcessor(model_proto=bytes(blob.numpy().tobytes())))
+
+
+def tokenizer_to_tensor(tok: SubwordTokenizer) -> torch.Tensor:
+    return torch.frombuffer(bytearray(tok.sp.serialized_model_proto()), dtype=torch.uint8).clone()
+
+
+class Translator:
+    """Batched translation of raw sentences (sentencepiece in, detokenized text out).
+
+    Args:
+        model: a Seq2Seq in eval mode; src_tok, tgt_tok: its subword tokenizers.
+        method: "beam" | "greedy" | "sample".  beam_size, alpha (GNMT length penalty), n_best.
+        max_len_ratio, max_len_extra: each output is at most ratio * source length + extra tokens.
+        max_src_len: longer inputs are truncated (with a warning).
+        batch_size: sentences decoded together (sorted by length to keep padding small).
+    """
+
+    def __init__(self, model, src_tok: SubwordTokenizer, tgt_tok: SubwordTokenizer, method: str = "beam",
+                 beam_size: int = 5, alpha: float = 0.6, n_best: int = 1, max_len_ratio: float = 1.5,
+                 max_len_extra: int = 5, max_src_len: int = 200, batch_size: int = 128,
+                 temperature: float = 1.0, seed: int = 0, device: str | torch.device = "cpu") -> None:
+        if method not in ("beam", "greedy", "sample"):
+            raise ValueError(f"decoding method must be beam, greedy or sample, got {method!r}")
+        self.model, self.src_tok, self.tgt_tok = model.eval(), src_tok, tgt_tok
+        self.method, self.beam_size, self.alpha, self.n_best = method, beam_size, alpha, n_best
+        self.max_len_ratio, self.max_len_extra, self.max_src_len = max_len_ratio, max_len_extra, max_src_len
+        self.batch_size, self.temperature, self.device = batch_size, temperature, torch.device(device)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+
+    @classmethod
+    def from_checkpoint(cls, path, device: str = "cpu", **decoding) -> Translator:
+        """Rebuild model and tokenizers from a translation checkpoint; ``decoding`` overrides the
+        decoding settings saved with it (method, beam_size, alpha, ...)."""
+        from nlprnn.tasks.common import model_from_checkpoint
+
+        ckpt = load_checkpoint(path, "translation")
+        src_tok, tgt_tok = (tokenizer_from_tensor(ckpt["subword"][k]) for k in ("src", "tgt"))
+        model = model_from_checkpoint(ckpt, torch.device(device), src_vocab_size=src_tok.vocab_size,
+                                      tgt_vocab_size=tgt_tok.vocab_size, pad_id=tgt_tok.pad_id)
+        settings = {**ckpt["config"]["decoding"], **decoding}
+        return cls(model, src_tok, tgt_tok, device=device, **settings)
+
+    # ---- text in, text out -----------------------------------------------------------------------
+    def translate(self, sentences: list[str]) -> list[str]:
+        """Sentences -> best translations, in the input order. Empty input gives empty output."""
+        return [hyps[0] for hyps in self.translate_nbest(sentences)]
+
+    def translate_nbest(self, sentences: list[str]) -> list[list[str]]:
+        """Sentences -> the n_best translations of each (one unless method="beam" and n_best > 1)."""
+        src = self.encode_sources(sentences)
+        out: list[list[str]] = [[""] for _ in sentences]
+        live = [i for i, ids in enumerate(src) if ids]  # empty lines stay empty translations
+        for batch in make_batches([len(src[i]) for i in live], batch_size=self.batch_size, shuffle=False):
+            rows = [live[j] for j in batch]
+            for row, hyps in zip(rows, self.decode_ids([src[r] for r in rows])):
+                out[row] = self.tgt_tok.decode(hyps)
+        return out
+
+    def translate_stream(self, lines: Iterable[str]) -> Iterator[str]:
+        """Translate a long stream chunk by chunk, yielding each translation as soon as its chunk is
+        done: output starts at once and an interruption keeps everything already written."""
+        chunk: list[str] = []
+        for line in lines:
+            chunk.append(line.rstrip("\n"))
+            if len(chunk) == self.batch_size * 4:
+                yield from self.translate(chunk)
+                chunk = []
+        if chunk:
+            yield from self.translate(chunk)
+
+    def encode_sources(self, sentences: list[str]) -> list[list[int]]:
+        ids = self.src_tok.encode([s.strip() for s in sentences], add_eos=True)
+        too_long = [i for i, x in enumerate(ids) if len(x) > self.max_src_len]
+        if too_long:
+            warnings.warn(f"{len(too_long)} input sentence(s) longer than {self.max_src_len} subwords "
+                          f"were truncated (first: #{too_long[0] + 1})", stacklevel=3)
+            for i in too_long:
+                ids[i] = ids[i][: self.max_src_len - 1] + [self.src_tok.eos_id]
+        return [x if len(x) > 1 else [] for x in ids]  # just eos: an empty line
+
+    # ---- ids in, ids out -----------------------------------------------------------------------
+    @torch.inference_mode()
+    def decode_ids(self, src_ids: list[list[int]]) -> list[list[list[int]]]:
+        """Source id lists (with eos) -> for each, a list of hypotheses (target ids, no eos)."""
+        src, lengths = pad_batch(src_ids, self.src_tok.pad_id)
+        src, lengths = src.to(self.device), lengths.to(self.device)
+        state = self.model.encode(src, lengths)
+        bos = torch.full((len(src_ids),), self.tgt_tok.bos_id, dtype=torch.long, device=self.device)
+        limits = (lengths.float() * self.max_len_ratio).ceil().long() + self.max_len_extra
+        eos = self.tgt_tok.eos_id
+        if self.method == "beam":
+            nbest = beam_search(self.model.step, bos, state, limits, self.beam_size, eos,
+                                self.model.reorder_state, self.alpha, self.n_best)
+            return [[ids for ids, _ in hyps] for hyps in nbest]
+        if self.method == "greedy":
+            out = greedy(self.model.step, bos, state, int(limits.max()), eos)
+        else:
+            out = sample(self.model.step, bos, state, int(limits.max()), self.temperature,
+                         generator=self.generator, eos_id=eos)
+        return [[_cut(row, eos, int(n))] for row, n in zip(out.tolist(), limits)]
+
+    @torch.inference_mode()
+    def attention(self, sentence: str) -> tuple[list[str], list[str], torch.Tensor]:
+        """Source pieces, target pieces and attention weights (T, S) of one sentence's translation,
+        from the translation forced through the decoder (teacher forcing)."""
+        src_ids = self.encode_sources([sentence])[0]
+        if not src_ids:
+            raise ValueError("cannot plot attention for an empty sentence")
+        hyp = self.decode_ids([src_ids])[0][0]
+        src = torch.tensor([src_ids], device=self.device)
+        tgt_in = torch.tensor([[self.tgt_tok.bos_id, *hyp]], device=self.device)
+        state = self.model.encode(src, torch.tensor([len(src_ids)], device=self.device))
+        _, weights = self.model.decode(tgt_in, state)
+        src_pieces = [self.src_tok.sp.id_to_piece(i) for i in src_ids]
+        tgt_pieces = [self.tgt_tok.sp.id_to_piece(i) for i in hyp] + ["</s>"]
+        return src_pieces, tgt_pieces, weights[0].cpu()
+
+
+def _cut(row: list[int], eos: int, limit: int) -> list[int]:
+    """A greedy/sampled row up to its eos (or its own length limit)."""
+    row = row[:limit]
+    return row[: row.index(eos)] if eos in row else row
+
+
+def corpus_scores(hyps: list[str], refs: list[str]) -> dict:
+    """sacrebleu BLEU and chrF of detokenized hypotheses against raw references, with signatures."""
+    import sacrebleu
+
+    bleu, chrf = sacrebleu.BLEU(), sacrebleu.CHRF()
+    b, c = bleu.corpus_score(hyps, [refs]), chrf.corpus_score(hyps, [refs])
+    return {"bleu": b.score, "chrf": c.score, "bleu_signature": str(bleu.get_signature()),
+            "chrf_signature": str(chrf.get_signature()), "bleu_detail": str(b)}

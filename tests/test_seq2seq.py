@@ -1,0 +1,70 @@
+import itertools
+
+import pytest
+import torch
+
+from nlprnn.models.seq2seq import Seq2Seq
+from nlprnn.modules.beam_search import beam_search
+from nlprnn.modules.decoding import greedy
+
+VARIANTS = list(itertools.product(["gru", "lstm"], ["dot", "general", "bahdanau"], [False, True]))
+
+
+def _model(cell="gru", attention="general", input_feeding=False, **kw):
+    torch.manual_seed(0)
+    args = dict(emb_dim=8, encoder_hidden_size=6, hidden_size=12, encoder_layers=2, decoder_layers=2,
+                cell=cell, attention=attention, input_feeding=input_feeding, dropout=0.0, pad_id=0)
+    return Seq2Seq(20, 20, **{**args, **kw}).eval()
+
+
+@pytest.mark.parametrize("cell, attention, input_feeding", VARIANTS)
+def test_step_by_step_equals_teacher_forcing(cell, attention, input_feeding):
+    model = _model(cell, attention, input_feeding)
+    src, lengths = torch.randint(4, 20, (3, 7)), torch.tensor([7, 2, 5])
+    tgt = torch.randint(4, 20, (3, 6))
+    logits = model(src, lengths, tgt)
+    state, steps = model.encode(src, lengths), []
+    for t in range(tgt.size(1)):
+        step_logits, state = model.step(tgt[:, t], state)
+        steps.append(step_logits)
+    torch.testing.assert_close(torch.stack(steps, 1), logits, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("input_feeding", [False, True])
+def test_source_padding_does_not_change_outputs(input_feeding):
+    model = _model(input_feeding=input_feeding)
+    src, lengths = torch.randint(4, 20, (2, 5)), torch.tensor([5, 3])
+    src[1, 3:] = 0
+    tgt = torch.randint(4, 20, (2, 4))
+    padded = torch.cat([src, torch.zeros(2, 6, dtype=torch.long)], 1)
+    torch.testing.assert_close(model(padded, lengths, tgt), model(src, lengths, tgt))
+    alone = model(src[1:, :3], lengths[1:], tgt[1:])
+    torch.testing.assert_close(alone, model(src, lengths, tgt)[1:], rtol=1e-5, atol=1e-5)
+
+
+def test_tied_and_shared_embeddings():
+    model = _model(tie_embeddings=True, share_embeddings=True)
+    assert model.output.weight is model.tgt_embed.weight is model.src_embed.weight
+    with pytest.raises(ValueError, match="joint vocabulary"):
+        Seq2Seq(20, 30, share_embeddings=True)
+
+
+def test_reorder_state_selects_rows():
+    model = _model(cell="lstm", input_feeding=True)
+    state = model.encode(torch.randint(4, 20, (3, 4)), torch.tensor([4, 4, 2]))
+    picked = model.reorder_state(state, torch.tensor([2, 0]))
+    torch.testing.assert_close(picked["memory"], state["memory"][[2, 0]])
+    torch.testing.assert_close(picked["hidden"][0], state["hidden"][0][:, [2, 0]])
+    assert picked["mask"].tolist() == state["mask"][[2, 0]].tolist()
+
+
+@pytest.mark.parametrize("cell, attention, input_feeding", VARIANTS[::3])
+def test_beam_one_equals_greedy_on_the_model(cell, attention, input_feeding):
+    model = _model(cell, attention, input_feeding)
+    src, lengths = torch.randint(4, 20, (4, 6)), torch.tensor([6, 3, 5, 1])
+    bos = torch.full((4,), 2)
+    g = greedy(model.step, bos, model.encode(src, lengths), 10, eos_id=3).tolist()
+    b = beam_search(model.step, bos, model.encode(src, lengths), 10, 1, 3, model.reorder_state)
+    for row, hyps in zip(g, b):
+        expected = row[: row.index(3)] if 3 in row else row
+        assert hyps[0][0] == expected

@@ -1,0 +1,102 @@
+"""The translation recipe end to end on a slice of Multi30k: train, evaluate, translate, attention."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from nlprnn.translator import Translator, corpus_scores
+from tests.conftest import REPO
+
+TINY = ["recipe=translation", "debug=tiny", "hydra/job_logging=none", "hydra/hydra_logging=none"]
+
+
+def cli(*args, data_dir, stdin=None, check=True):
+    env = {**os.environ, "NLPRNN_DATA": str(data_dir), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "nlprnn", *TINY, *args], cwd=REPO, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_dir):
+    run = tmp_path_factory.mktemp("translation_run")
+    proc = cli(f"hydra.run.dir={run}", "trainer.max_steps=12", "trainer.eval_every=6", data_dir=data_dir)
+    return run, proc.stdout
+
+
+def test_train_writes_run_and_scores(trained):
+    run, out = trained
+    for name in ("best.pt", "last.pt", "config.yaml", "spm_joint.model", "metrics.jsonl", "results.json",
+                 "hyps.test.txt"):
+        assert (run / name).is_file(), name
+    results = json.loads((run / "results.json").read_text())
+    assert set(results) >= {"val", "test", "test_2017", "signature"}
+    assert results["test"]["sentences"] == 20 and 0 <= results["test"]["bleu"] <= 100
+    assert "nrefs:1|case:mixed|eff:no|tok:13a" in out
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [6, 12]  # validation BLEU at every evaluation, including the final step
+
+
+def test_translate_streams_stdin_keeps_empty_lines(trained, data_dir, tmp_path):
+    run, _ = trained
+    text = "Ein Hund läuft.\n\nZwei Männer spielen Fußball.\n"
+    out = cli("mode=translate", f"ckpt={run}/best.pt", f"hydra.run.dir={tmp_path}", data_dir=data_dir,
+              stdin=text).stdout
+    lines = out.split("\n")
+    assert len(lines) == 4 and lines[1] == "" and lines[3] == ""
+
+
+def test_translate_file_to_file_and_evaluate(trained, data_dir, tmp_path):
+    run, _ = trained
+    src = tmp_path / "in.de"
+    src.write_text("Ein Hund läuft.\nEine Frau ☃ singt.\n" + "sehr " * 400 + "lang.\n")
+    proc = cli("mode=translate", f"ckpt={run}", f"input={src}", f"output={tmp_path}/out.en",
+               "decoding.method=greedy", f"hydra.run.dir={tmp_path}", data_dir=data_dir)
+    assert len((tmp_path / "out.en").read_text().splitlines()) == 3
+    assert "longer than 200 subwords were truncated" in proc.stderr
+    ev = cli("mode=evaluate", f"ckpt={run}/best.pt", "split=test_2017", f"hydra.run.dir={tmp_path}",
+             data_dir=data_dir)
+    assert "test_2017: BLEU" in ev.stdout
+
+
+def test_attention_png(trained, data_dir, tmp_path):
+    run, _ = trained
+    png = tmp_path / "attn.png"
+    cli("mode=attention", f"ckpt={run}/best.pt", 'sentence="Ein Hund läuft."', f"output={png}",
+        f"hydra.run.dir={tmp_path}", data_dir=data_dir)
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_python_api_beam_one_equals_greedy(trained):
+    run, _ = trained
+    sentences = ["Ein Hund läuft.", "", "Zwei Männer stehen vor einem Haus."]
+    greedy = Translator.from_checkpoint(run / "best.pt", method="greedy").translate(sentences)
+    beam1 = Translator.from_checkpoint(run / "best.pt", method="beam", beam_size=1).translate(sentences)
+    assert greedy == beam1 and greedy[1] == ""
+    nbest = Translator.from_checkpoint(run / "best.pt", beam_size=3, n_best=3).translate_nbest(sentences[:1])
+    assert len(nbest[0]) == 3
+
+
+def test_wrong_recipe_checkpoint_and_bad_split(trained, data_dir, tmp_path):
+    run, _ = trained
+    other = tmp_path / "lm.pt"
+    torch.save({**torch.load(run / "best.pt", weights_only=True), "task": "char_lm"}, other)
+    proc = cli("mode=translate", f"ckpt={other}", f"hydra.run.dir={tmp_path}", data_dir=data_dir,
+               stdin="x\n", check=False)
+    assert proc.returncode == 2 and "trained by recipe 'char_lm', not 'translation'" in proc.stderr
+    proc = cli("mode=evaluate", f"ckpt={run}/best.pt", "split=dev", f"hydra.run.dir={tmp_path}",
+               data_dir=data_dir, check=False)
+    assert proc.returncode == 2 and "split='dev'" in proc.stderr
+
+
+def test_bleu_of_references_against_themselves_is_100():
+    refs = ["A dog runs in the park.", "Two men are playing soccer.", "A woman sings."]
+    scores = corpus_scores(refs, refs)
+    assert scores["bleu"] == pytest.approx(100.0) and scores["chrf"] == pytest.approx(100.0)
+    assert corpus_scores(["A cat sleeps."] * 3, refs)["bleu"] < 20
