@@ -49,13 +49,21 @@ def test_tied_and_shared_embeddings():
         Seq2Seq(20, 30, share_embeddings=True)
 
 
-def test_reorder_state_selects_rows():
+def test_reorder_state_moves_beams_and_shares_memory():
     model = _model(cell="lstm", input_feeding=True)
-    state = model.encode(torch.randint(4, 20, (3, 4)), torch.tensor([4, 4, 2]))
-    picked = model.reorder_state(state, torch.tensor([2, 0]))
-    torch.testing.assert_close(picked["memory"], state["memory"][[2, 0]])
-    torch.testing.assert_close(picked["hidden"][0], state["hidden"][0][:, [2, 0]])
-    assert picked["mask"].tolist() == state["mask"][[2, 0]].tolist()
+    state = model.encode(torch.randint(4, 20, (2, 4)), torch.tensor([4, 2]))
+    beams = model.reorder_state(state, torch.tensor([0, 0, 0, 1, 1, 1]))  # 3 beams per sentence
+    assert beams["memory"] is state["memory"]  # one memory per sentence, never copied per beam
+    torch.testing.assert_close(beams["hidden"][0], state["hidden"][0][:, [0, 0, 0, 1, 1, 1]])
+    assert beams["feed"].shape[0] == 6
+    # each beam's step equals the same step run on its own sentence
+    tokens = torch.tensor([5, 6, 7, 8, 9, 10])
+    logits, _ = model.step(tokens, beams)
+    for row, sent in enumerate([0, 0, 0, 1, 1, 1]):
+        single = model.reorder_state(state, torch.tensor([sent]))
+        single = {**single, **{k: single[k][sent : sent + 1] for k in ("memory", "keys", "mask")}}
+        alone, _ = model.step(tokens[row : row + 1], single)
+        torch.testing.assert_close(alone[0], logits[row], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("cell, attention, input_feeding", VARIANTS[::3])

@@ -92,8 +92,15 @@ class Seq2Seq(nn.Module):
 
     # ---- decoder -----------------------------------------------------------------------------
     def _attend(self, dec_out: torch.Tensor, state: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """dec_out (B, T, Hd) -> attentional vectors a (B, T, out_size), weights (B, T, S)."""
-        context, weights = self.attention(dec_out, state["memory"], state["mask"], state["keys"])
+        """dec_out (N, T, Hd) -> attentional vectors a (N, T, out_size), weights (N, T, S).
+
+        N may be B * K (K beams per sentence, sentence-major rows): the K beams of a sentence then
+        query its memory together as K*T query positions, so memory is never copied per beam."""
+        memory = state["memory"]
+        n, t, _ = dec_out.shape
+        query = dec_out.reshape(memory.size(0), -1, dec_out.size(-1))  # (B, K*T, Hd)
+        context, weights = self.attention(query, memory, state["mask"], state["keys"])
+        context, weights = context.reshape(n, t, -1), weights.reshape(n, t, -1)
         return torch.tanh(self.combine(torch.cat([context, dec_out], dim=-1))), weights
 
     def decode(self, tgt_in: torch.Tensor, state: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,14 +139,14 @@ class Seq2Seq(nn.Module):
 
     @staticmethod
     def reorder_state(state: dict, index: torch.Tensor) -> dict:
-        """Select rows (sentences/beams) of a decoder state: index (N,) long."""
-        out = {}
-        for key, value in state.items():
-            if value is None:
-                out[key] = None
-            elif key == "hidden":  # (L, N, H): batch is dim 1
-                out[key] = tuple(v.index_select(1, index) for v in value) if isinstance(value, tuple) \
-                    else value.index_select(1, index)
-            else:
-                out[key] = value.index_select(0, index)
-        return out
+        """Select rows (beams) of a decoder state: index (N,) long, sentence-major and each row
+        taken from the same sentence (as beam search does). Only the per-beam parts move; the
+        source memory, keys and mask stay one per sentence (see ``_attend``)."""
+        hidden = state["hidden"]
+        hidden = tuple(h.index_select(1, index) for h in hidden) if isinstance(hidden, tuple) \
+            else hidden.index_select(1, index)  # (L, N, H): batch is dim 1
+        moved = {"hidden": hidden}
+        for key in ("feed", "attn"):
+            if state.get(key) is not None:
+                moved[key] = state[key].index_select(0, index)
+        return {**state, **moved}
