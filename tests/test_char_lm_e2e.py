@@ -1,5 +1,6 @@
 """The char_lm recipe end to end through the real command line, on a slice of tiny shakespeare."""
 
+import json
 import os
 import subprocess
 import sys
@@ -134,3 +135,10 @@ def test_bad_text_files(data_dir, tmp_path):
             check=False,
         )
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_quijote_override(data_dir, tmp_path):
+    out = cli("data=quijote_es", "data.max_chars=30000", f"hydra.run.dir={tmp_path}", data_dir=data_dir).stdout
+    assert "data: quijote_es" in out and "sample:\nDON QUIJOTE:" in out
+    itos = json.loads((tmp_path / "vocab.json").read_text())["itos"]
+    assert "\r" not in itos and "\ufeff" not in itos and "ñ" in itos  # CRLF and BOM normalised away

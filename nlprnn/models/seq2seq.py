@@ -74,6 +74,10 @@ class Seq2Seq(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(self.out_size, tgt_vocab_size)
         if tie_embeddings:
+            # N(0, 1) rows would give logits of std ~sqrt(E) through the tied output layer
+            nn.init.normal_(self.tgt_embed.weight, std=emb_dim**-0.5)
+            with torch.no_grad():
+                self.tgt_embed.weight[pad_id].zero_()
             self.output.weight = self.tgt_embed.weight
 
     # ---- encoder -----------------------------------------------------------------------------
