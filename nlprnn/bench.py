@@ -184,7 +184,7 @@ def prepare(build: Callable[..., Step], a: argparse.Namespace, device) -> tuple[
     return step, {"base": base, "peak_mem_mb": peak, "peak_reset": reset, "rates": []}
 
 
-def time_round(step: Step, a: argparse.Namespace, device, r: dict) -> None:
+def time_round(step: Step, a: argparse.Namespace, device, r: dict, tokens: int) -> None:
     """Time ``iters`` steps and append the tokens/s to ``r["rates"]``; track peak memory."""
     import torch
 
@@ -195,24 +195,24 @@ def time_round(step: Step, a: argparse.Namespace, device, r: dict) -> None:
     for _ in range(a.iters):
         step()
     sync()
-    r["rates"].append(a.batch_size * a.bptt * a.iters / (time.perf_counter() - t0))
+    r["rates"].append(tokens * a.iters / (time.perf_counter() - t0))
     r["peak_mem_mb"] = max(r["peak_mem_mb"], _peak_mb(device)[0])
 
 
-def measure_all(builds: dict[str, Callable[..., Step]], a: argparse.Namespace, device) -> dict:
+def measure_all(builds: dict[str, Callable[..., Step]], a: argparse.Namespace, device, tokens: int) -> dict:
     """Interleave the workloads for ``repeats`` rounds and keep each one's median tokens/s:
     machine load drifts over time, so ratios are only meaningful between numbers taken together,
     and the median of interleaved rounds is robust to a burst of load in one of them."""
     prepared = {name: prepare(build, a, device) for name, build in builds.items()}
     for _ in range(a.repeats):
         for step, r in prepared.values():
-            time_round(step, a, device, r)
+            time_round(step, a, device, r, tokens)
     results = {}
     for name, (_, r) in prepared.items():
         rate = statistics.median(r["rates"])
         results[name] = {
             "tokens_per_s": rate,
-            "ms_per_step": 1000 * a.batch_size * a.bptt / rate,
+            "ms_per_step": 1000 * tokens / rate,
             "rounds_tokens_per_s": r["rates"],
             "peak_mem_mb": r["peak_mem_mb"],
             "mem_growth_mb": r["peak_mem_mb"] - r["base"],
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     builds = {"raw": raw_step, "recipe": recipe_step}
     if a.inference:
         builds["inference"] = inference_step
-    results = measure_all(builds, a, device)
+    results = measure_all(builds, a, device, tokens=a.batch_size * a.bptt)
     for r in results.values():
         r["vs_raw"] = r["tokens_per_s"] / results["raw"]["tokens_per_s"]
     report = {

@@ -1,8 +1,8 @@
 """Translate with a trained checkpoint: batched greedy / sampling / beam search, streaming, metrics.
 
-    from nlprnn.translator import Translator
-    tr = Translator.from_checkpoint("runs/translation/RUN/best.pt", beam_size=5)
-    tr.translate(["Ein Hund läuft."])            # -> ["A dog is running."]
+from nlprnn.translator import Translator
+tr = Translator.from_checkpoint("runs/translation/RUN/best.pt", beam_size=5)
+tr.translate(["Ein Hund läuft."])            # -> ["A dog is running."]
 """
 
 from __future__ import annotations
@@ -40,10 +40,23 @@ class Translator:
         batch_size: sentences decoded together (sorted by length to keep padding small).
     """
 
-    def __init__(self, model, src_tok: SubwordTokenizer, tgt_tok: SubwordTokenizer, method: str = "beam",
-                 beam_size: int = 5, alpha: float = 0.6, n_best: int = 1, max_len_ratio: float = 1.5,
-                 max_len_extra: int = 5, max_src_len: int = 200, batch_size: int = 128,
-                 temperature: float = 1.0, seed: int = 0, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self,
+        model,
+        src_tok: SubwordTokenizer,
+        tgt_tok: SubwordTokenizer,
+        method: str = "beam",
+        beam_size: int = 5,
+        alpha: float = 0.6,
+        n_best: int = 1,
+        max_len_ratio: float = 1.5,
+        max_len_extra: int = 5,
+        max_src_len: int = 200,
+        batch_size: int = 128,
+        temperature: float = 1.0,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+    ) -> None:
         if method not in ("beam", "greedy", "sample"):
             raise ValueError(f"decoding method must be beam, greedy or sample, got {method!r}")
         self.model, self.src_tok, self.tgt_tok = model.eval(), src_tok, tgt_tok
@@ -60,8 +73,13 @@ class Translator:
 
         ckpt = load_checkpoint(path, "translation")
         src_tok, tgt_tok = (tokenizer_from_tensor(ckpt["subword"][k]) for k in ("src", "tgt"))
-        model = model_from_checkpoint(ckpt, torch.device(device), src_vocab_size=src_tok.vocab_size,
-                                      tgt_vocab_size=tgt_tok.vocab_size, pad_id=tgt_tok.pad_id)
+        model = model_from_checkpoint(
+            ckpt,
+            torch.device(device),
+            src_vocab_size=src_tok.vocab_size,
+            tgt_vocab_size=tgt_tok.vocab_size,
+            pad_id=tgt_tok.pad_id,
+        )
         settings = {**ckpt["config"]["decoding"], **decoding}
         return cls(model, src_tok, tgt_tok, device=device, **settings)
 
@@ -97,8 +115,11 @@ class Translator:
         ids = self.src_tok.encode([s.strip() for s in sentences], add_eos=True)
         too_long = [i for i, x in enumerate(ids) if len(x) > self.max_src_len]
         if too_long:
-            warnings.warn(f"{len(too_long)} input sentence(s) longer than {self.max_src_len} subwords "
-                          f"were truncated (first: #{too_long[0] + 1})", stacklevel=3)
+            warnings.warn(
+                f"{len(too_long)} input sentence(s) longer than {self.max_src_len} subwords "
+                f"were truncated (first: #{too_long[0] + 1})",
+                stacklevel=3,
+            )
             for i in too_long:
                 ids[i] = ids[i][: self.max_src_len - 1] + [self.src_tok.eos_id]
         return [x if len(x) > 1 else [] for x in ids]  # just eos: an empty line
@@ -114,14 +135,30 @@ class Translator:
         limits = (lengths.float() * self.max_len_ratio).ceil().long() + self.max_len_extra
         eos = self.tgt_tok.eos_id
         if self.method == "beam":
-            nbest = beam_search(self.model.step, bos, state, limits, self.beam_size, eos,
-                                self.model.reorder_state, self.alpha, self.n_best)
+            nbest = beam_search(
+                self.model.step,
+                bos,
+                state,
+                limits,
+                self.beam_size,
+                eos,
+                self.model.reorder_state,
+                self.alpha,
+                self.n_best,
+            )
             return [[ids for ids, _ in hyps] for hyps in nbest]
         if self.method == "greedy":
             out = greedy(self.model.step, bos, state, int(limits.max()), eos)
         else:
-            out = sample(self.model.step, bos, state, int(limits.max()), self.temperature,
-                         generator=self.generator, eos_id=eos)
+            out = sample(
+                self.model.step,
+                bos,
+                state,
+                int(limits.max()),
+                self.temperature,
+                generator=self.generator,
+                eos_id=eos,
+            )
         return [[_cut(row, eos, int(n))] for row, n in zip(out.tolist(), limits)]
 
     @torch.inference_mode()
@@ -153,5 +190,10 @@ def corpus_scores(hyps: list[str], refs: list[str]) -> dict:
 
     bleu, chrf = sacrebleu.BLEU(), sacrebleu.CHRF()
     b, c = bleu.corpus_score(hyps, [refs]), chrf.corpus_score(hyps, [refs])
-    return {"bleu": b.score, "chrf": c.score, "bleu_signature": str(bleu.get_signature()),
-            "chrf_signature": str(chrf.get_signature()), "bleu_detail": str(b)}
+    return {
+        "bleu": b.score,
+        "chrf": c.score,
+        "bleu_signature": str(bleu.get_signature()),
+        "chrf_signature": str(chrf.get_signature()),
+        "bleu_detail": str(b),
+    }

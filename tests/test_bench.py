@@ -68,3 +68,39 @@ def test_bench_gru_without_json(tmp_path, monkeypatch, capsys):
     assert set(report["results"]) == {"raw", "recipe"}
     assert not list(tmp_path.iterdir())  # no --json: nothing written
     assert "recipe" in capsys.readouterr().out
+
+
+def test_bench_translation_tiny(tmp_path, capsys):
+    from nlprnn.bench_translation import main as bench_translation
+
+    path = tmp_path / "tr.json"
+    report = bench_translation(
+        [
+            "--batch-size",
+            "4",
+            "--src-len",
+            "5",
+            "--tgt-len",
+            "6",
+            "--vocab",
+            "50",
+            "--warmup",
+            "1",
+            "--iters",
+            "1",
+            "--repeats",
+            "2",
+            "--threads",
+            "1",
+            "--override",
+            "model.emb_dim=8",
+            "model.encoder_hidden_size=8",
+            "model.hidden_size=16",
+            "--json",
+            str(path),
+        ]
+    )
+    assert set(report["results"]) == {"raw", "recipe"}
+    assert all(r["tokens_per_s"] > 0 for r in report["results"].values())
+    assert json.loads(path.read_text())["model"]["hidden_size"] == 16
+    assert "tgt tokens/s" in capsys.readouterr().out

@@ -138,7 +138,9 @@ def test_bad_text_files(data_dir, tmp_path):
 
 
 def test_quijote_override(data_dir, tmp_path):
-    out = cli("data=quijote_es", "data.max_chars=30000", f"hydra.run.dir={tmp_path}", data_dir=data_dir).stdout
+    out = cli(
+        "data=quijote_es", "data.max_chars=30000", f"hydra.run.dir={tmp_path}", data_dir=data_dir
+    ).stdout
     assert "data: quijote_es" in out and "sample:\nDON QUIJOTE:" in out
     itos = json.loads((tmp_path / "vocab.json").read_text())["itos"]
     assert "\r" not in itos and "\ufeff" not in itos and "ñ" in itos  # CRLF and BOM normalised away

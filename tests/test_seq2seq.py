@@ -12,8 +12,18 @@ VARIANTS = list(itertools.product(["gru", "lstm"], ["dot", "general", "bahdanau"
 
 def _model(cell="gru", attention="general", input_feeding=False, **kw):
     torch.manual_seed(0)
-    args = dict(emb_dim=8, encoder_hidden_size=6, hidden_size=12, encoder_layers=2, decoder_layers=2,
-                cell=cell, attention=attention, input_feeding=input_feeding, dropout=0.0, pad_id=0)
+    args = dict(
+        emb_dim=8,
+        encoder_hidden_size=6,
+        hidden_size=12,
+        encoder_layers=2,
+        decoder_layers=2,
+        cell=cell,
+        attention=attention,
+        input_feeding=input_feeding,
+        dropout=0.0,
+        pad_id=0,
+    )
     return Seq2Seq(20, 20, **{**args, **kw}).eval()
 
 

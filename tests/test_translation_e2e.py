@@ -16,8 +16,15 @@ TINY = ["recipe=translation", "debug=tiny", "hydra/job_logging=none", "hydra/hyd
 
 def cli(*args, data_dir, stdin=None, check=True):
     env = {**os.environ, "NLPRNN_DATA": str(data_dir), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "nlprnn", *TINY, *args], cwd=REPO, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nlprnn", *TINY, *args],
+        cwd=REPO,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
@@ -32,8 +39,15 @@ def trained(tmp_path_factory, data_dir):
 
 def test_train_writes_run_and_scores(trained):
     run, out = trained
-    for name in ("best.pt", "last.pt", "config.yaml", "spm_joint.model", "metrics.jsonl", "results.json",
-                 "hyps.test.txt"):
+    for name in (
+        "best.pt",
+        "last.pt",
+        "config.yaml",
+        "spm_joint.model",
+        "metrics.jsonl",
+        "results.json",
+        "hyps.test.txt",
+    ):
         assert (run / name).is_file(), name
     results = json.loads((run / "results.json").read_text())
     assert set(results) >= {"val", "test", "test_2017", "signature"}
@@ -46,8 +60,9 @@ def test_train_writes_run_and_scores(trained):
 def test_translate_streams_stdin_keeps_empty_lines(trained, data_dir, tmp_path):
     run, _ = trained
     text = "Ein Hund läuft.\n\nZwei Männer spielen Fußball.\n"
-    out = cli("mode=translate", f"ckpt={run}/best.pt", f"hydra.run.dir={tmp_path}", data_dir=data_dir,
-              stdin=text).stdout
+    out = cli(
+        "mode=translate", f"ckpt={run}/best.pt", f"hydra.run.dir={tmp_path}", data_dir=data_dir, stdin=text
+    ).stdout
     lines = out.split("\n")
     assert len(lines) == 4 and lines[1] == "" and lines[3] == ""
 
@@ -56,20 +71,38 @@ def test_translate_file_to_file_and_evaluate(trained, data_dir, tmp_path):
     run, _ = trained
     src = tmp_path / "in.de"
     src.write_text("Ein Hund läuft.\nEine Frau ☃ singt.\n" + "sehr " * 400 + "lang.\n")
-    proc = cli("mode=translate", f"ckpt={run}", f"input={src}", f"output={tmp_path}/out.en",
-               "decoding.method=greedy", f"hydra.run.dir={tmp_path}", data_dir=data_dir)
+    proc = cli(
+        "mode=translate",
+        f"ckpt={run}",
+        f"input={src}",
+        f"output={tmp_path}/out.en",
+        "decoding.method=greedy",
+        f"hydra.run.dir={tmp_path}",
+        data_dir=data_dir,
+    )
     assert len((tmp_path / "out.en").read_text().splitlines()) == 3
     assert "longer than 200 subwords were truncated" in proc.stderr
-    ev = cli("mode=evaluate", f"ckpt={run}/best.pt", "split=test_2017", f"hydra.run.dir={tmp_path}",
-             data_dir=data_dir)
+    ev = cli(
+        "mode=evaluate",
+        f"ckpt={run}/best.pt",
+        "split=test_2017",
+        f"hydra.run.dir={tmp_path}",
+        data_dir=data_dir,
+    )
     assert "test_2017: BLEU" in ev.stdout
 
 
 def test_attention_png(trained, data_dir, tmp_path):
     run, _ = trained
     png = tmp_path / "attn.png"
-    cli("mode=attention", f"ckpt={run}/best.pt", 'sentence="Ein Hund läuft."', f"output={png}",
-        f"hydra.run.dir={tmp_path}", data_dir=data_dir)
+    cli(
+        "mode=attention",
+        f"ckpt={run}/best.pt",
+        'sentence="Ein Hund läuft."',
+        f"output={png}",
+        f"hydra.run.dir={tmp_path}",
+        data_dir=data_dir,
+    )
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -87,11 +120,23 @@ def test_wrong_recipe_checkpoint_and_bad_split(trained, data_dir, tmp_path):
     run, _ = trained
     other = tmp_path / "lm.pt"
     torch.save({**torch.load(run / "best.pt", weights_only=True), "task": "char_lm"}, other)
-    proc = cli("mode=translate", f"ckpt={other}", f"hydra.run.dir={tmp_path}", data_dir=data_dir,
-               stdin="x\n", check=False)
+    proc = cli(
+        "mode=translate",
+        f"ckpt={other}",
+        f"hydra.run.dir={tmp_path}",
+        data_dir=data_dir,
+        stdin="x\n",
+        check=False,
+    )
     assert proc.returncode == 2 and "trained by recipe 'char_lm', not 'translation'" in proc.stderr
-    proc = cli("mode=evaluate", f"ckpt={run}/best.pt", "split=dev", f"hydra.run.dir={tmp_path}",
-               data_dir=data_dir, check=False)
+    proc = cli(
+        "mode=evaluate",
+        f"ckpt={run}/best.pt",
+        "split=dev",
+        f"hydra.run.dir={tmp_path}",
+        data_dir=data_dir,
+        check=False,
+    )
     assert proc.returncode == 2 and "split='dev'" in proc.stderr
 
 

@@ -7,7 +7,7 @@ from torch import nn
 
 from nlprnn.modules.attention import Attention
 from nlprnn.modules.embedding import Embedding
-from nlprnn.modules.rnn import State, StackedRNN
+from nlprnn.modules.rnn import StackedRNN, State
 
 
 class Seq2Seq(nn.Module):
@@ -61,9 +61,12 @@ class Seq2Seq(nn.Module):
             raise ValueError("share_embeddings needs one joint vocabulary for source and target")
         self.cell, self.input_feeding, self.decoder_layers = cell, input_feeding, decoder_layers
         self.tgt_embed = Embedding(tgt_vocab_size, emb_dim, pad_id, dropout)
-        self.src_embed = self.tgt_embed if share_embeddings else Embedding(src_vocab_size, emb_dim, pad_id, dropout)
-        self.encoder = StackedRNN(emb_dim, encoder_hidden_size, encoder_layers, cell, bidirectional=True,
-                                  dropout=dropout)
+        self.src_embed = (
+            self.tgt_embed if share_embeddings else Embedding(src_vocab_size, emb_dim, pad_id, dropout)
+        )
+        self.encoder = StackedRNN(
+            emb_dim, encoder_hidden_size, encoder_layers, cell, bidirectional=True, dropout=dropout
+        )
         memory_size = 2 * encoder_hidden_size
         self.bridge = nn.Linear(memory_size, decoder_layers * hidden_size)
         self.out_size = emb_dim if tie_embeddings else hidden_size
@@ -91,8 +94,13 @@ class Seq2Seq(nn.Module):
         hidden: State = (h0.contiguous(), torch.zeros_like(h0)) if self.cell == "lstm" else h0.contiguous()
         mask = torch.arange(src.size(1), device=src.device)[None, :] < src_lengths.to(src.device)[:, None]
         feed = memory.new_zeros(src.size(0), self.out_size) if self.input_feeding else None
-        return {"hidden": hidden, "memory": memory, "keys": self.attention.keys(memory), "mask": mask,
-                "feed": feed}
+        return {
+            "hidden": hidden,
+            "memory": memory,
+            "keys": self.attention.keys(memory),
+            "mask": mask,
+            "feed": feed,
+        }
 
     # ---- decoder -----------------------------------------------------------------------------
     def _attend(self, dec_out: torch.Tensor, state: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -123,7 +131,9 @@ class Seq2Seq(nn.Module):
 
     def _feed_step(self, emb: torch.Tensor, state: dict):
         """One input-feeding step: emb (B, 1, E) -> a_t (B, 1, out), weights (B, 1, S), state."""
-        dec_out, hidden = self.decoder(torch.cat([emb, state["feed"].unsqueeze(1)], -1), state=state["hidden"])
+        dec_out, hidden = self.decoder(
+            torch.cat([emb, state["feed"].unsqueeze(1)], -1), state=state["hidden"]
+        )
         attn_vec, weights = self._attend(dec_out, state)
         return attn_vec, weights, {**state, "hidden": hidden, "feed": attn_vec.squeeze(1)}
 
@@ -147,8 +157,11 @@ class Seq2Seq(nn.Module):
         taken from the same sentence (as beam search does). Only the per-beam parts move; the
         source memory, keys and mask stay one per sentence (see ``_attend``)."""
         hidden = state["hidden"]
-        hidden = tuple(h.index_select(1, index) for h in hidden) if isinstance(hidden, tuple) \
-            else hidden.index_select(1, index)  # (L, N, H): batch is dim 1
+        hidden = (
+            tuple(h.index_select(1, index) for h in hidden)
+            if isinstance(hidden, tuple)
+            else hidden.index_select(1, index)
+        )  # (L, N, H): batch is dim 1
         moved = {"hidden": hidden}
         for key in ("feed", "attn"):
             if state.get(key) is not None:

@@ -48,10 +48,16 @@ def build_tokenizers(cfg: DictConfig, train: list[tuple[str, str]], out: Path):
     """Train sentencepiece on the training split only (joint or one per side), saved in the run."""
     sw = cfg.subword
     src_texts, tgt_texts = [s for s, _ in train], [t for _, t in train]
-    kwargs = {"vocab_size": sw.vocab_size, "model_type": sw.model_type,
-              "character_coverage": sw.character_coverage, "seed": cfg.seed}
+    kwargs = {
+        "vocab_size": sw.vocab_size,
+        "model_type": sw.model_type,
+        "character_coverage": sw.character_coverage,
+        "seed": cfg.seed,
+    }
     if sw.joint:
-        tok = SubwordTokenizer.from_file(train_sentencepiece(src_texts + tgt_texts, out / "spm_joint", **kwargs))
+        tok = SubwordTokenizer.from_file(
+            train_sentencepiece(src_texts + tgt_texts, out / "spm_joint", **kwargs)
+        )
         return tok, tok
     src = SubwordTokenizer.from_file(train_sentencepiece(src_texts, out / "spm_src", **kwargs))
     return src, SubwordTokenizer.from_file(train_sentencepiece(tgt_texts, out / "spm_tgt", **kwargs))
@@ -108,8 +114,12 @@ class TranslationTask:
     def train_loss(self, model, batch) -> tuple[torch.Tensor, int]:
         src, src_lengths, tgt_in, tgt_out = (t.to(self.device) for t in batch)
         logits = model(src, src_lengths, tgt_in)
-        loss = F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=self.tgt_tok.pad_id,
-                               label_smoothing=self.cfg.label_smoothing)
+        loss = F.cross_entropy(
+            logits.flatten(0, 1),
+            tgt_out.flatten(),
+            ignore_index=self.tgt_tok.pad_id,
+            label_smoothing=self.cfg.label_smoothing,
+        )
         return loss, int((tgt_out != self.tgt_tok.pad_id).sum())
 
     def evaluate(self, model) -> dict[str, float]:
@@ -139,14 +149,21 @@ def train(cfg: DictConfig) -> dict:
     src_tok, tgt_tok = build_tokenizers(cfg, pairs["train"], out)
     train_ids = encode_pairs(pairs["train"], src_tok, tgt_tok, cfg.data.max_len)
     if dist.is_main():
-        print(f"data: {cfg.data.name} {cfg.data.src_lang}->{cfg.data.tgt_lang}: "
-              + ", ".join(f"{k} {len(v):,}" for k, v in pairs.items())
-              + f" pairs ({len(train_ids):,} train pairs kept); subwords {src_tok.vocab_size}/{tgt_tok.vocab_size}")
-    model = instantiate(cfg.model, src_vocab_size=src_tok.vocab_size, tgt_vocab_size=tgt_tok.vocab_size,
-                        pad_id=tgt_tok.pad_id).to(device)
+        print(
+            f"data: {cfg.data.name} {cfg.data.src_lang}->{cfg.data.tgt_lang}: "
+            + ", ".join(f"{k} {len(v):,}" for k, v in pairs.items())
+            + f" pairs ({len(train_ids):,} train pairs kept); "
+            + f"subwords {src_tok.vocab_size}/{tgt_tok.vocab_size}"
+        )
+    model = instantiate(
+        cfg.model, src_vocab_size=src_tok.vocab_size, tgt_vocab_size=tgt_tok.vocab_size, pad_id=tgt_tok.pad_id
+    ).to(device)
     task = TranslationTask(cfg, train_ids, pairs["val"], src_tok, tgt_tok, device)
-    extra = {"task": TASK, "config": resolved,
-             "subword": {"src": tokenizer_to_tensor(src_tok), "tgt": tokenizer_to_tensor(tgt_tok)}}
+    extra = {
+        "task": TASK,
+        "config": resolved,
+        "subword": {"src": tokenizer_to_tensor(src_tok), "tgt": tokenizer_to_tensor(tgt_tok)},
+    }
     Trainer(cfg.trainer, cfg.optimizer, model, task, out, extra).fit()
     results = {}
     if dist.is_main():
@@ -164,12 +181,19 @@ def report(translator: Translator, pairs, splits: list[str], out: Path) -> dict:
         hyps = translator.translate([s for s, _ in pairs[split]])
         seconds = time.perf_counter() - start
         scores = corpus_scores(hyps, [r for _, r in pairs[split]])
-        results[split] = {"bleu": scores["bleu"], "chrf": scores["chrf"], "decode_seconds": seconds,
-                          "sentences": len(hyps), "method": translator.method,
-                          "beam_size": translator.beam_size}
-        print(f"{split}: BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}  "
-              f"({len(hyps)} sentences in {seconds:.1f} s, {translator.method}"
-              f"{' ' + str(translator.beam_size) if translator.method == 'beam' else ''})")
+        results[split] = {
+            "bleu": scores["bleu"],
+            "chrf": scores["chrf"],
+            "decode_seconds": seconds,
+            "sentences": len(hyps),
+            "method": translator.method,
+            "beam_size": translator.beam_size,
+        }
+        print(
+            f"{split}: BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}  "
+            f"({len(hyps)} sentences in {seconds:.1f} s, {translator.method}"
+            f"{' ' + str(translator.beam_size) if translator.method == 'beam' else ''})"
+        )
         (out / f"hyps.{split}.txt").write_text("\n".join(hyps) + "\n")
     print(f"sacrebleu: {scores['bleu_signature']} | {scores['chrf_signature']}")
     results["signature"] = {"bleu": scores["bleu_signature"], "chrf": scores["chrf_signature"]}
@@ -186,8 +210,11 @@ def _translator(cfg: DictConfig) -> Translator:
 
 def evaluate(cfg: DictConfig) -> dict:
     translator = _translator(cfg)
-    ckpt_data = OmegaConf.create(torch.load(Path(cfg.ckpt), weights_only=True)["config"]["data"]) \
-        if Path(cfg.ckpt).is_file() else cfg.data
+    ckpt_data = (
+        OmegaConf.create(torch.load(Path(cfg.ckpt), weights_only=True)["config"]["data"])
+        if Path(cfg.ckpt).is_file()
+        else cfg.data
+    )
     data_cfg = OmegaConf.merge(ckpt_data, {"dir": cfg.data.dir, "eval_limit": cfg.data.eval_limit})
     pairs = load_pairs(data_cfg, cfg.seed)
     split = cfg.split
