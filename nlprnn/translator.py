@@ -64,6 +64,7 @@ class Translator:
         self.max_len_ratio, self.max_len_extra, self.max_src_len = max_len_ratio, max_len_extra, max_src_len
         self.batch_size, self.temperature, self.device = batch_size, temperature, torch.device(device)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.config: dict = {}
 
     @classmethod
     def from_checkpoint(cls, path, device: str = "cpu", **decoding) -> Translator:
@@ -81,7 +82,9 @@ class Translator:
             pad_id=tgt_tok.pad_id,
         )
         settings = {**ckpt["config"]["decoding"], **decoding}
-        return cls(model, src_tok, tgt_tok, device=device, **settings)
+        translator = cls(model, src_tok, tgt_tok, device=device, **settings)
+        translator.config = ckpt["config"]  # the resolved training config, for evaluation
+        return translator
 
     # ---- text in, text out -----------------------------------------------------------------------
     def translate(self, sentences: list[str]) -> list[str]:

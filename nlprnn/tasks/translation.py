@@ -210,12 +210,10 @@ def _translator(cfg: DictConfig) -> Translator:
 
 def evaluate(cfg: DictConfig) -> dict:
     translator = _translator(cfg)
-    ckpt_data = (
-        OmegaConf.create(torch.load(Path(cfg.ckpt), weights_only=True)["config"]["data"])
-        if Path(cfg.ckpt).is_file()
-        else cfg.data
+    # the corpus and direction the model was trained on; data.dir and eval_limit from the command line
+    data_cfg = OmegaConf.merge(
+        translator.config["data"], {"dir": cfg.data.dir, "eval_limit": cfg.data.eval_limit}
     )
-    data_cfg = OmegaConf.merge(ckpt_data, {"dir": cfg.data.dir, "eval_limit": cfg.data.eval_limit})
     pairs = load_pairs(data_cfg, cfg.seed)
     split = cfg.split
     if split not in pairs or split == "train":
