@@ -1,14 +1,16 @@
 """Every recipe config (and data option) composes, with and without debug=tiny, and instantiates."""
 
-from pathlib import Path
-
 import pytest
 from hydra.utils import instantiate
 
 from tests.conftest import CONF, compose_config
 
 RECIPES = sorted(p.stem for p in (CONF / "recipe").glob("*.yaml"))
-RUNTIME = {"char_lm": {"vocab_size": 50}}  # by task
+RUNTIME = {  # what each task passes at instantiate time, by task
+    "char_lm": {"vocab_size": 50},
+    "translation": {"src_vocab_size": 50, "tgt_vocab_size": 50, "pad_id": 0},
+}
+DATA = {"char_lm": ["tinyshakespeare", "quijote_es"], "translation": ["multi30k", "anki_spa_eng"]}
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
@@ -25,10 +27,14 @@ def test_recipe_composes_and_instantiates(recipe, debug):
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
-@pytest.mark.parametrize("data", sorted(p.stem for p in (CONF / "data").glob("*.yaml")))
-def test_char_lm_data_options(data):
-    cfg = compose_config(["recipe=char_lm", f"data={data}"])
-    assert cfg.data.name == data and Path(cfg.data.file).suffix == ".txt"
+@pytest.mark.parametrize("task, data", [(t, d) for t, names in DATA.items() for d in names])
+def test_data_options(task, data):
+    cfg = compose_config([f"recipe={task}", f"data={data}"])
+    assert cfg.data.name == data and "dir" in cfg.data
+
+
+def test_every_data_config_belongs_to_a_recipe():
+    assert sorted(p.stem for p in (CONF / "data").glob("*.yaml")) == sorted(sum(DATA.values(), []))
 
 
 def test_misspelt_key_fails_loudly():
