@@ -61,6 +61,7 @@ def test_loss_falls_and_logs_are_written(run_recipe, tmp_path):
     )
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [10, 20, 30]
+    assert all(r["train_tok_s"] > 0 for r in records)  # training throughput, evaluation excluded
     vocab = len(json.loads((tmp_path / "vocab.json").read_text())["itos"])
     # an untrained model scores about ln(V) nats; after 30 steps it must do clearly better
     assert records[-1]["val_loss"] < records[0]["val_loss"] < 0.9 * math.log(vocab)

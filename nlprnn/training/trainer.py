@@ -52,6 +52,7 @@ class Trainer:
         )
         self.state = {"step": 0, "epoch": 0, "batch": 0, "best": None, "bad_evals": 0, "evals": 0}
         self.writer = None
+        self.tokens, self.train_seconds = 0, 0.0  # this invocation's training steps (no evaluation)
 
     # ---- setup -------------------------------------------------------------------------
     def _wrap_ddp(self, model: nn.Module) -> nn.Module:
@@ -79,22 +80,24 @@ class Trainer:
             desc="train",
         )
         stop = self.state["step"] >= self.total_steps
-        loss_avg, tokens, t0 = None, 0, time.monotonic()
+        loss_avg = None
         while not stop and self.state["epoch"] < self.cfg.max_epochs:
             epoch = self.state["epoch"]
             batches = self.task.train_batches(epoch)
             if self.state["batch"] == 0:
                 self.task.start_epoch(epoch)
             for i in range(self.state["batch"], len(batches)):
-                loss, ntok = self.train_step(batches[i])
+                t0 = time.monotonic()
+                loss, ntok = self.train_step(batches[i])  # data preparation included
+                self.train_seconds += time.monotonic() - t0
                 self.state["batch"] = i + 1
                 self.state["step"] += 1
                 loss_avg = loss if loss_avg is None else 0.98 * loss_avg + 0.02 * loss
-                tokens += ntok * dist.world_size()
+                self.tokens += ntok * dist.world_size()
                 bar.update(1)
                 bar.set_postfix(
                     loss=f"{loss_avg:.3f}",
-                    tok_s=f"{tokens / (time.monotonic() - t0):.0f}",
+                    tok_s=f"{self.tokens_per_second():.0f}",
                     lr=f"{self.optimizer.param_groups[0]['lr']:.2e}",
                     refresh=False,
                 )
@@ -115,6 +118,10 @@ class Trainer:
             self._evaluate_and_save(loss_avg)
         self._close_logs()
         return {"best": self.state["best"], "step": self.state["step"]}
+
+    def tokens_per_second(self) -> float:
+        """Target tokens per second of training steps (all ranks), evaluation time excluded."""
+        return self.tokens / self.train_seconds if self.train_seconds else 0.0
 
     def train_step(self, batch) -> tuple[float, int]:
         self.net.train()
@@ -148,6 +155,7 @@ class Trainer:
             "step": self.state["step"],
             "epoch": self.state["epoch"],
             "train_loss": train_loss,
+            "train_tok_s": self.tokens_per_second(),
             "lr": self.optimizer.param_groups[0]["lr"],
             **metrics,
         }
