@@ -82,3 +82,20 @@ def test_embedding_padding_and_dropout():
     assert emb.weight.grad[0].abs().sum() == 0
     emb.train()
     assert not torch.equal(emb(tokens.repeat(50, 1)), out.detach().repeat(50, 1, 1))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_step_projected_equals_fused_kernel(cell):
+    """The per-step path (input projection done by the caller) is the fused kernel's maths."""
+    torch.manual_seed(0)
+    rnn = StackedRNN(3, 4, num_layers=2, cell=cell).eval()
+    x = torch.randn(2, 5, 3)
+    out, final = rnn(x)
+    weight, bias = rnn.input_weights()
+    state = (torch.zeros(2, 2, 4), torch.zeros(2, 2, 4)) if cell == "lstm" else torch.zeros(2, 2, 4)
+    steps = []
+    for t in range(5):
+        y, state = rnn.step_projected(torch.nn.functional.linear(x[:, t], weight, bias), state)
+        steps.append(y)
+    torch.testing.assert_close(torch.stack(steps, 1), out)
+    torch.testing.assert_close(_final_h(state), _final_h(final))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from nlprnn.modules.attention import Attention
@@ -122,34 +123,42 @@ class Seq2Seq(nn.Module):
             dec_out, _ = self.decoder(emb, state=state["hidden"])  # one fused call over all T steps
             attn_vec, weights = self._attend(dec_out, state)
             return self.output(self.dropout(attn_vec)), weights
+        projected = self._project_embeddings(emb)  # (B, T, G*Hd), all steps in one matmul
         outs, all_weights = [], []
         for t in range(tgt_in.size(1)):
-            attn_vec, weights, state = self._feed_step(emb[:, t : t + 1], state)
+            attn_vec, weights, state = self._feed_step(projected[:, t], state)
             outs.append(attn_vec)
             all_weights.append(weights)
-        return self.output(self.dropout(torch.cat(outs, 1))), torch.cat(all_weights, 1)
+        return self.output(self.dropout(torch.stack(outs, 1))), torch.stack(all_weights, 1)
 
-    def _feed_step(self, emb: torch.Tensor, state: dict):
-        """One input-feeding step: emb (B, 1, E) -> a_t (B, 1, out), weights (B, 1, S), state."""
-        dec_out, hidden = self.decoder(
-            torch.cat([emb, state["feed"].unsqueeze(1)], -1), state=state["hidden"]
-        )
-        attn_vec, weights = self._attend(dec_out, state)
-        return attn_vec, weights, {**state, "hidden": hidden, "feed": attn_vec.squeeze(1)}
+    def _project_embeddings(self, emb: torch.Tensor) -> torch.Tensor:
+        """The embedding part of the first decoder layer's input projection, W_e e + b_ih: the
+        input is [e_t; a_{t-1}], and e_t is known for every step before the loop starts."""
+        weight, bias = self.decoder.input_weights()
+        return F.linear(emb, weight[:, : emb.size(-1)], bias)
+
+    def _feed_step(self, projected: torch.Tensor, state: dict):
+        """One input-feeding step from projected (B, G*Hd) -> a_t (B, out), weights (B, S), state."""
+        weight, _ = self.decoder.input_weights()
+        xw = projected + F.linear(state["feed"], weight[:, -self.out_size :])  # + W_a a_{t-1}
+        dec_out, hidden = self.decoder.step_projected(xw, state["hidden"])
+        attn_vec, weights = self._attend(dec_out.unsqueeze(1), state)
+        attn_vec, weights = attn_vec.squeeze(1), weights.squeeze(1)
+        return attn_vec, weights, {**state, "hidden": hidden, "feed": attn_vec}
 
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         return self.decode(tgt_in, self.encode(src, src_lengths))[0]
 
     def step(self, tokens: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
         """The decoding interface: tokens (N,) -> logits (N, V_t); state["attn"] holds (N, S)."""
-        emb = self.tgt_embed(tokens.unsqueeze(1))
+        emb = self.tgt_embed(tokens)
         if self.input_feeding:
-            attn_vec, weights, state = self._feed_step(emb, state)
+            attn_vec, weights, state = self._feed_step(self._project_embeddings(emb), state)
         else:
-            dec_out, hidden = self.decoder(emb, state=state["hidden"])
+            dec_out, hidden = self.decoder(emb.unsqueeze(1), state=state["hidden"])
             attn_vec, weights = self._attend(dec_out, state)
-            state = {**state, "hidden": hidden}
-        return self.output(attn_vec.squeeze(1)), {**state, "attn": weights.squeeze(1)}
+            attn_vec, weights, state = attn_vec.squeeze(1), weights.squeeze(1), {**state, "hidden": hidden}
+        return self.output(attn_vec), {**state, "attn": weights}
 
     @staticmethod
     def reorder_state(state: dict, index: torch.Tensor) -> dict:

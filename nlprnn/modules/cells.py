@@ -33,6 +33,28 @@ def _init_uniform(module: nn.Module, hidden_size: int) -> None:
         nn.init.uniform_(p, -bound, bound)
 
 
+def elman_step(xw: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor, act=torch.tanh) -> Tensor:
+    """h' = act(xw + W_hh h + b_hh), with xw = W_ih x + b_ih already computed."""
+    return act(xw + F.linear(h, weight_hh, bias_hh))
+
+
+def lstm_step(xw: Tensor, state: tuple[Tensor, Tensor], weight_hh: Tensor, bias_hh: Tensor):
+    """One LSTM step from the projected input xw (B, 4H): (h, c) -> (h', c')."""
+    h, c = state
+    i, f, g, o = (xw + F.linear(h, weight_hh, bias_hh)).chunk(4, dim=-1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def gru_step(xw: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor) -> Tensor:
+    """One GRU step from the projected input xw (B, 3H): h -> h'."""
+    x_r, x_z, x_n = xw.chunk(3, dim=-1)
+    h_r, h_z, h_n = F.linear(h, weight_hh, bias_hh).chunk(3, dim=-1)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return (1 - z) * n + z * h
+
+
 class _Cell(nn.Module):
     """Shared layout. ``step`` takes the input already projected, so a sequence loop can
     compute W_ih x + b_ih for all time steps at once (see ``CellRNN``)."""
@@ -76,7 +98,7 @@ class ElmanCell(_Cell):
         self.nonlinearity, self.act = nonlinearity, _activation(nonlinearity)
 
     def step(self, xw: Tensor, h: Tensor) -> Tensor:
-        return self.act(xw + F.linear(h, self.weight_hh, self.bias_hh))
+        return elman_step(xw, h, self.weight_hh, self.bias_hh, self.act)
 
 
 class LSTMCell(_Cell):
@@ -99,10 +121,7 @@ class LSTMCell(_Cell):
         return h, h.clone()
 
     def step(self, xw: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        h, c = state
-        i, f, g, o = (xw + F.linear(h, self.weight_hh, self.bias_hh)).chunk(4, dim=-1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        return torch.sigmoid(o) * torch.tanh(c), c
+        return lstm_step(xw, state, self.weight_hh, self.bias_hh)
 
 
 class GRUCell(_Cell):
@@ -119,11 +138,7 @@ class GRUCell(_Cell):
     num_gates = 3
 
     def step(self, xw: Tensor, h: Tensor) -> Tensor:
-        x_r, x_z, x_n = xw.chunk(3, dim=-1)
-        h_r, h_z, h_n = F.linear(h, self.weight_hh, self.bias_hh).chunk(3, dim=-1)
-        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-        n = torch.tanh(x_n + r * h_n)
-        return (1 - z) * n + z * h
+        return gru_step(xw, h, self.weight_hh, self.bias_hh)
 
 
 class JordanCell(nn.Module):

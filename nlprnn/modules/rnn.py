@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from nlprnn.modules.cells import elman_step, gru_step, lstm_step
 
 # (h_n,) for rnn/gru, (h_n, c_n) for lstm; each (L * D, B, H) like torch.
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -78,6 +81,39 @@ class StackedRNN(nn.Module):
         out, state = self.rnn(packed, state)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
         return out, state
+
+    def step_projected(self, xw0: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One time step of a unidirectional stack, with layer 0's input projection
+        W_ih x + b_ih (B, G*H) computed by the caller: a loop over time that must run step by
+        step (input feeding) can then project the inputs it already knows for all steps at once.
+
+        Same weights and maths as the fused kernel (cells in ``nlprnn.modules.cells``), and the
+        same dropout between layers. state as in forward -> output (B, H), new state.
+        """
+        if self.num_directions != 1:
+            raise ValueError("step_projected runs unidirectional stacks only")
+        h_all, c_all = state if self.cell == "lstm" else (state, None)
+        hs, cs, xw = [], [], xw0
+        for k in range(self.num_layers):
+            w_hh, b_hh = getattr(self.rnn, f"weight_hh_l{k}"), getattr(self.rnn, f"bias_hh_l{k}")
+            if k > 0:  # lower layer's output, with the between-layer dropout, projected
+                x = F.dropout(hs[-1], self.rnn.dropout, self.training)
+                xw = F.linear(x, getattr(self.rnn, f"weight_ih_l{k}"), getattr(self.rnn, f"bias_ih_l{k}"))
+            if self.cell == "lstm":
+                h, c = lstm_step(xw, (h_all[k], c_all[k]), w_hh, b_hh)
+                cs.append(c)
+            elif self.cell == "gru":
+                h = gru_step(xw, h_all[k], w_hh, b_hh)
+            else:
+                act = torch.relu if self.rnn.nonlinearity == "relu" else torch.tanh
+                h = elman_step(xw, h_all[k], w_hh, b_hh, act)
+            hs.append(h)
+        new_h = torch.stack(hs)
+        return hs[-1], ((new_h, torch.stack(cs)) if self.cell == "lstm" else new_h)
+
+    def input_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Layer 0's (W_ih (G*H, I), b_ih (G*H,)), for callers that project inputs themselves."""
+        return self.rnn.weight_ih_l0, self.rnn.bias_ih_l0
 
 
 def detach_state(state: State | None) -> State | None:
