@@ -29,7 +29,12 @@ def _top_n(scores: torch.Tensor, logits: torch.Tensor, n: int) -> torch.Tensor:
     log_softmax can round distinct logits to equal scores; this tie-break is exactly greedy's argmax
     (first maximal logit), so beam_size=1 reproduces greedy decoding.
     """
-    kth = scores.topk(n, dim=1).values[:, -1:]
+    values, cols = scores.topk(min(n + 1, scores.size(1)), dim=1)
+    # fast path: the top n+1 strictly decrease, so no tie inside or at the edge of the top n and
+    # topk's answer is exact (n+1 entries exist whenever the search calls this)
+    if values.size(1) > n and bool((values[:, :-1] > values[:, 1:]).all()):
+        return cols[:, :n]
+    kth = values[:, n - 1 : n]
     row, col = (scores >= kth).nonzero(as_tuple=True)  # >= n per row (more with ties), in index order
     order = torch.arange(row.numel(), device=row.device)
     # stable sorts from the last key to the first give the lexicographic order
