@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,20 @@ def run_recipe(data_dir):
         return run(compose_config([f"data.dir={data_dir}", *overrides], run_dir))
 
     return _run
+
+
+def run_cli(args: list[str], data_dir: Path, stdin: str | None = None, check: bool = True):
+    """``python -m nlprnn ARGS`` in a subprocess (offline, one thread), as a user would run it."""
+    env = {**os.environ, "NLPRNN_DATA": str(data_dir), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "nlprnn", *args],
+        cwd=REPO,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc

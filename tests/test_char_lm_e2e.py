@@ -1,31 +1,17 @@
 """The char_lm recipe end to end through the real command line, on a slice of tiny shakespeare."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from tests.conftest import REPO
+from tests.conftest import run_cli
 
 TINY = ["recipe=char_lm", "debug=tiny", "hydra/job_logging=none", "hydra/hydra_logging=none"]
 
 
 def cli(*args, data_dir, check=True):
-    env = {**os.environ, "NLPRNN_DATA": str(data_dir), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "nlprnn", *TINY, *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
+    return run_cli([*TINY, *args], data_dir, check=check)
 
 
 @pytest.fixture(scope="module")

@@ -1,33 +1,18 @@
 """The translation recipe end to end on a slice of Multi30k: train, evaluate, translate, attention."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from nlprnn.translator import Translator, corpus_scores
-from tests.conftest import REPO
+from tests.conftest import run_cli
 
 TINY = ["recipe=translation", "debug=tiny", "hydra/job_logging=none", "hydra/hydra_logging=none"]
 
 
 def cli(*args, data_dir, stdin=None, check=True):
-    env = {**os.environ, "NLPRNN_DATA": str(data_dir), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "nlprnn", *TINY, *args],
-        cwd=REPO,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
+    return run_cli([*TINY, *args], data_dir, stdin, check)
 
 
 @pytest.fixture(scope="module")
