@@ -148,6 +148,7 @@ class Translator:
                 self.model.reorder_state,
                 self.alpha,
                 self.n_best,
+                select_sentences=self.model.select_sentences,
             )
             return [[ids for ids, _ in hyps] for hyps in nbest]
         if self.method == "greedy":

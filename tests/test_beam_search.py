@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from nlprnn.modules.beam_search import beam_search
+from nlprnn.modules.beam_search import _best_candidates, _top_n, beam_search
 from nlprnn.modules.decoding import greedy
 
 torch.set_num_threads(1)
@@ -175,6 +175,55 @@ def test_invalid_sizes():
         beam_search(model, torch.tensor([2]), model.init(1), 5, 2, EOS, ToyRNN.reorder, n_best=3)
     with pytest.raises(ValueError):
         beam_search(model, torch.tensor([2]), model.init(1), 5, 0, EOS, ToyRNN.reorder)
+
+
+class CountingToy(ToyRNN):
+    """ToyRNN that counts the rows it computes."""
+
+    rows = 0
+
+    def __call__(self, tokens, state):
+        self.rows += tokens.numel()
+        return super().__call__(tokens, state)
+
+
+def assert_same_hypotheses(fast, plain):
+    assert [[seq for seq, _ in hyps] for hyps in fast] == [[seq for seq, _ in hyps] for hyps in plain]
+    for a, b in zip(fast, plain):
+        assert [s for _, s in a] == pytest.approx([s for _, s in b], abs=1e-5)
+
+
+@pytest.mark.parametrize("alpha, n_best", [(0.0, 1), (0.6, 1), (0.6, 3), (1.5, 2), (-0.5, 1)])
+def test_dropping_finished_sentences_and_early_stop_change_no_result(alpha, n_best):
+    g = torch.Generator().manual_seed(7)
+    start, limits = torch.randint(2, 12, (9,), generator=g), torch.randint(0, 12, (9,), generator=g)
+    plain_model, fast_model = CountingToy(vocab=12, seed=5, scale=2.0), CountingToy(vocab=12, seed=5, scale=2.0)
+    plain = beam_search(
+        plain_model, start, plain_model.init(9), limits, 4, EOS, ToyRNN.reorder, alpha, n_best, early_stop=False
+    )
+    fast = beam_search(
+        fast_model, start, fast_model.init(9), limits, 4, EOS, ToyRNN.reorder, alpha, n_best,
+        select_sentences=lambda state, index: state,  # ToyRNN keeps nothing per sentence
+    )  # fmt: skip
+    assert_same_hypotheses(fast, plain)
+    assert fast_model.rows < plain_model.rows  # finished sentences really left the batch
+
+
+def test_two_stage_candidates_equal_ranking_all_candidates():
+    """The per-beam top-n then top-n over survivors picks what ranking all K*V candidates picks,
+    ties included (integer logits tie within a beam; copied beams tie across beams)."""
+    g = torch.Generator().manual_seed(0)
+    N, K, V = 3, 4, 30
+    for _ in range(25):
+        logits = torch.randint(-3, 3, (N * K, V), generator=g).float()
+        scores = torch.randint(-4, 1, (N, K), generator=g).float()
+        logits[1], scores[:, 1] = logits[0], scores[:, 0]  # beams 0 and 1 of sentence 0 identical
+        scores[2, 1:] = float("-inf")  # a first step: only beam 0 proposes
+        top, top_scores = _best_candidates(scores, logits, 2 * K)
+        cand = (scores.view(-1, 1) + logits.log_softmax(-1)).view(N, K * V)
+        expected = _top_n(cand, logits.view(N, K * V), 2 * K)
+        assert torch.equal(top, expected)
+        assert torch.equal(top_scores, cand.gather(1, expected))
 
 
 BOS, N_SYM = 0, 8  # tokens: 0 bos, 1 eos, 2..9 symbols

@@ -86,3 +86,18 @@ def test_beam_one_equals_greedy_on_the_model(cell, attention, input_feeding):
     for row, hyps in zip(g, b):
         expected = row[: row.index(3)] if 3 in row else row
         assert hyps[0][0] == expected
+
+
+@pytest.mark.parametrize("cell, attention, input_feeding", VARIANTS[::2])
+def test_beam_search_dropping_finished_sentences_keeps_results(cell, attention, input_feeding):
+    model = _model(cell, attention, input_feeding)
+    g = torch.Generator().manual_seed(1)
+    src, lengths = torch.randint(4, 20, (6, 7), generator=g), torch.tensor([7, 7, 5, 4, 2, 1])
+    limits = torch.tensor([9, 3, 8, 1, 6, 4])
+    bos = torch.full((6,), 2)
+    args = (model.step, bos, model.encode(src, lengths), limits, 3, 3, model.reorder_state, 0.6, 2)
+    plain = beam_search(*args, early_stop=False)
+    fast = beam_search(*args, select_sentences=model.select_sentences)
+    assert [[seq for seq, _ in h] for h in fast] == [[seq for seq, _ in h] for h in plain]
+    for a, b in zip(fast, plain):
+        assert [s for _, s in a] == pytest.approx([s for _, s in b], abs=1e-5)

@@ -176,3 +176,9 @@ class Seq2Seq(nn.Module):
             if state.get(key) is not None:
                 moved[key] = state[key].index_select(0, index)
         return {**state, **moved}
+
+    @staticmethod
+    def select_sentences(state: dict, index: torch.Tensor) -> dict:
+        """Keep the per-sentence parts (memory, keys, mask) of sentences ``index`` (N,) long: beam
+        search drops finished sentences this way after selecting their beams with reorder_state."""
+        return {**state, **{key: state[key].index_select(0, index) for key in ("memory", "keys", "mask")}}

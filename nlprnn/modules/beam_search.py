@@ -46,6 +46,31 @@ def _top_n(scores: torch.Tensor, logits: torch.Tensor, n: int) -> torch.Tensor:
     return col[rank < n].view(-1, n)
 
 
+def _best_candidates(scores: torch.Tensor, logits: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The n best extensions of each sentence: flat indices (N, n) beam * V + token and their scores.
+
+    scores (N, K) beam scores, logits (N*K, V). A candidate's score is its beam's score plus the
+    token's log-probability, ranked as in ``_top_n``. Within one beam that order does not depend on
+    the beam's score, so each beam's n best logits suffice: one top-n per beam row, then a top-n over the N x
+    K*n survivors. This avoids materialising and ranking all K*V candidates of every sentence.
+    """
+    N, K = scores.shape
+    V = logits.size(1)
+    if V <= n:  # too few tokens per beam for the two-stage ranking
+        cand = (scores.view(-1, 1) + logits.log_softmax(-1)).view(N, K * V)
+        top = _top_n(cand, logits.view(N, K * V), n)
+        return top, cand.gather(1, top)
+    log_probs = logits.log_softmax(-1)
+    cols = _top_n(log_probs, logits, n)  # (N*K, n) token ids, best first
+    best_logits = logits.gather(1, cols)
+    cand = scores.view(-1, 1) + log_probs.gather(1, cols)  # (N*K, n)
+    # position order inside (N, K*n) is beam, then rank: the lowest-position tie-break of _top_n
+    # is then the lowest flat index, as in a ranking of all K*V candidates
+    pos = _top_n(cand.view(N, K * n), best_logits.view(N, K * n), n)
+    token = cols.reshape(N, K * n).gather(1, pos)
+    return (pos // n) * V + token, cand.view(N, K * n).gather(1, pos)
+
+
 def _limits(max_len: int | torch.Tensor, batch: int, device: torch.device) -> torch.Tensor:
     """max_len as a (B,) long tensor of per-sentence limits."""
     limits = torch.as_tensor(max_len, dtype=torch.long, device=device)
@@ -73,20 +98,27 @@ def beam_search(
     reorder_state: ReorderState,
     alpha: float = 0.0,
     n_best: int = 1,
+    select_sentences: ReorderState | None = None,
+    early_stop: bool = True,
 ) -> list[list[Hypothesis]]:
     """Beam search: for each sentence, its ``n_best`` best hypotheses as (token ids without eos, score).
 
     Shapes: ``tokens`` (B,) start tokens; ``state`` the decoder state for B rows; ``max_len`` an int or a
-    (B,) long tensor of per-sentence limits on generated tokens. ``step`` sees B*K rows (K = beam_size,
-    sentence-major: row b*K + k is beam k of sentence b); ``reorder_state(state, index (N,) long)`` must
-    return the state of rows ``index``.
+    (B,) long tensor of per-sentence limits on generated tokens. ``step`` sees N*K rows (K = beam_size,
+    sentence-major: row n*K + k is beam k of the n-th sentence still searching); ``reorder_state(state,
+    index (M,) long)`` must return the state of rows ``index``. ``select_sentences(state, index)``, if
+    given, keeps the state parts held once per sentence (e.g. shared source memory) of the sentences
+    ``index``; finished sentences then leave the batch, so later steps compute only live rows.
 
-    Algorithm, per step: scores (B, K*V) = beam score + log_softmax(logits); keep the top 2K per sentence.
+    Algorithm, per step: scores (N, K*V) = beam score + log_softmax(logits); keep the top 2K per sentence.
     An eos among the top K finishes a hypothesis, scored sum(log p) / ((5 + length) / 6) ** alpha (length
     counts the eos); the best K non-eos candidates become the next beams. A sentence is done once it has
-    K finished hypotheses, or at its max_len (its live beams are then scored the same way, no eos added).
-    The search stops when every sentence is done. Hypotheses are returned best first; with K = 1 this is
-    exactly greedy decoding. A sentence may get fewer than n_best if fewer sequences have finite scores.
+    K finished hypotheses, or at its max_len (its live beams are then scored the same way, no eos added),
+    or (``early_stop``) once no live beam can still beat its n_best-th finished hypothesis: log p only
+    falls as a beam grows and the length penalty is at most that of max_len, so this changes no result,
+    it only skips hopeless steps. The search stops when every sentence is done. Hypotheses are returned
+    best first; with K = 1 this is exactly greedy decoding. A sentence may get fewer than n_best if fewer
+    sequences have finite scores.
 
     Example::
 
@@ -100,7 +132,9 @@ def beam_search(
         raise ValueError(f"n_best must be in [1, beam_size={beam_size}], got {n_best}")
     B, K, device = tokens.size(0), beam_size, tokens.device
     limits = _limits(max_len, B, device)
-    offsets = torch.arange(B, device=device).unsqueeze(1) * K  # row of beam 0 of each sentence
+    # the best final score a live beam of raw score s <= 0 can still reach is s / lp(max_len)
+    bound_lp = ((5 + limits.double()) / 6) ** alpha
+    early_stop = early_stop and alpha >= 0  # a negative alpha would favour short hypotheses instead
     state = reorder_state(state, torch.arange(B, device=device).repeat_interleave(K))
     tokens = tokens.repeat_interleave(K)
     # all beams start identical: only beam 0 may propose, or the beams fill up with duplicates
@@ -109,6 +143,8 @@ def beam_search(
     history = tokens.new_empty(B * K, 0)  # generated tokens of each live beam (B*K, t)
     finished: list[list[Hypothesis]] = [[] for _ in range(B)]
     n_finished = torch.zeros(B, dtype=torch.long, device=device)
+    nth_best = torch.full((B, n_best), float("-inf"), dtype=torch.double, device=device)  # finished, best first
+    ids = torch.arange(B, device=device)  # the sentence of each batch position
     done = limits <= 0
     sent = done.nonzero().squeeze(1)
     _record(finished, sent, history[sent * K], scores[sent, 0], _length_penalty(0, alpha))
@@ -116,13 +152,13 @@ def beam_search(
     t = 0
     while not bool(done.all()):
         t += 1
+        N = ids.numel()
         logits, state = step(tokens, state)
         logits = logits.float()
         V = logits.size(-1)
-        cand = (scores.view(-1, 1) + logits.log_softmax(-1)).view(B, K * V)
-        top = _top_n(cand, logits.view(B, K * V), 2 * K)  # (B, 2K) flat indices beam * V + token
-        top_scores = cand.gather(1, top)
-        rows, token = top // V + offsets, top % V  # parent rows in the (B*K) batch
+        top, top_scores = _best_candidates(scores, logits, 2 * K)  # (N, 2K) flat beam * V + token
+        offsets = torch.arange(N, device=device).unsqueeze(1) * K  # row of beam 0 of each sentence
+        rows, token = top // V + offsets, top % V  # parent rows in the (N*K) batch
         is_eos = token == eos_id
 
         # an eos counts only within the top K (as greedy's argmax does for K = 1); -inf ones are filler
@@ -130,8 +166,11 @@ def beam_search(
         fin[:, K:] = False
         if bool(fin.any()):
             sent, _ = fin.nonzero(as_tuple=True)
-            _record(finished, sent, history[rows[fin]], top_scores[fin], _length_penalty(t, alpha))
+            lp = _length_penalty(t, alpha)
+            _record(finished, ids[sent], history[rows[fin]], top_scores[fin], lp)
             n_finished += fin.sum(1)
+            new = torch.where(fin[:, :K], top_scores[:, :K].double() / lp, float("-inf"))
+            nth_best = torch.cat([nth_best, new], 1).topk(n_best, dim=1).values
             done |= n_finished >= K
 
         # the best K non-eos candidates live on; a stable sort of the eos flags keeps score order
@@ -144,9 +183,22 @@ def beam_search(
         if bool(at_limit.any()):
             live = at_limit.unsqueeze(1) & (scores > float("-inf"))
             sent, beam = live.nonzero(as_tuple=True)
-            _record(finished, sent, history[sent * K + beam], scores[live], _length_penalty(t, alpha))
+            _record(finished, ids[sent], history[sent * K + beam], scores[live], _length_penalty(t, alpha))
             done |= at_limit
-        if not bool(done.all()):
+        if early_stop:
+            done |= nth_best[:, -1] >= scores.max(1).values.double() / bound_lp
+        if bool(done.all()):
+            break
+        if select_sentences is not None and bool(done.any()):
+            # finished sentences leave the batch: every per-sentence tensor keeps the live positions
+            live_pos = (~done).nonzero().squeeze(1)
+            live_rows = (live_pos.unsqueeze(1) * K + torch.arange(K, device=device)).view(-1)
+            rows, tokens, history = rows[live_rows], tokens[live_rows], history[live_rows]
+            scores, limits, n_finished, nth_best, bound_lp, ids, done = (
+                x[live_pos] for x in (scores, limits, n_finished, nth_best, bound_lp, ids, done)
+            )
+            state = select_sentences(reorder_state(state, rows), live_pos)
+        else:
             state = reorder_state(state, rows)
 
     return [sorted(hyps, key=lambda h: h[1], reverse=True)[:n_best] for hyps in finished]

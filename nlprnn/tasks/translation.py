@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -22,6 +21,7 @@ from nlprnn.data.subword import SubwordTokenizer, train_sentencepiece
 from nlprnn.errors import UserError
 from nlprnn.tasks.common import run_dir, save_config, seed_everything, setup_device
 from nlprnn.training import distributed as dist
+from nlprnn.training.loss import smoothed_cross_entropy
 from nlprnn.training.trainer import Trainer
 from nlprnn.translator import Translator, corpus_scores, tokenizer_to_tensor
 
@@ -99,7 +99,9 @@ class TranslationTask:
     def __init__(self, cfg: DictConfig, train, val_pairs, src_tok, tgt_tok, device: torch.device):
         self.cfg, self.train, self.val_pairs, self.device = cfg, train, val_pairs, device
         self.src_tok, self.tgt_tok = src_tok, tgt_tok
-        self.lengths = [(len(s), len(t)) for s, t in train]
+        # sorted by target length first: the decoder and the output layer (the bulk of the step)
+        # then see little padding (~1% on Multi30k instead of ~18% when sorted by source)
+        self.lengths = [(len(t), len(s)) for s, t in train]
 
     def train_batches(self, epoch: int) -> TranslationBatches:
         b = self.cfg.batching
@@ -114,11 +116,8 @@ class TranslationTask:
     def train_loss(self, model, batch) -> tuple[torch.Tensor, int]:
         src, src_lengths, tgt_in, tgt_out = (t.to(self.device) for t in batch)
         logits = model(src, src_lengths, tgt_in)
-        loss = F.cross_entropy(
-            logits.flatten(0, 1),
-            tgt_out.flatten(),
-            ignore_index=self.tgt_tok.pad_id,
-            label_smoothing=self.cfg.label_smoothing,
+        loss = smoothed_cross_entropy(
+            logits.flatten(0, 1), tgt_out.flatten(), self.cfg.label_smoothing, self.tgt_tok.pad_id
         )
         return loss, int((tgt_out != self.tgt_tok.pad_id).sum())
 
