@@ -197,9 +197,21 @@ def assert_same_hypotheses(fast, plain):
 def test_dropping_finished_sentences_and_early_stop_change_no_result(alpha, n_best):
     g = torch.Generator().manual_seed(7)
     start, limits = torch.randint(2, 12, (9,), generator=g), torch.randint(0, 12, (9,), generator=g)
-    plain_model, fast_model = CountingToy(vocab=12, seed=5, scale=2.0), CountingToy(vocab=12, seed=5, scale=2.0)
+    plain_model, fast_model = (
+        CountingToy(vocab=12, seed=5, scale=2.0),
+        CountingToy(vocab=12, seed=5, scale=2.0),
+    )
     plain = beam_search(
-        plain_model, start, plain_model.init(9), limits, 4, EOS, ToyRNN.reorder, alpha, n_best, early_stop=False
+        plain_model,
+        start,
+        plain_model.init(9),
+        limits,
+        4,
+        EOS,
+        ToyRNN.reorder,
+        alpha,
+        n_best,
+        early_stop=False,
     )
     fast = beam_search(
         fast_model, start, fast_model.init(9), limits, 4, EOS, ToyRNN.reorder, alpha, n_best,

@@ -9,8 +9,13 @@ RECIPES = sorted(p.stem for p in (CONF / "recipe").glob("*.yaml"))
 RUNTIME = {  # what each task passes at instantiate time, by task
     "char_lm": {"vocab_size": 50},
     "translation": {"src_vocab_size": 50, "tgt_vocab_size": 50, "pad_id": 0},
+    "ner": {"vocab_size": 50, "num_tags": 9, "num_chars": 30, "pad_id": 0},
 }
-DATA = {"char_lm": ["tinyshakespeare", "quijote_es"], "translation": ["multi30k", "anki_spa_eng"]}
+DATA = {
+    "char_lm": ["tinyshakespeare", "quijote_es"],
+    "translation": ["multi30k", "anki_spa_eng"],
+    "ner": ["conll2003_en", "conll2002_es"],
+}
 
 
 @pytest.mark.parametrize("recipe", RECIPES)

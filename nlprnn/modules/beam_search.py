@@ -135,17 +135,22 @@ def beam_search(
     # the best final score a live beam of raw score s <= 0 can still reach is s / lp(max_len)
     bound_lp = ((5 + limits.double()) / 6) ** alpha
     early_stop = early_stop and alpha >= 0  # a negative alpha would favour short hypotheses instead
-    state = reorder_state(state, torch.arange(B, device=device).repeat_interleave(K))
+    done = limits <= 0
+    # all beams start identical: the first step runs once per sentence, and then only beam 0 may
+    # propose, or the beams fill up with duplicates
+    first = step(tokens, state) if not bool(done.all()) else None
+    beams_of = torch.arange(B, device=device).repeat_interleave(K)
+    state = reorder_state(first[1] if first else state, beams_of)
     tokens = tokens.repeat_interleave(K)
-    # all beams start identical: only beam 0 may propose, or the beams fill up with duplicates
     scores = torch.full((B, K), float("-inf"), device=device)
     scores[:, 0] = 0.0
     history = tokens.new_empty(B * K, 0)  # generated tokens of each live beam (B*K, t)
     finished: list[list[Hypothesis]] = [[] for _ in range(B)]
     n_finished = torch.zeros(B, dtype=torch.long, device=device)
-    nth_best = torch.full((B, n_best), float("-inf"), dtype=torch.double, device=device)  # finished, best first
+    nth_best = torch.full(
+        (B, n_best), float("-inf"), dtype=torch.double, device=device
+    )  # finished, best first
     ids = torch.arange(B, device=device)  # the sentence of each batch position
-    done = limits <= 0
     sent = done.nonzero().squeeze(1)
     _record(finished, sent, history[sent * K], scores[sent, 0], _length_penalty(0, alpha))
 
@@ -153,7 +158,10 @@ def beam_search(
     while not bool(done.all()):
         t += 1
         N = ids.numel()
-        logits, state = step(tokens, state)
+        if t == 1:
+            logits = first[0][beams_of]
+        else:
+            logits, state = step(tokens, state)
         logits = logits.float()
         V = logits.size(-1)
         top, top_scores = _best_candidates(scores, logits, 2 * K)  # (N, 2K) flat beam * V + token

@@ -142,7 +142,7 @@ class Trainer:
     def _evaluate_and_save(self, train_loss: float | None) -> bool:
         """Validate, log, write last (and maybe best) checkpoint; True when early stopping fires."""
         metrics = self.task.evaluate(self.model)
-        value = metrics[self.task.metric]
+        value = float(metrics[self.task.metric])  # plain float: checkpoints load with weights_only
         self.schedule.observe(value)
         best = self.state["best"]
         improved = best is None or (value < best if self.task.metric_mode == "min" else value > best)

@@ -1,0 +1,98 @@
+"""CoNLL column files (one token per line, blank lines between sentences) and IOB tag schemes.
+
+IOB2: every entity starts with B-TYPE, continues with I-TYPE.  IOB1: entities are I-TYPE throughout,
+and B-TYPE appears only to start an entity right after another of the same type. The toolkit works
+in IOB2 (what seqeval expects); ``to_iob2`` converts either.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nlprnn.errors import UserError
+
+Sentence = tuple[list[str], list[str]]  # tokens, tags
+
+
+def _entity_type(tag: str) -> str | None:
+    return None if tag == "O" else tag[2:]
+
+
+def iob1_to_iob2(tags: list[str]) -> list[str]:
+    """An I-X that opens an entity (after O or after another type) becomes B-X."""
+    out, prev = [], "O"
+    for tag in tags:
+        if tag.startswith("I-") and _entity_type(prev) != tag[2:]:
+            tag = "B-" + tag[2:]
+        out.append(tag)
+        prev = tag
+    return out
+
+
+def iob2_to_iob1(tags: list[str]) -> list[str]:
+    """B-X stays B-X only right after an X token (two adjacent X entities); otherwise I-X."""
+    out, prev = [], "O"
+    for tag in tags:
+        out.append("I-" + tag[2:] if tag.startswith("B-") and _entity_type(prev) != tag[2:] else tag)
+        prev = tag
+    return out
+
+
+def to_iob2(tags: list[str], scheme: str) -> list[str]:
+    """Tags of either scheme as IOB2. For IOB2 input this changes nothing but an I-X that opens an
+    entity (invalid IOB2), which becomes B-X, as seqeval itself would read it."""
+    if scheme not in ("iob1", "iob2"):
+        raise UserError(f"data.scheme={scheme!r}: the tag scheme of the files must be iob1 or iob2")
+    return iob1_to_iob2(tags)
+
+
+def _valid_tag(tag: str) -> bool:
+    return tag == "O" or (len(tag) > 2 and tag[:2] in ("B-", "I-"))
+
+
+def read_conll(path: str | Path, tag_column: int = -1, scheme: str = "iob2") -> list[Sentence]:
+    """Sentences of a CoNLL file as (tokens, IOB2 tags). ``tag_column`` counts from 0 (-1: last).
+
+    ``-DOCSTART-`` lines are skipped. Every token line must have as many columns as the file's
+    first one; a wrong column count or a tag that is not O / B-X / I-X stops with the file and
+    line number.
+    """
+    path = Path(path)
+    sentences: list[Sentence] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    width = None
+
+    def close() -> None:
+        if tokens:
+            sentences.append((tokens.copy(), to_iob2(tags, scheme)))
+            tokens.clear()
+            tags.clear()
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    for lineno, line in enumerate(lines, 1):
+        cols = line.split()
+        if not cols:
+            close()
+            continue
+        if cols[0] == "-DOCSTART-":
+            close()
+            continue
+        width = width or len(cols)
+        if len(cols) != width or not -width <= tag_column < width:
+            raise UserError(
+                f"{path}:{lineno}: expected {width} space-separated columns (token ... tag) with the tag "
+                f"in column {tag_column}, got {len(cols)}: {line!r}"
+            )
+        tag = cols[tag_column]
+        if not _valid_tag(tag):
+            raise UserError(f"{path}:{lineno}: tag {tag!r} is not O, B-TYPE or I-TYPE: {line!r}")
+        tokens.append(cols[0])
+        tags.append(tag)
+    close()
+    if not sentences:
+        raise UserError(f"{path}: no sentences found (expected CoNLL columns: token ... tag)")
+    return sentences

@@ -1,0 +1,103 @@
+"""Tokens -> what a word-level tagger reads: a word id, a casing class, and the word's characters.
+
+Without pretrained vectors, rare words are the weak spot. Three standard remedies:
+- the word lookup is case- and digit-insensitive ("Paris", "PARIS" -> "paris"; "1996" -> "0000"),
+  so each surface variant does not need its own vector;
+- the casing a lookup throws away comes back as a small feature (Title, UPPER, lower, ...);
+- the characters of the exact surface form feed a char-CNN / char-BiLSTM (modules/char_features.py),
+  which gives unseen words a representation too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import torch
+
+from nlprnn.data.batching import pad_batch
+from nlprnn.data.vocab import Vocab
+
+PAD, UNK = "<pad>", "<unk>"
+CASINGS = ("pad", "lower", "title", "upper", "mixed", "numeric", "has_digit", "other")
+_DIGIT = re.compile(r"\d")
+
+
+def normalize(word: str) -> str:
+    """The word-lookup key: lowercased, every digit -> 0."""
+    return _DIGIT.sub("0", word.lower())
+
+
+def casing(word: str) -> int:
+    """Index into CASINGS of a word's shape."""
+    if word.isdigit():
+        kind = "numeric"
+    elif any(c.isdigit() for c in word):
+        kind = "has_digit"
+    elif word.islower():
+        kind = "lower"
+    elif word.isupper():
+        kind = "upper"
+    elif word[:1].isupper() and word[1:].islower():
+        kind = "title"
+    elif any(c.isalpha() for c in word):
+        kind = "mixed"
+    else:
+        kind = "other"
+    return CASINGS.index(kind)
+
+
+class WordFeatures:
+    """Vocabularies of normalised words and of characters, built from the training sentences.
+
+    ``encode(tokens)`` -> (word ids, casing ids); ``chars(forms)`` -> padded character ids of distinct
+    surface forms; ``singletons`` flags word ids seen once in training (for word dropout).
+    """
+
+    def __init__(self, words: Vocab, chars: Vocab, counts: dict[str, int] | None = None) -> None:
+        self.words, self.chars = words, chars
+        self.counts = counts or {}
+        self.pad_id, self.unk_id = words.stoi[PAD], words.unk_id
+        self._char_cache: dict[str, list[int]] = {}
+
+    @classmethod
+    def build(cls, sentences: Sequence[Sequence[str]]) -> WordFeatures:
+        counts = Counter(normalize(w) for s in sentences for w in s)
+        words = Vocab.build(counts, specials=[PAD, UNK], unk=UNK)
+        chars = Vocab.build((c for s in sentences for w in s for c in w), specials=[PAD, UNK], unk=UNK)
+        return cls(words, chars, dict(counts))
+
+    @property
+    def singletons(self) -> torch.Tensor:
+        """(V,) bool: word ids that occurred exactly once in training."""
+        flags = torch.zeros(len(self.words), dtype=torch.bool)
+        ids = [self.words.stoi[w] for w, n in self.counts.items() if n == 1]
+        flags[ids] = True
+        return flags
+
+    def encode(self, tokens: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.words.encode(normalize(w) for w in tokens), torch.tensor([casing(w) for w in tokens])
+
+    def char_ids(self, form: str) -> list[int]:
+        ids = self._char_cache.get(form)
+        if ids is None:
+            ids = self._char_cache[form] = [self.chars.stoi.get(c, self.chars.unk_id) for c in form]
+        return ids
+
+    def chars_of(self, sentences: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Distinct surface forms of a batch, each once: char ids (U, C), lengths (U,), and for every
+        token of the (B, L) batch the row of its form, index (B, L) (0 at padding)."""
+        rows: dict[str, int] = {}
+        index = torch.zeros(len(sentences), max(len(s) for s in sentences), dtype=torch.long)
+        for b, sent in enumerate(sentences):
+            index[b, : len(sent)] = torch.tensor([rows.setdefault(w, len(rows)) for w in sent])
+        chars, lengths = pad_batch([self.char_ids(w) for w in rows], self.chars.stoi[PAD])
+        return chars, lengths, index
+
+    def to_dict(self) -> dict:
+        return {"words": self.words.to_dict(), "chars": self.chars.to_dict(), "counts": self.counts}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> WordFeatures:
+        return cls(Vocab.from_dict(d["words"]), Vocab.from_dict(d["chars"]), d.get("counts"))

@@ -1,0 +1,87 @@
+"""BiRNN sequence tagger with optional character features and a CRF or softmax output (Lample et al. 2016)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nlprnn.data.word_features import CASINGS
+from nlprnn.modules.char_features import char_encoder
+from nlprnn.modules.crf import CRF
+from nlprnn.modules.embedding import Embedding
+from nlprnn.modules.rnn import StackedRNN
+
+
+class SequenceTagger(nn.Module):
+    """One tag per token: many-to-many with equal lengths.
+
+    word vector = [word embedding; casing embedding; char features of the surface form]
+    -> dropout -> bidirectional StackedRNN -> dropout -> linear -> emission scores (B, L, T)
+    -> ``output="softmax"``: each token's tag independently (cross-entropy, argmax), or
+       ``output="crf"``: a linear-chain CRF over the whole sentence (NLL, Viterbi).
+
+    Args:
+        vocab_size, num_tags, num_chars: sizes of the word, tag and character vocabularies.
+        word_dim, case_dim: embedding sizes (case_dim 0: no casing feature).
+        char_features: "lstm" | "cnn" | "none"; char_dim, char_size: char embedding size and
+            the char encoder's size (per direction for lstm, filters for cnn).
+        hidden_size, num_layers, cell: the word-level bidirectional StackedRNN.
+        dropout: on the word vectors and on the RNN outputs.
+        output: "crf" | "softmax".
+
+    Inputs (a batch): words (B, L), casings (B, L), lengths (B,), chars (U, C), char_lengths (U,),
+    char_index (B, L) (see data/word_features.py).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_tags: int,
+        num_chars: int,
+        word_dim: int = 100,
+        case_dim: int = 8,
+        char_features: str = "lstm",
+        char_dim: int = 30,
+        char_size: int = 25,
+        hidden_size: int = 200,
+        num_layers: int = 1,
+        cell: str = "lstm",
+        dropout: float = 0.5,
+        output: str = "crf",
+        pad_id: int = 0,
+    ) -> None:
+        super().__init__()
+        if output not in ("crf", "softmax"):
+            raise ValueError(f"output must be crf or softmax, got {output!r}")
+        self.words = Embedding(vocab_size, word_dim, pad_id)
+        self.casings = nn.Embedding(len(CASINGS), case_dim, padding_idx=0) if case_dim else None
+        self.chars = char_encoder(char_features, num_chars, char_dim, char_size)
+        in_size = word_dim + case_dim + (self.chars.output_size if self.chars else 0)
+        self.dropout = nn.Dropout(dropout)
+        self.rnn = StackedRNN(in_size, hidden_size, num_layers, cell, bidirectional=True, dropout=dropout)
+        self.project = nn.Linear(self.rnn.output_size, num_tags)
+        self.crf = CRF(num_tags) if output == "crf" else None
+
+    def emissions(self, words, casings, lengths, chars, char_lengths, char_index) -> torch.Tensor:
+        """Per-token tag scores (B, L, T)."""
+        parts = [self.words(words)]
+        if self.casings is not None:
+            parts.append(self.casings(casings))
+        if self.chars is not None:
+            parts.append(self.chars(chars, char_lengths)[char_index])  # each distinct form computed once
+        hidden, _ = self.rnn(self.dropout(torch.cat(parts, dim=-1)), lengths)
+        return self.project(self.dropout(hidden))
+
+    def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean per real token: CRF negative log-likelihood (summed over sentences) or cross-entropy."""
+        if self.crf is None:
+            return F.cross_entropy(emissions[mask], tags[mask])
+        return self.crf(emissions, tags, mask).sum() / mask.sum()
+
+    @torch.no_grad()
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Best tags (B, L): Viterbi with a CRF, per-token argmax otherwise (0 at padding)."""
+        if self.crf is None:
+            return emissions.argmax(-1).masked_fill(~mask, 0)
+        return self.crf.decode(emissions, mask)[0]

@@ -1,0 +1,57 @@
+import pytest
+
+from nlprnn.data.conll import iob1_to_iob2, iob2_to_iob1, read_conll
+from nlprnn.errors import UserError
+
+IOB1 = ["I-PER", "I-PER", "O", "I-LOC", "B-LOC", "I-LOC", "O", "I-ORG", "I-MISC", "B-MISC"]
+IOB2 = ["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-LOC", "O", "B-ORG", "B-MISC", "B-MISC"]
+
+
+def test_iob1_iob2_round_trip():
+    assert iob1_to_iob2(IOB1) == IOB2
+    assert iob2_to_iob1(IOB2) == IOB1
+    assert iob1_to_iob2(iob2_to_iob1(IOB2)) == IOB2
+    assert iob1_to_iob2(IOB2) == IOB2  # IOB2 input is left alone
+
+
+def test_reads_docstart_blank_lines_and_tag_column(tmp_path):
+    f = tmp_path / "x.txt"
+    f.write_text(
+        "-DOCSTART- -X- -X- O\n\nEU NNP B-NP I-ORG\nrejects VBZ B-VP O\n\n\n"
+        "Peter NNP B-NP I-PER\nBlackburn NNP I-NP I-PER"  # no final newline, as in the CoNLL-2003 copy
+    )
+    sents = read_conll(f, tag_column=3, scheme="iob1")
+    assert sents == [(["EU", "rejects"], ["B-ORG", "O"]), (["Peter", "Blackburn"], ["B-PER", "I-PER"])]
+
+
+@pytest.mark.parametrize(
+    "text, line, what",
+    [
+        ("a O\nb B-PER\nc\n", 3, "columns"),
+        ("a O\nb B-PER extra\n", 2, "columns"),
+        ("a O\n\nb PERSON\n", 3, "not O, B-TYPE or I-TYPE"),
+    ],
+)
+def test_malformed_lines_name_file_and_line(tmp_path, text, line, what):
+    f = tmp_path / "bad.conll"
+    f.write_text(text)
+    with pytest.raises(UserError, match=rf"bad.conll:{line}: .*{what}"):
+        read_conll(f, tag_column=1)
+
+
+def test_empty_and_non_utf8_files(tmp_path):
+    f = tmp_path / "empty.txt"
+    f.write_text("\n\n")
+    with pytest.raises(UserError, match="no sentences"):
+        read_conll(f)
+    f.write_bytes(b"Espa\xf1a B-LOC\n")
+    with pytest.raises(UserError, match="not UTF-8"):
+        read_conll(f)
+
+
+def test_real_files_have_the_published_counts(data_dir):
+    en = read_conll(data_dir / "ner/conll2003_en/train.txt", tag_column=3)
+    es = read_conll(data_dir / "ner/conll2002_es/esp.testb", tag_column=1)
+    assert (len(en), sum(len(t) for t, _ in en)) == (14041, 203621)
+    assert (len(es), sum(len(t) for t, _ in es)) == (1517, 51533)
+    assert sum(tag == "B-PER" for _, tags in en for tag in tags) == 6600

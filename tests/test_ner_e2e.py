@@ -1,0 +1,90 @@
+"""The NER recipe end to end on slices of CoNLL-2003 / CoNLL-2002: train, evaluate, tag."""
+
+import json
+
+import pytest
+
+from nlprnn.tagger import Tagger
+from tests.conftest import run_cli
+
+TINY = ["recipe=ner", "debug=tiny", "hydra/job_logging=none", "hydra/hydra_logging=none"]
+
+
+def cli(*args, data_dir, stdin=None, check=True):
+    return run_cli([*TINY, *args], data_dir, stdin, check)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_dir):
+    run = tmp_path_factory.mktemp("ner_run")
+    proc = cli(f"hydra.run.dir={run}", "trainer.max_steps=8", "trainer.eval_every=4", data_dir=data_dir)
+    return run, proc.stdout
+
+
+def test_train_writes_run_and_seqeval_scores(trained):
+    run, out = trained
+    for name in ("best.pt", "last.pt", "config.yaml", "metrics.jsonl", "results.json"):
+        assert (run / name).is_file(), name
+    results = json.loads((run / "results.json").read_text())
+    assert results["test"]["sentences"] == 40 and 0 <= results["test"]["f1"] <= 100
+    assert "precision" in out and "support" in out  # the per-type report is printed
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [4, 8] and "val_f1" in records[0]
+
+
+def test_tag_text_stdin_and_file(trained, data_dir, tmp_path):
+    run, _ = trained
+    out = cli(
+        "mode=tag",
+        f"ckpt={run}",
+        f"hydra.run.dir={tmp_path}",
+        "text='Peter lives in Paris.'",
+        data_dir=data_dir,
+    )
+    tokens = out.stdout.splitlines()[0].split()
+    assert [t.rsplit("/", 1)[0] for t in tokens] == ["Peter", "lives", "in", "Paris", "."]
+    assert all(
+        t.rsplit("/", 1)[1] in {"O"} | {f"{p}-{k}" for p in "BI" for k in ("PER", "LOC", "ORG", "MISC")}
+        for t in tokens
+    )
+    lines = cli(
+        "mode=tag", f"ckpt={run}", f"hydra.run.dir={tmp_path}", data_dir=data_dir, stdin="EU rejects it.\n\n"
+    ).stdout
+    assert len(lines.splitlines()) == 4  # two input lines -> tags + spans each; the empty one stays empty
+    src, dst = tmp_path / "in.txt", tmp_path / "out.txt"
+    src.write_text("Peter went to Madrid.\n")
+    cli(
+        "mode=tag",
+        f"ckpt={run}",
+        f"input={src}",
+        f"output={dst}",
+        f"hydra.run.dir={tmp_path}",
+        data_dir=data_dir,
+    )
+    assert dst.read_text().startswith("Peter/")
+
+
+def test_evaluate_and_python_api(trained, data_dir, tmp_path):
+    run, _ = trained
+    out = cli(
+        "mode=evaluate", f"ckpt={run}", "split=val", f"hydra.run.dir={tmp_path}", data_dir=data_dir
+    ).stdout
+    assert out.startswith("val: F1")
+    tagger = Tagger.from_checkpoint(run / "best.pt")
+    tagged = tagger.tag(["Angela Merkel visited Paris.", ""])
+    assert [t for t, _ in tagged[0]] == ["Angela", "Merkel", "visited", "Paris", "."] and tagged[1] == []
+
+
+def test_spanish_data_and_errors(data_dir, tmp_path):
+    es_run = f"hydra.run.dir={tmp_path / 'es'}"
+    options = ["data=conll2002_es", "trainer.max_steps=2", "trainer.eval_every=2", "model.output=softmax"]
+    out = cli(*options, "model.char_features=cnn", es_run, data_dir=data_dir).stdout
+    assert "conll2002_es" in out and "test: F1" in out
+    bad = cli(
+        "mode=tag",
+        f"ckpt={tmp_path / 'nothing'}",
+        f"hydra.run.dir={tmp_path}",
+        data_dir=data_dir,
+        check=False,
+    )
+    assert bad.returncode == 2 and "checkpoint not found" in bad.stderr
