@@ -30,10 +30,11 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
-def collate(features: WordFeatures, sentences: Sequence[Sequence[str]], tags=None) -> tuple:
+def collate(features: WordFeatures, sentences: Sequence[Sequence[str]], tags=None, encoded=None) -> tuple:
     """Token lists -> the model's batch: words, casings (B, L), lengths (B,), chars (U, C),
-    char_lengths (U,), char_index (B, L), then tags (B, L) when ``tags`` (id tensors) are given."""
-    encoded = [features.encode(s) for s in sentences]
+    char_lengths (U,), char_index (B, L), then tags (B, L) when ``tags`` (id tensors) are given.
+    ``encoded``: the sentences' (word ids, casing ids) if already computed (training encodes once)."""
+    encoded = encoded or [features.encode(s) for s in sentences]
     words, lengths = pad_batch([w for w, _ in encoded], features.pad_id)
     casings, _ = pad_batch([c for _, c in encoded], 0)
     chars, char_lengths, char_index = features.chars_of(sentences)

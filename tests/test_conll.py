@@ -55,3 +55,13 @@ def test_real_files_have_the_published_counts(data_dir):
     assert (len(en), sum(len(t) for t, _ in en)) == (14041, 203621)
     assert (len(es), sum(len(t) for t, _ in es)) == (1517, 51533)
     assert sum(tag == "B-PER" for _, tags in en for tag in tags) == 6600
+
+
+def test_missing_local_files_offline_say_how_to_fix(tmp_path, monkeypatch):
+    from nlprnn.tasks.ner import load_sentences
+    from tests.conftest import compose_config
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = compose_config(["recipe=ner", "data=conll2002_es", f"data.dir={tmp_path}"])
+    with pytest.raises(UserError, match=r"ner/conll2002_es/esp.train.*NLPRNN_DATA"):
+        load_sentences(cfg.data)

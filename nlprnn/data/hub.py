@@ -7,8 +7,9 @@ import os
 from nlprnn.errors import UserError
 
 
-def load_from_hub(name: str, failure: UserError, **kwargs):
-    """``datasets.load_dataset(name)``; on any failure raise ``failure`` (a clear how-to message).
+def load_from_hub(path: str, failure: UserError, **kwargs):
+    """``datasets.load_dataset(path, **kwargs)`` (``name=`` picks a configuration); on any failure
+    raise ``failure`` (a clear how-to message).
 
     With HF_HUB_OFFLINE / HF_DATASETS_OFFLINE set we do not even try: the hub client would
     otherwise spend ~25 s retrying before it gives up.
@@ -18,6 +19,6 @@ def load_from_hub(name: str, failure: UserError, **kwargs):
     try:
         import datasets
 
-        return datasets.load_dataset(name, **kwargs)
+        return datasets.load_dataset(path, **kwargs)
     except Exception as exc:  # network, auth, missing dataset: all mean "use local files"
         raise UserError(f"{failure} (hub error: {type(exc).__name__})") from exc

@@ -60,8 +60,9 @@ def _from_hub(data_cfg: DictConfig) -> dict[str, list[Sentence]]:
 
 
 def encode(sentences: list[Sentence], features: WordFeatures, tags: Vocab) -> list[tuple]:
-    """Tokenize once: [(tokens, tag ids (L,))]; word and char ids are looked up per batch (cached)."""
-    return [(tokens, tags.encode(labels)) for tokens, labels in sentences]
+    """Encode once: [(tokens, (word ids, casing ids), tag ids)]; the characters of each distinct word
+    form are encoded once too (cached in ``features``) and gathered per batch."""
+    return [(tokens, features.encode(tokens), tags.encode(labels)) for tokens, labels in sentences]
 
 
 # ---- the task the trainer drives ----------------------------------------------------------------
@@ -76,7 +77,8 @@ class NERBatches:
 
     def __getitem__(self, i: int):
         rows = [self.examples[j] for j in self.batches[i]]
-        return collate(self.features, [tokens for tokens, _ in rows], [tags for _, tags in rows])
+        tokens, encoded, tags = zip(*rows)
+        return collate(self.features, tokens, tags, encoded)
 
 
 class NERTask:
@@ -90,7 +92,7 @@ class NERTask:
         self.cfg, self.train, self.val, self.device = cfg, train, val, device
         self.features, self.tags = features, tags
         self.singletons = features.singletons.to(device)
-        self.lengths = [len(tokens) for tokens, _ in train]
+        self.lengths = [len(tokens) for tokens, _, _ in train]
 
     def train_batches(self, epoch: int) -> NERBatches:
         b = self.cfg.batching
