@@ -49,13 +49,14 @@ def spans(tokens: Sequence[str], tags: Sequence[str]) -> list[tuple[str, int, in
     return [(kind, i, j, " ".join(tokens[i : j + 1])) for kind, i, j in get_entities(list(tags))]
 
 
-def ner_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict:
-    """seqeval entity-level micro precision / recall / F1 (x100) and the per-type report."""
+def ner_scores(gold: list[list[str]], predicted: list[list[str]], text_report: bool = False) -> dict:
+    """seqeval entity-level micro precision / recall / F1 (x100) and per-type scores; with
+    ``text_report`` also seqeval's printable table under "report"."""
     from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
     report = classification_report(gold, predicted, output_dict=True, zero_division=0)
     # plain floats: seqeval returns numpy scalars, which checkpoints (weights_only) refuse
-    return {
+    scores = {
         "precision": 100 * float(precision_score(gold, predicted, zero_division=0)),
         "recall": 100 * float(recall_score(gold, predicted, zero_division=0)),
         "f1": 100 * float(f1_score(gold, predicted, zero_division=0)),
@@ -69,8 +70,10 @@ def ner_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict:
             for kind, v in report.items()
             if "avg" not in kind
         },
-        "report": classification_report(gold, predicted, digits=4, zero_division=0),
     }
+    if text_report:
+        scores["report"] = classification_report(gold, predicted, digits=4, zero_division=0)
+    return scores
 
 
 class Tagger:

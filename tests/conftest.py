@@ -70,3 +70,13 @@ def run_cli(args: list[str], data_dir: Path, stdin: str | None = None, check: bo
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def tiny_recipe_cli(recipe: str):
+    """``cli(*overrides, data_dir=...)``: run_cli for ``recipe`` at debug=tiny, without Hydra's logging."""
+    tiny = [f"recipe={recipe}", "debug=tiny", "hydra/job_logging=none", "hydra/hydra_logging=none"]
+
+    def cli(*args, data_dir, stdin=None, check=True):
+        return run_cli([*tiny, *args], data_dir, stdin, check)
+
+    return cli

@@ -5,13 +5,9 @@ import json
 import pytest
 import torch
 
-from tests.conftest import run_cli
+from tests.conftest import tiny_recipe_cli
 
-TINY = ["recipe=char_lm", "debug=tiny", "hydra/job_logging=none", "hydra/hydra_logging=none"]
-
-
-def cli(*args, data_dir, check=True):
-    return run_cli([*TINY, *args], data_dir, check=check)
+cli = tiny_recipe_cli("char_lm")
 
 
 @pytest.fixture(scope="module")

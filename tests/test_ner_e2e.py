@@ -5,13 +5,9 @@ import json
 import pytest
 
 from nlprnn.tagger import Tagger
-from tests.conftest import run_cli
+from tests.conftest import tiny_recipe_cli
 
-TINY = ["recipe=ner", "debug=tiny", "hydra/job_logging=none", "hydra/hydra_logging=none"]
-
-
-def cli(*args, data_dir, stdin=None, check=True):
-    return run_cli([*TINY, *args], data_dir, stdin, check)
+cli = tiny_recipe_cli("ner")
 
 
 @pytest.fixture(scope="module")

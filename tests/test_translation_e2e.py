@@ -6,13 +6,9 @@ import pytest
 import torch
 
 from nlprnn.translator import Translator, corpus_scores
-from tests.conftest import run_cli
+from tests.conftest import tiny_recipe_cli
 
-TINY = ["recipe=translation", "debug=tiny", "hydra/job_logging=none", "hydra/hydra_logging=none"]
-
-
-def cli(*args, data_dir, stdin=None, check=True):
-    return run_cli([*TINY, *args], data_dir, stdin, check)
+cli = tiny_recipe_cli("translation")
 
 
 @pytest.fixture(scope="module")

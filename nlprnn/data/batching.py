@@ -14,6 +14,20 @@ import torch
 from nlprnn.errors import UserError
 
 
+class IndexedBatches:
+    """A list of index batches over ``examples``, turned into tensors on access by ``collate(rows)``:
+    the trainer's view of one epoch for every recipe that batches with ``make_batches``."""
+
+    def __init__(self, examples: Sequence, batches: list[list[int]], collate) -> None:
+        self.examples, self.batches, self.collate = examples, batches, collate
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int):
+        return self.collate([self.examples[j] for j in self.batches[i]])
+
+
 def pad_batch(seqs: Sequence[Sequence[int]] | Sequence[torch.Tensor], pad_id: int):
     """Sequences of ids -> (tokens (B, T) long padded with ``pad_id`` on the right, lengths (B,) long)."""
     if not len(seqs):

@@ -82,7 +82,7 @@ class WordFeatures:
     def char_ids(self, form: str) -> list[int]:
         ids = self._char_cache.get(form)
         if ids is None:
-            ids = self._char_cache[form] = [self.chars.stoi.get(c, self.chars.unk_id) for c in form]
+            ids = self._char_cache[form] = self.chars.encode(form).tolist()
         return ids
 
     def chars_of(self, sentences: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -147,9 +147,8 @@ def beam_search(
     history = tokens.new_empty(B * K, 0)  # generated tokens of each live beam (B*K, t)
     finished: list[list[Hypothesis]] = [[] for _ in range(B)]
     n_finished = torch.zeros(B, dtype=torch.long, device=device)
-    nth_best = torch.full(
-        (B, n_best), float("-inf"), dtype=torch.double, device=device
-    )  # finished, best first
+    # the n_best best final scores finished so far, best first (-inf: not yet)
+    nth_best = torch.full((B, n_best), float("-inf"), dtype=torch.double, device=device)
     ids = torch.arange(B, device=device)  # the sentence of each batch position
     sent = done.nonzero().squeeze(1)
     _record(finished, sent, history[sent * K], scores[sent, 0], _length_penalty(0, alpha))

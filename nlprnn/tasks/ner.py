@@ -14,7 +14,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from nlprnn.data.batching import make_batches
+from nlprnn.data.batching import IndexedBatches, make_batches
 from nlprnn.data.conll import Sentence, read_conll
 from nlprnn.data.hub import load_from_hub
 from nlprnn.data.paths import data_file, missing_data
@@ -66,21 +66,6 @@ def encode(sentences: list[Sentence], features: WordFeatures, tags: Vocab) -> li
 
 
 # ---- the task the trainer drives ----------------------------------------------------------------
-class NERBatches:
-    """Index-list batches -> (words, casings, lengths, chars, char_lengths, char_index, tags)."""
-
-    def __init__(self, examples, batches: list[list[int]], features: WordFeatures):
-        self.examples, self.batches, self.features = examples, batches, features
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __getitem__(self, i: int):
-        rows = [self.examples[j] for j in self.batches[i]]
-        tokens, encoded, tags = zip(*rows)
-        return collate(self.features, tokens, tags, encoded)
-
-
 class NERTask:
     """Per-token loss (CRF NLL or cross-entropy) with word dropout; validation F1 picks checkpoints."""
 
@@ -94,12 +79,15 @@ class NERTask:
         self.singletons = features.singletons.to(device)
         self.lengths = [len(tokens) for tokens, _, _ in train]
 
-    def train_batches(self, epoch: int) -> NERBatches:
+    def train_batches(self, epoch: int) -> IndexedBatches:
         b = self.cfg.batching
         batches = make_batches(self.lengths, b.max_tokens, b.batch_size, True, self.cfg.seed, epoch)
-        world = dist.world_size()
-        batches = batches[: len(batches) // world * world][dist.rank() :: world]  # shard per rank
-        return NERBatches(self.train, batches, self.features)
+        return IndexedBatches(self.train, dist.shard(batches), self._collate)
+
+    def _collate(self, rows) -> tuple:
+        """Encoded sentences -> (words, casings, lengths, chars, char_lengths, char_index, tags)."""
+        tokens, encoded, tags = zip(*rows)
+        return collate(self.features, tokens, tags, encoded)
 
     def start_epoch(self, epoch: int) -> None:
         pass
@@ -128,9 +116,9 @@ class NERTask:
         pass
 
 
-def score_split(tagger: Tagger, sentences: list[Sentence]) -> dict:
+def score_split(tagger: Tagger, sentences: list[Sentence], text_report: bool = False) -> dict:
     predicted = tagger.tag_tokens([tokens for tokens, _ in sentences])
-    return ner_scores([tags for _, tags in sentences], predicted)
+    return ner_scores([tags for _, tags in sentences], predicted, text_report)
 
 
 # ---- modes --------------------------------------------------------------------------------------
@@ -179,7 +167,7 @@ def report(tagger: Tagger, data, splits: list[str], out: Path) -> dict:
     results = {}
     for split in splits:
         start = time.perf_counter()
-        scores = score_split(tagger, data[split])
+        scores = score_split(tagger, data[split], text_report=True)
         seconds = time.perf_counter() - start
         print(
             f"{split}: F1 {scores['f1']:.2f}  precision {scores['precision']:.2f}  "

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from nlprnn.data.batching import make_batches, pad_batch
+from nlprnn.data.batching import IndexedBatches, make_batches, pad_batch
 from nlprnn.data.parallel import load_anki, load_multi30k
 from nlprnn.data.subword import SubwordTokenizer, train_sentencepiece
 from nlprnn.errors import UserError
@@ -75,20 +76,11 @@ def encode_pairs(pairs, src_tok, tgt_tok, max_len: int | None = None) -> list[tu
 
 
 # ---- the task the trainer drives ----------------------------------------------------------------
-class TranslationBatches:
-    """Index-list batches -> padded tensors: src (B, S), src_lengths (B,), tgt_in (B, T), tgt_out (B, T)."""
-
-    def __init__(self, examples, batches: list[list[int]], pad_id: int):
-        self.examples, self.batches, self.pad_id = examples, batches, pad_id
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __getitem__(self, i: int):
-        rows = [self.examples[j] for j in self.batches[i]]
-        src, src_lengths = pad_batch([s for s, _ in rows], self.pad_id)
-        tgt, _ = pad_batch([t for _, t in rows], self.pad_id)
-        return src, src_lengths, tgt[:, :-1], tgt[:, 1:]
+def collate_pairs(rows, pad_id: int):
+    """(source ids, target ids) pairs -> src (B, S), src_lengths (B,), tgt_in (B, T), tgt_out (B, T)."""
+    src, src_lengths = pad_batch([s for s, _ in rows], pad_id)
+    tgt, _ = pad_batch([t for _, t in rows], pad_id)
+    return src, src_lengths, tgt[:, :-1], tgt[:, 1:]
 
 
 class TranslationTask:
@@ -103,12 +95,12 @@ class TranslationTask:
         # then see little padding (~1% on Multi30k instead of ~18% when sorted by source)
         self.lengths = [(len(t), len(s)) for s, t in train]
 
-    def train_batches(self, epoch: int) -> TranslationBatches:
+    def train_batches(self, epoch: int) -> IndexedBatches:
         b = self.cfg.batching
         batches = make_batches(self.lengths, b.max_tokens, b.batch_size, True, self.cfg.seed, epoch)
-        world = dist.world_size()
-        batches = batches[: len(batches) // world * world][dist.rank() :: world]  # shard per rank
-        return TranslationBatches(self.train, batches, self.tgt_tok.pad_id)
+        return IndexedBatches(
+            self.train, dist.shard(batches), partial(collate_pairs, pad_id=self.tgt_tok.pad_id)
+        )
 
     def start_epoch(self, epoch: int) -> None:
         pass

@@ -21,6 +21,12 @@ def is_main() -> bool:
     return rank() == 0
 
 
+def shard(batches: list) -> list:
+    """This rank's share of an epoch's batches; every rank gets the same number (the rest is dropped)."""
+    world = world_size()
+    return batches[: len(batches) // world * world][rank() :: world]
+
+
 def init_if_launched(device: torch.device) -> None:
     """Join the process group when started by torchrun (WORLD_SIZE > 1 in the environment)."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
