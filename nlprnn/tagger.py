@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 
 from nlprnn.data.batching import make_batches, pad_batch
+from nlprnn.data.conll import tagging
 from nlprnn.data.vocab import Vocab
 from nlprnn.data.word_features import WordFeatures
 from nlprnn.errors import UserError
@@ -82,11 +83,15 @@ class Tagger:
     Args:
         model: a SequenceTagger; features: its WordFeatures; tags: its tag Vocab.
         batch_size: sentences tagged together (sorted by length).
+        scheme: the tagging the model predicts (iob2 | iobes); output is always IOB2.
     """
 
-    def __init__(self, model, features: WordFeatures, tags: Vocab, batch_size: int = 256, device="cpu"):
+    def __init__(
+        self, model, features: WordFeatures, tags: Vocab, batch_size: int = 256, device="cpu", scheme="iob2"
+    ):
         self.model, self.features, self.tags = model.eval(), features, tags
         self.batch_size, self.device = batch_size, torch.device(device)
+        self.to_iob2 = tagging(scheme)[1]
         self.config: dict = {}
 
     @classmethod
@@ -106,7 +111,7 @@ class Tagger:
             num_chars=len(features.chars),
             pad_id=features.pad_id,
         )
-        tagger = cls(model, features, tags, batch_size, device)
+        tagger = cls(model, features, tags, batch_size, device, ckpt["config"].get("tagging", "iob2"))
         tagger.config = ckpt["config"]
         return tagger
 
@@ -123,7 +128,7 @@ class Tagger:
             emissions = self.model.emissions(*inputs)
             mask = torch.arange(emissions.size(1), device=self.device)[None, :] < inputs[2][:, None]
             for i, ids, n in zip(rows, self.model.decode(emissions, mask).tolist(), inputs[2].tolist()):
-                out[i] = self.tags.decode(ids[:n])
+                out[i] = self.to_iob2(self.tags.decode(ids[:n]))
         return out
 
     def tag(self, text: str | Sequence[str]) -> list[tuple[str, str]] | list[list[tuple[str, str]]]:

@@ -12,12 +12,14 @@ from nlprnn.training.trainer import Trainer
 TINY = ["recipe=char_lm", "debug=tiny", "data.max_chars=6000"]
 
 
-def _weights(path):
-    return torch.load(path, weights_only=True)["model"]
+def _weights(path, entry="model"):
+    return torch.load(path, weights_only=True)[entry]
 
 
-def test_resumed_run_matches_uninterrupted_run(run_recipe, tmp_path, monkeypatch):
+@pytest.mark.parametrize("ema", [None, 0.9])
+def test_resumed_run_matches_uninterrupted_run(run_recipe, tmp_path, monkeypatch, ema):
     steps = ["trainer.max_steps=8", "trainer.eval_every=3", "trainer.max_epochs=3"]
+    steps += [f"trainer.ema={ema}"] if ema else []
     run_recipe(tmp_path / "full", *TINY, *steps)
 
     # a run killed during step 5: its last checkpoint is from the evaluation at step 3
@@ -36,10 +38,14 @@ def test_resumed_run_matches_uninterrupted_run(run_recipe, tmp_path, monkeypatch
     assert torch.load(tmp_path / "killed/last.pt", weights_only=True)["trainer"]["step"] == 3
 
     run_recipe(tmp_path / "killed", *TINY, *steps, "trainer.resume=true")
-    full, resumed = _weights(tmp_path / "full/last.pt"), _weights(tmp_path / "killed/last.pt")
-    assert full.keys() == resumed.keys()
-    for name in full:
-        torch.testing.assert_close(resumed[name], full[name], rtol=0, atol=1e-6, msg=name)
+    for entry in ["model", "train_model"] if ema else ["model"]:
+        full, resumed = _weights(tmp_path / "full/last.pt", entry), _weights(tmp_path / "killed/last.pt", entry)
+        assert full.keys() == resumed.keys()
+        for name in full:
+            torch.testing.assert_close(resumed[name], full[name], rtol=0, atol=1e-6, msg=name)
+    if ema:  # the saved inference weights are the average, not the last iterate
+        averaged, raw = _weights(tmp_path / "full/last.pt"), _weights(tmp_path / "full/last.pt", "train_model")
+        assert any(not torch.equal(averaged[k], raw[k]) for k in raw)
     # sanity: training moved the weights, so equality above is not trivial
     first = json.loads((tmp_path / "full/metrics.jsonl").read_text().splitlines()[0])
     assert first["step"] == 3

@@ -46,6 +46,36 @@ def to_iob2(tags: list[str], scheme: str) -> list[str]:
     return iob1_to_iob2(tags)
 
 
+def iob2_to_iobes(tags: list[str]) -> list[str]:
+    """IOBES marks where an entity ends too: S-X a one-token entity, E-X the last token of a longer
+    one. A tagger that predicts ends learns entity boundaries a little more sharply."""
+    out = []
+    for i, tag in enumerate(tags):
+        nxt = tags[i + 1] if i + 1 < len(tags) else "O"
+        continues = nxt == "I-" + tag[2:]
+        if tag.startswith("B-"):
+            tag = tag if continues else "S-" + tag[2:]
+        elif tag.startswith("I-"):
+            tag = tag if continues else "E-" + tag[2:]
+        out.append(tag)
+    return out
+
+
+def iobes_to_iob2(tags: list[str]) -> list[str]:
+    """S-X -> B-X, E-X -> I-X; a predicted sequence that breaks IOBES rules still maps to IOB2."""
+    return [{"S-": "B-", "E-": "I-"}.get(t[:2], t[:2]) + t[2:] if t != "O" else t for t in tags]
+
+
+TAGGINGS = {"iob2": (lambda tags: tags, lambda tags: tags), "iobes": (iob2_to_iobes, iobes_to_iob2)}
+
+
+def tagging(name: str):
+    """(from IOB2, back to IOB2) converters of the scheme a tagger is trained on."""
+    if name not in TAGGINGS:
+        raise UserError(f"tagging={name!r}: choose one of {', '.join(TAGGINGS)}")
+    return TAGGINGS[name]
+
+
 def _valid_tag(tag: str) -> bool:
     return tag == "O" or (len(tag) > 2 and tag[:2] in ("B-", "I-"))
 

@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from nlprnn.data.batching import IndexedBatches, make_batches
-from nlprnn.data.conll import Sentence, read_conll
+from nlprnn.data.conll import Sentence, read_conll, tagging
 from nlprnn.data.hub import load_from_hub
 from nlprnn.data.paths import data_file, missing_data
 from nlprnn.data.vocab import Vocab
@@ -106,7 +106,8 @@ class NERTask:
         return model.loss(emissions, tags, mask), int(lengths.sum())
 
     def evaluate(self, model) -> dict[str, float]:
-        scores = score_split(Tagger(model, self.features, self.tags, device=self.device), self.val)
+        tagger = Tagger(model, self.features, self.tags, device=self.device, scheme=self.cfg.tagging)
+        scores = score_split(tagger, self.val)
         return {"val_f1": scores["f1"], "val_precision": scores["precision"], "val_recall": scores["recall"]}
 
     def state_dict(self) -> dict:
@@ -129,8 +130,11 @@ def train(cfg: DictConfig) -> dict:
     resolved = save_config(cfg, out)
     data = load_sentences(cfg.data)
     features = WordFeatures.build([tokens for tokens, _ in data["train"]])
-    tags = Vocab.build((t for _, labels in data["train"] for t in labels), specials=["O"])
-    unknown = {t for split in ("val", "test") for _, labels in data[split] for t in labels} - set(tags.itos)
+    from_iob2 = tagging(cfg.tagging)[0]
+    training = [(tokens, from_iob2(labels)) for tokens, labels in data["train"]]
+    tags = Vocab.build((t for _, labels in training for t in labels), specials=["O"])
+    unknown = {t for split in ("val", "test") for _, labels in data[split] for t in from_iob2(labels)}
+    unknown -= set(tags.itos)
     if unknown:
         raise UserError(f"tags {sorted(unknown)} occur in val/test but never in the training data")
     if dist.is_main():
@@ -146,7 +150,7 @@ def train(cfg: DictConfig) -> dict:
         num_chars=len(features.chars),
         pad_id=features.pad_id,
     ).to(device)
-    task = NERTask(cfg, encode(data["train"], features, tags), data["val"], features, tags, device)
+    task = NERTask(cfg, encode(training, features, tags), data["val"], features, tags, device)
     extra = {
         "task": TASK,
         "config": resolved,

@@ -10,11 +10,13 @@ A recipe hands the trainer a model and a *task* object with this small interface
     task.state_dict() / task.load_state_dict(d)   # state carried between batches, for resume
 
 The trainer owns the rest: optimizer, clipping, schedule, evaluation cadence, early stopping,
-atomic best/last checkpoints, exact resume, progress bar, JSONL + TensorBoard logs, DDP.
+atomic best/last checkpoints, exact resume, progress bar, JSONL + TensorBoard logs, DDP, and an
+optional moving average of the weights (``trainer.ema``) that is what gets validated and saved.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -29,6 +31,7 @@ from tqdm import tqdm
 
 from nlprnn.errors import UserError
 from nlprnn.training import distributed as dist
+from nlprnn.training.averaging import WeightAverage
 from nlprnn.training.checkpoint import load_checkpoint, save_atomic
 from nlprnn.training.schedule import LRSchedule
 
@@ -50,6 +53,7 @@ class Trainer:
         self.schedule = LRSchedule(
             self.optimizer, total_steps=self.total_steps, mode=task.metric_mode, **cfg.scheduler
         )
+        self.average = WeightAverage(model, cfg.ema) if cfg.get("ema") else None
         self.state = {"step": 0, "epoch": 0, "batch": 0, "best": None, "bad_evals": 0, "evals": 0}
         self.writer = None
         self.tokens, self.train_seconds = 0, 0.0  # this invocation's training steps (no evaluation)
@@ -137,11 +141,14 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
         self.optimizer.step()
         self.schedule.step()
+        if self.average:
+            self.average.update()
         return loss.item(), ntok
 
     def _evaluate_and_save(self, train_loss: float | None) -> bool:
         """Validate, log, write last (and maybe best) checkpoint; True when early stopping fires."""
-        metrics = self.task.evaluate(self.model)
+        with self._averaged():
+            metrics = self.task.evaluate(self.model)
         value = float(metrics[self.task.metric])  # plain float: checkpoints load with weights_only
         self.schedule.observe(value)
         best = self.state["best"]
@@ -168,11 +175,22 @@ class Trainer:
         patience = self.cfg.patience
         return bool(patience) and self.state["bad_evals"] >= patience
 
+    def _averaged(self):
+        """Context in which the model holds the weights to validate and save."""
+        return self.average.applied() if self.average else contextlib.nullcontext()
+
     # ---- checkpoints -----------------------------------------------------------------------
     def _checkpoint(self) -> dict:
+        """"model" holds the weights for inference (the average when trainer.ema is set);
+        "train_model" the raw weights that training resumes from."""
+        raw = self.model.state_dict()
+        with self._averaged():
+            inference = {k: v.clone() for k, v in self.model.state_dict().items()} if self.average else raw
+        averaging = {"train_model": raw, "average": {"updates": self.average.updates}} if self.average else {}
         return {
             **self.extra,
-            "model": self.model.state_dict(),
+            "model": inference,
+            **averaging,
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
             "trainer": dict(self.state),
@@ -192,7 +210,9 @@ class Trainer:
                 "directory with hydra.run.dir=..."
             )
         ckpt = load_checkpoint(path, self.extra["task"])
-        self.model.load_state_dict(ckpt["model"])
+        self.model.load_state_dict(ckpt.get("train_model", ckpt["model"]))
+        if self.average:
+            self._resume_average(ckpt)
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.schedule.load_state_dict(ckpt["schedule"])
         self.state.update(ckpt["trainer"])
@@ -203,6 +223,15 @@ class Trainer:
             self.state["epoch"], self.state["batch"] = self.state["epoch"] + 1, 0
         if dist.is_main():
             print(f"resumed from {path} at step {self.state['step']} (epoch {self.state['epoch']})")
+
+    def _resume_average(self, ckpt: dict) -> None:
+        if "average" not in ckpt:
+            raise UserError("trainer.ema is set but the run being resumed was trained without it")
+        saved = dict(ckpt["model"])
+        names = [name for name, p in self.model.named_parameters() if p.requires_grad]
+        self.average.load_state_dict(
+            {"updates": ckpt["average"]["updates"], "average": [saved[n] for n in names]}
+        )
 
     # ---- logging -----------------------------------------------------------------------
     def _show_bar(self) -> bool:
