@@ -10,7 +10,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Iterator
 
-import sentencepiece as spm
 import torch
 
 from nlprnn.data.batching import make_batches, pad_batch
@@ -18,15 +17,6 @@ from nlprnn.data.subword import SubwordTokenizer
 from nlprnn.modules.beam_search import beam_search
 from nlprnn.modules.decoding import greedy, sample
 from nlprnn.training.checkpoint import load_checkpoint
-
-
-def tokenizer_from_tensor(blob: torch.Tensor) -> SubwordTokenizer:
-    """A sentencepiece model stored in a checkpoint as a uint8 tensor."""
-    return SubwordTokenizer(spm.SentencePieceProcessor(model_proto=bytes(blob.numpy().tobytes())))
-
-
-def tokenizer_to_tensor(tok: SubwordTokenizer) -> torch.Tensor:
-    return torch.frombuffer(bytearray(tok.sp.serialized_model_proto()), dtype=torch.uint8).clone()
 
 
 class Translator:
@@ -73,7 +63,7 @@ class Translator:
         from nlprnn.tasks.common import model_from_checkpoint
 
         ckpt = load_checkpoint(path, "translation")
-        src_tok, tgt_tok = (tokenizer_from_tensor(ckpt["subword"][k]) for k in ("src", "tgt"))
+        src_tok, tgt_tok = (SubwordTokenizer.from_tensor(ckpt["subword"][k]) for k in ("src", "tgt"))
         model = model_from_checkpoint(
             ckpt,
             torch.device(device),

@@ -10,11 +10,13 @@ RUNTIME = {  # what each task passes at instantiate time, by task
     "char_lm": {"vocab_size": 50},
     "translation": {"src_vocab_size": 50, "tgt_vocab_size": 50, "pad_id": 0},
     "ner": {"vocab_size": 50, "num_tags": 9, "num_chars": 30, "pad_id": 0},
+    "sentiment": {"vocab_size": 50, "num_classes": 2, "pad_id": 0},
 }
 DATA = {
     "char_lm": ["tinyshakespeare", "quijote_es"],
     "translation": ["multi30k", "anki_spa_eng"],
     "ner": ["conll2003_en", "conll2002_es"],
+    "sentiment": ["sst2", "imdb"],
 }
 
 
@@ -47,3 +49,11 @@ def test_misspelt_key_fails_loudly():
 
     with pytest.raises(ConfigCompositionException):
         compose_config(["recipe=char_lm", "trainer.max_epoch=3"])
+
+
+def test_per_dataset_recipe_settings():
+    """conf/recipe_data/<recipe>_<data>.yaml applies on top of the recipe, under command-line overrides."""
+    assert compose_config(["recipe=sentiment"]).tokenizer.max_len is None
+    imdb = compose_config(["recipe=sentiment", "data=imdb"])
+    assert imdb.tokenizer.max_len == 400 and imdb.model.conv_channels > 0
+    assert compose_config(["recipe=sentiment", "data=imdb", "tokenizer.max_len=50"]).tokenizer.max_len == 50

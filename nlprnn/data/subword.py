@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import sentencepiece as spm
+import torch
 
 from nlprnn.errors import UserError
 
@@ -80,6 +81,15 @@ class SubwordTokenizer:
             return cls(spm.SentencePieceProcessor(model_file=str(path)))
         except (OSError, RuntimeError) as exc:
             raise UserError(f"{path}: not a sentencepiece model ({exc})") from None
+
+    @classmethod
+    def from_tensor(cls, blob: torch.Tensor) -> SubwordTokenizer:
+        """The model as stored in a checkpoint (see ``to_tensor``)."""
+        return cls(spm.SentencePieceProcessor(model_proto=bytes(blob.numpy().tobytes())))
+
+    def to_tensor(self) -> torch.Tensor:
+        """The model as a uint8 tensor: checkpoints stay self-contained and load with weights_only."""
+        return torch.frombuffer(bytearray(self.sp.serialized_model_proto()), dtype=torch.uint8).clone()
 
     def save(self, path: str | Path) -> None:
         """Write the model (e.g. beside a run's checkpoint), loadable with ``from_file``."""

@@ -24,7 +24,7 @@ from nlprnn.tasks.common import run_dir, save_config, seed_everything, setup_dev
 from nlprnn.training import distributed as dist
 from nlprnn.training.loss import smoothed_cross_entropy
 from nlprnn.training.trainer import Trainer
-from nlprnn.translator import Translator, corpus_scores, tokenizer_to_tensor
+from nlprnn.translator import Translator, corpus_scores
 
 TASK = "translation"
 
@@ -153,7 +153,7 @@ def train(cfg: DictConfig) -> dict:
     extra = {
         "task": TASK,
         "config": resolved,
-        "subword": {"src": tokenizer_to_tensor(src_tok), "tgt": tokenizer_to_tensor(tgt_tok)},
+        "subword": {"src": src_tok.to_tensor(), "tgt": tgt_tok.to_tensor()},
     }
     Trainer(cfg.trainer, cfg.optimizer, model, task, out, extra).fit()
     results = {}

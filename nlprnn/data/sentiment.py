@@ -1,0 +1,103 @@
+"""Labelled texts for sentiment classification: SST-2 (GLUE tsv, sentence-level files) and IMDB.
+
+Every reader returns ``[(text, label id)]``; a malformed line stops with the file, the line number
+and what was expected.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import tarfile
+from pathlib import Path
+
+from nlprnn.errors import UserError
+
+Example = tuple[str, int]  # text, label id
+
+_IMDB_MEMBER = re.compile(r"^aclImdb/(train|test)/(pos|neg)/\d+_\d+\.txt$")
+_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _label(value: str, path: Path, lineno: int, line: str) -> int:
+    if value not in ("0", "1"):
+        raise UserError(f"{path}:{lineno}: expected the label 0 or 1, got {value!r}: {line[:80]!r}")
+    return int(value)
+
+
+def read_glue_tsv(path: str | Path) -> list[Example]:
+    """GLUE SST-2 ``train.tsv`` / ``dev.tsv``: a header ``sentence<TAB>label``, then ``text<TAB>label``."""
+    path = Path(path)
+    lines = _lines(path)
+    if not lines or lines[0].split("\t") != ["sentence", "label"]:
+        raise UserError(f"{path}:1: expected the header 'sentence<TAB>label' of a GLUE SST-2 file")
+    examples = []
+    for lineno, line in enumerate(lines[1:], 2):
+        cols = line.split("\t")
+        if len(cols) != 2 or not cols[0].strip():
+            raise UserError(f"{path}:{lineno}: expected 'text<TAB>label', got {line[:80]!r}")
+        examples.append((cols[0].strip(), _label(cols[1].strip(), path, lineno, line)))
+    return examples
+
+
+def read_label_first(path: str | Path) -> list[Example]:
+    """Sentence-level SST files (``stsa.binary.*``): ``label text`` per line."""
+    path = Path(path)
+    examples = []
+    for lineno, line in enumerate(_lines(path), 1):
+        label, _, text = line.partition(" ")
+        if not text.strip():
+            raise UserError(f"{path}:{lineno}: expected '<label 0|1> <text>', got {line[:80]!r}")
+        examples.append((text.strip(), _label(label, path, lineno, line)))
+    return examples
+
+
+def read_labelled(path: str | Path) -> list[Example]:
+    """A GLUE ``.tsv`` or a ``label text`` file, by the file's suffix."""
+    examples = read_glue_tsv(path) if Path(path).suffix == ".tsv" else read_label_first(path)
+    if not examples:
+        raise UserError(f"{path}: no examples found")
+    return examples
+
+
+def clean_review(text: str) -> str:
+    """IMDB reviews carry HTML line breaks."""
+    return _HTML_BREAK.sub(" ", text)
+
+
+def read_imdb(archive: str | Path) -> dict[str, list[Example]]:
+    """{train, test: [(review, 1 pos / 0 neg)]} straight from the aclImdb .tar.gz (about 2 s), in
+    member order (sorted by name in our archive, so deterministic)."""
+    archive = Path(archive)
+    splits: dict[str, list[Example]] = {"train": [], "test": []}
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                match = _IMDB_MEMBER.match(member.name)
+                if member.isfile() and match:
+                    text = tar.extractfile(member).read().decode("utf-8")
+                    splits[match[1]].append((clean_review(text), int(match[2] == "pos")))
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise UserError(f"{archive}: not a readable aclImdb .tar.gz ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{archive}: {member.name} is not UTF-8 text ({exc.reason})") from None
+    if not splits["train"] or not splits["test"]:
+        raise UserError(f"{archive}: no aclImdb/{{train,test}}/{{pos,neg}}/*.txt reviews inside")
+    return splits
+
+
+def carve_validation(train: list[Example], size: int, seed: int) -> tuple[list[Example], list[Example]]:
+    """A seeded random ``size`` examples of train become validation; (rest of train, validation)."""
+    if not 0 < size < len(train):
+        raise UserError(f"data.val_size={size}: must lie between 1 and {len(train) - 1} (the training set)")
+    order = list(range(len(train)))
+    random.Random(f"val:{seed}").shuffle(order)
+    held = set(order[:size])
+    return [ex for i, ex in enumerate(train) if i not in held], [train[i] for i in sorted(held)]

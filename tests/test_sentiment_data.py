@@ -1,0 +1,97 @@
+"""Sentiment readers (SST-2 GLUE tsv, sentence-level SST, the IMDB archive), tokenizers, truncation."""
+
+import io
+import tarfile
+
+import pytest
+
+from nlprnn.classifier import truncate
+from nlprnn.data.sentiment import carve_validation, read_imdb, read_labelled
+from nlprnn.data.word_tokenizer import WordTokenizer, split_words
+from nlprnn.errors import UserError
+
+
+def test_real_sst2_files(data_dir):
+    sst = data_dir / "sentiment/sst2"
+    train = read_labelled(sst / "glue/train.tsv")
+    test = read_labelled(sst / "sentence_binary/stsa.binary.test")
+    assert len(train) == 67349 and sum(label for _, label in train) == 37569
+    assert len(test) == 1821 and sum(label for _, label in test) == 909
+    assert train[0] == ("hide new secretions from the parental units", 0)
+    assert len(read_labelled(sst / "glue/dev.tsv")) == 872
+
+
+@pytest.mark.parametrize(
+    "name, text, where",
+    [
+        ("bad.tsv", "sentence\tlabel\ngood film \t1\nno label here\n", "bad.tsv:3"),
+        ("bad.tsv", "sentence\tlabel\ngood film \t7\n", "bad.tsv:2"),
+        ("bad.tsv", "text\tlabel\ngood film \t1\n", "bad.tsv:1"),
+        ("bad.txt", "1 fine\n0\n", "bad.txt:2"),
+        ("bad.txt", "1 fine\npositive fine\n", "bad.txt:2"),
+    ],
+)
+def test_malformed_lines_name_file_and_line(tmp_path, name, text, where):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(UserError, match=where):
+        read_labelled(path)
+
+
+def _archive(path, reviews):
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in reviews.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_imdb_archive_labels_splits_and_html(tmp_path):
+    path = tmp_path / "imdb.tar.gz"
+    _archive(
+        path,
+        {
+            "aclImdb/README": "not a review",
+            "aclImdb/train/pos/0_9.txt": "Great.<br /><br />Loved it",
+            "aclImdb/train/neg/1_2.txt": "Awful",
+            "aclImdb/train/urls_pos.txt": "http://...",
+            "aclImdb/test/pos/3_8.txt": "Fine film",
+        },
+    )
+    splits = read_imdb(path)
+    assert sorted(splits["train"]) == [("Awful", 0), ("Great.  Loved it", 1)]
+    assert splits["test"] == [("Fine film", 1)]
+    (tmp_path / "junk.tar.gz").write_bytes(b"not gzip")
+    with pytest.raises(UserError, match="junk.tar.gz"):
+        read_imdb(tmp_path / "junk.tar.gz")
+
+
+def test_validation_split_is_seeded_and_disjoint():
+    train = [(f"text {i}", i % 2) for i in range(100)]
+    rest, val = carve_validation(train, 10, seed=1)
+    assert len(rest) == 90 and len(val) == 10 and not set(rest) & set(val)
+    assert carve_validation(train, 10, seed=1) == (rest, val) and carve_validation(train, 10, seed=2)[1] != val
+    with pytest.raises(UserError, match="val_size"):
+        carve_validation(train, 100, seed=1)
+
+
+def test_word_tokenizer_frequency_cut_and_unknowns():
+    texts = ["The film is good", "the film is bad", "a film"]
+    tok = WordTokenizer.build(texts, min_freq=2)
+    assert tok.vocab.itos == ["<pad>", "<unk>", "film", "is", "the"]
+    assert tok.encode(["The FILM was good"]) == [[4, 2, 1, 1]]
+    assert WordTokenizer.build(texts, max_size=3).vocab.itos == ["<pad>", "<unk>", "film"]
+    assert WordTokenizer.from_dict(tok.to_dict()).encode(["is"]) == [[3]]
+    assert split_words("It doesn't work -- at all!<br />") == [
+        "it", "doesn't", "work", "-", "-", "at", "all", "!", "<", "br", "/", ">"
+    ]
+
+
+def test_truncation_sides():
+    ids = list(range(10))
+    assert truncate(ids, 4, "tail") == [0, 1, 2, 3]
+    assert truncate(ids, 4, "head") == [6, 7, 8, 9]
+    assert truncate(ids, None) == ids and truncate(ids, 20, "head") == ids
+    with pytest.raises(UserError, match="truncate"):
+        truncate(ids, 4, "middle")
