@@ -95,3 +95,23 @@ def test_truncation_sides():
     assert truncate(ids, None) == ids and truncate(ids, 20, "head") == ids
     with pytest.raises(UserError, match="truncate"):
         truncate(ids, 4, "middle")
+
+
+def test_embedding_corpus_entries(tmp_path):
+    from omegaconf import OmegaConf
+
+    from nlprnn.tasks.sentiment import corpus_texts
+
+    _archive(
+        tmp_path / "imdb.tar.gz",
+        {"aclImdb/train/pos/0_9.txt": "train review", "aclImdb/test/neg/1_2.txt": "test review"},
+    )
+    (tmp_path / "more.txt").write_text("line one\nline two\n")
+    cfg = OmegaConf.create(
+        {"data": {"dir": str(tmp_path)}, "embeddings": {"corpus": ["train", "imdb.tar.gz", "more.txt"]}}
+    )
+    # only IMDB's training reviews: the test reviews stay unseen
+    assert corpus_texts(cfg, ["labelled text"]) == ["labelled text", "train review", "line one", "line two"]
+    cfg.embeddings.corpus = ["absent.txt"]
+    with pytest.raises(UserError, match="absent.txt"):
+        corpus_texts(cfg, [])

@@ -25,6 +25,7 @@ def test_train_writes_run_and_scores(trained):
     assert results["test"]["texts"] == 50 and sum(map(sum, results["test"]["confusion"])) == 50
     assert 0 <= results["val"]["accuracy"] <= 100 and "macro_f1" in results["val"]
     assert "gold \\ predicted" in out  # the confusion matrix is printed
+    assert "embeddings: PPMI-SVD vectors for" in out
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [4, 8] and "val_acc" in records[0]
 

@@ -30,6 +30,7 @@ from nlprnn.data.paths import data_file, missing_data
 from nlprnn.data.sentiment import Example, carve_validation, clean_review, read_imdb, read_labelled
 from nlprnn.data.subword import SubwordTokenizer, train_sentencepiece
 from nlprnn.data.word_tokenizer import WordTokenizer
+from nlprnn.data.word_vectors import ppmi_svd_vectors
 from nlprnn.errors import UserError
 from nlprnn.tasks.common import run_dir, save_config, seed_everything, setup_device
 from nlprnn.training import distributed as dist
@@ -96,6 +97,45 @@ def build_tokenizer(cfg: DictConfig, texts: list[str], out: Path):
     raise UserError(f"tokenizer.kind={tok.kind!r}: choose word or sentencepiece")
 
 
+def corpus_texts(cfg: DictConfig, train_texts: list[str]) -> list[str]:
+    """The unlabelled texts of ``embeddings.corpus``: "train" (this dataset's training texts), an
+    aclImdb .tar.gz under data.dir (its training reviews; labels unused) or a text file (a text a line)."""
+    texts = []
+    for entry in cfg.embeddings.corpus:
+        if entry == "train":
+            texts += train_texts
+            continue
+        path = data_file(cfg.data.dir, entry)
+        if path is None:
+            raise UserError(f"embeddings.corpus: {entry} not found under data.dir={cfg.data.dir}")
+        if path.name.endswith(".tar.gz"):
+            texts += [text for text, _ in read_imdb(path)["train"]]
+        else:
+            texts += path.read_text(encoding="utf-8").splitlines()
+    return texts
+
+
+def init_embeddings(cfg: DictConfig, model, tokenizer, train_texts: list[str]) -> str:
+    """embeddings.init=ppmi_svd: start the embedding table from count-based word vectors; returns
+    a line for the log."""
+    emb = cfg.embeddings
+    if emb.init == "random":
+        return "embeddings: random init"
+    if emb.init != "ppmi_svd":
+        raise UserError(f"embeddings.init={emb.init!r}: choose random or ppmi_svd")
+    start = time.perf_counter()
+    texts = corpus_texts(cfg, train_texts)
+    table = model.embed.weight
+    vectors = ppmi_svd_vectors(tokenizer.encode(texts), table.size(0), table.size(1), emb.window, seed=cfg.seed)
+    found = vectors.abs().sum(1) > 0
+    with torch.no_grad():
+        table[found] = vectors[found].to(table.device)
+    return (
+        f"embeddings: PPMI-SVD vectors for {int(found.sum()):,} of {len(found):,} tokens from "
+        f"{len(texts):,} unlabelled texts in {time.perf_counter() - start:.0f} s"
+    )
+
+
 # ---- the task the trainer drives ----------------------------------------------------------------
 class SentimentTask:
     """Cross-entropy on the pooled RNN output; validation accuracy picks checkpoints and stops early."""
@@ -155,7 +195,9 @@ def train(cfg: DictConfig) -> dict:
     tokenizer = build_tokenizer(cfg, [text for text, _ in data["train"]], out)
     model = instantiate(
         cfg.model, vocab_size=tokenizer.vocab_size, num_classes=len(cfg.data.labels), pad_id=tokenizer.pad_id
-    ).to(device)
+    )
+    vectors_log = init_embeddings(cfg, model, tokenizer, [text for text, _ in data["train"]])
+    model = model.to(device)
     clf = Classifier(model, tokenizer, cfg.data.labels, cfg.tokenizer.max_len, cfg.tokenizer.truncate, device)
     encoded = {split: encode(clf, examples) for split, examples in data.items()}
     if dist.is_main():
@@ -166,7 +208,7 @@ def train(cfg: DictConfig) -> dict:
             + f"; {cfg.tokenizer.kind} vocabulary {tokenizer.vocab_size:,}; training tokens per text: "
             f"median {lengths[len(lengths) // 2]}, max {lengths[-1]} (after truncation); "
             f"tokenized in {time.perf_counter() - start:.1f} s; "
-            f"{sum(p.numel() for p in model.parameters()):,} parameters"
+            f"{sum(p.numel() for p in model.parameters()):,} parameters\n{vectors_log}"
         )
     task = SentimentTask(cfg, encoded["train"], encoded["val"], clf, device)
     extra = {
