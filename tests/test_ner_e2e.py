@@ -84,3 +84,22 @@ def test_spanish_data_and_errors(data_dir, tmp_path):
         check=False,
     )
     assert bad.returncode == 2 and "checkpoint not found" in bad.stderr
+
+
+def test_word_dropout_probabilities():
+    from omegaconf import OmegaConf
+
+    from nlprnn.data.word_features import WordFeatures
+    from nlprnn.tasks.ner import word_dropout_probabilities
+
+    features = WordFeatures.build([["the", "cat"], ["the", "dog"], ["the"]])
+    ids = {w: features.words.stoi[w] for w in ("the", "cat")}
+    cfg = OmegaConf.create({"word_dropout": 0.5, "word_dropout_alpha": None})
+    probs = word_dropout_probabilities(cfg, features)
+    assert probs[ids["cat"]] == 0.5 and probs[ids["the"]] == 0 and probs[features.pad_id] == 0
+    cfg.word_dropout_alpha = 1.0
+    probs = word_dropout_probabilities(cfg, features)
+    assert probs[ids["cat"]] == 0.5 and probs[ids["the"]] == 0.25
+    assert probs[features.pad_id] == 0 and probs[features.unk_id] == 0
+    cfg.word_dropout, cfg.word_dropout_alpha = 0.0, None
+    assert word_dropout_probabilities(cfg, features) is None

@@ -76,6 +76,12 @@ class WordFeatures:
         flags[ids] = True
         return flags
 
+    def frequencies(self) -> torch.Tensor:
+        """(V,) float: how often each word id occurred in training (0 for specials)."""
+        counts = torch.zeros(len(self.words))
+        counts[[self.words.stoi[w] for w in self.counts]] = torch.tensor(list(self.counts.values()), dtype=torch.float)
+        return counts
+
     def encode(self, tokens: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         return self.words.encode(normalize(w) for w in tokens), torch.tensor([casing(w) for w in tokens])
 

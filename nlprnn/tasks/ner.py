@@ -65,6 +65,19 @@ def encode(sentences: list[Sentence], features: WordFeatures, tags: Vocab) -> li
     return [(tokens, features.encode(tokens), tags.encode(labels)) for tokens, labels in sentences]
 
 
+def word_dropout_probabilities(cfg: DictConfig, features: WordFeatures) -> torch.Tensor | None:
+    """(V,) chance that a training word becomes <unk>: rare training words stand in for the unseen
+    words of test time, so that <unk> (with the character features) learns something useful.
+    word_dropout_alpha=a: a / (a + count) for every word (Kiperwasser and Goldberg 2016); otherwise
+    ``word_dropout`` for words seen once, 0 for the rest."""
+    if cfg.word_dropout_alpha:
+        counts = features.frequencies()  # 0 for <pad> and <unk>: never dropped
+        return torch.where(counts > 0, cfg.word_dropout_alpha / (cfg.word_dropout_alpha + counts), 0.0)
+    if cfg.word_dropout:
+        return features.singletons.float() * cfg.word_dropout
+    return None
+
+
 # ---- the task the trainer drives ----------------------------------------------------------------
 class NERTask:
     """Per-token loss (CRF NLL or cross-entropy) with word dropout; validation F1 picks checkpoints."""
@@ -76,7 +89,7 @@ class NERTask:
     ):
         self.cfg, self.train, self.val, self.device = cfg, train, val, device
         self.features, self.tags = features, tags
-        self.singletons = features.singletons.to(device)
+        self.drop_prob = word_dropout_probabilities(cfg, features).to(device)
         self.lengths = [len(tokens) for tokens, _, _ in train]
 
     def train_batches(self, epoch: int) -> IndexedBatches:
@@ -94,12 +107,8 @@ class NERTask:
 
     def train_loss(self, model, batch) -> tuple[torch.Tensor, int]:
         words, casings, lengths, chars, char_lengths, char_index, tags = (t.to(self.device) for t in batch)
-        if self.cfg.word_dropout:
-            # a word seen once in training stands in for the unseen words of test time: replace it
-            # by <unk> now and then, so that <unk> learns something useful
-            drop = self.singletons[words] & (
-                torch.rand(words.shape, device=words.device) < self.cfg.word_dropout
-            )
+        if self.drop_prob is not None:
+            drop = torch.rand(words.shape, device=words.device) < self.drop_prob[words]
             words = words.masked_fill(drop, self.features.unk_id)
         emissions = model.emissions(words, casings, lengths, chars, char_lengths, char_index)
         mask = torch.arange(words.size(1), device=words.device)[None, :] < lengths[:, None]

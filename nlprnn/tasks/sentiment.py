@@ -196,10 +196,11 @@ def train(cfg: DictConfig) -> dict:
     model = instantiate(
         cfg.model, vocab_size=tokenizer.vocab_size, num_classes=len(cfg.data.labels), pad_id=tokenizer.pad_id
     )
-    vectors_log = init_embeddings(cfg, model, tokenizer, [text for text, _ in data["train"]])
-    model = model.to(device)
     clf = Classifier(model, tokenizer, cfg.data.labels, cfg.tokenizer.max_len, cfg.tokenizer.truncate, device)
-    encoded = {split: encode(clf, examples) for split, examples in data.items()}
+    encoded = {split: encode(clf, examples) for split, examples in data.items()}  # tokenize once
+    seconds = time.perf_counter() - start
+    vectors_log = init_embeddings(cfg, model, tokenizer, [text for text, _ in data["train"]])
+    model.to(device)
     if dist.is_main():
         lengths = sorted(len(ids) for ids, _ in encoded["train"])
         print(
@@ -207,8 +208,8 @@ def train(cfg: DictConfig) -> dict:
             + ", ".join(f"{k} {len(v):,}" for k, v in data.items())
             + f"; {cfg.tokenizer.kind} vocabulary {tokenizer.vocab_size:,}; training tokens per text: "
             f"median {lengths[len(lengths) // 2]}, max {lengths[-1]} (after truncation); "
-            f"tokenized in {time.perf_counter() - start:.1f} s; "
-            f"{sum(p.numel() for p in model.parameters()):,} parameters\n{vectors_log}"
+            f"tokenized in {seconds:.1f} s; {sum(p.numel() for p in model.parameters()):,} parameters\n"
+            f"{vectors_log}"
         )
     task = SentimentTask(cfg, encoded["train"], encoded["val"], clf, device)
     extra = {
