@@ -65,3 +65,17 @@ def test_missing_local_files_offline_say_how_to_fix(tmp_path, monkeypatch):
     cfg = compose_config(["recipe=ner", "data=conll2002_es", f"data.dir={tmp_path}"])
     with pytest.raises(UserError, match=r"ner/conll2002_es/esp.train.*NLPRNN_DATA"):
         load_sentences(cfg.data)
+
+
+def test_iobes_marks_single_and_last_tokens_and_round_trips():
+    from nlprnn.data.conll import iob2_to_iobes, iobes_to_iob2, tagging
+
+    iob2 = ["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-LOC", "I-LOC", "O", "B-ORG"]
+    iobes = iob2_to_iobes(iob2)
+    assert iobes == ["B-PER", "E-PER", "O", "S-LOC", "B-LOC", "I-LOC", "E-LOC", "O", "S-ORG"]
+    assert iobes_to_iob2(iobes) == iob2
+    # an ill-formed prediction still maps to tags seqeval reads
+    assert iobes_to_iob2(["E-PER", "S-LOC", "I-LOC"]) == ["I-PER", "B-LOC", "I-LOC"]
+    assert tagging("iob2")[0](iob2) == iob2
+    with pytest.raises(UserError, match="tagging='bilou'"):
+        tagging("bilou")
