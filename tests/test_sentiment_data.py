@@ -108,10 +108,17 @@ def test_embedding_corpus_entries(tmp_path):
     )
     (tmp_path / "more.txt").write_text("line one\nline two\n")
     cfg = OmegaConf.create(
-        {"data": {"dir": str(tmp_path)}, "embeddings": {"corpus": ["train", "imdb.tar.gz", "more.txt"]}}
+        {
+            "data": {"dir": str(tmp_path), "format": "sst2"},
+            "embeddings": {"corpus": ["train", "imdb.tar.gz", "more.txt"]},
+        }
     )
-    # only IMDB's training reviews: the test reviews stay unseen
-    assert corpus_texts(cfg, ["labelled text"]) == ["labelled text", "train review", "line one", "line two"]
+    assert corpus_texts(cfg, ["labelled text"]) == [
+        "labelled text", "train review", "test review", "line one", "line two"
+    ]
+    cfg.data.format = "imdb"  # IMDB's own test reviews must stay unseen
+    with pytest.raises(UserError, match="test reviews"):
+        corpus_texts(cfg, [])
     cfg.embeddings.corpus = ["absent.txt"]
     with pytest.raises(UserError, match="absent.txt"):
         corpus_texts(cfg, [])

@@ -99,7 +99,7 @@ def build_tokenizer(cfg: DictConfig, texts: list[str], out: Path):
 
 def corpus_texts(cfg: DictConfig, train_texts: list[str]) -> list[str]:
     """The unlabelled texts of ``embeddings.corpus``: "train" (this dataset's training texts), an
-    aclImdb .tar.gz under data.dir (its training reviews; labels unused) or a text file (a text a line)."""
+    aclImdb .tar.gz under data.dir (all 50k reviews, labels unused) or a text file (a text a line)."""
     texts = []
     for entry in cfg.embeddings.corpus:
         if entry == "train":
@@ -109,7 +109,11 @@ def corpus_texts(cfg: DictConfig, train_texts: list[str]) -> list[str]:
         if path is None:
             raise UserError(f"embeddings.corpus: {entry} not found under data.dir={cfg.data.dir}")
         if path.name.endswith(".tar.gz"):
-            texts += [text for text, _ in read_imdb(path)["train"]]
+            if cfg.data.format == "imdb":
+                raise UserError(
+                    f"embeddings.corpus: {entry} holds the IMDB test reviews; with data=imdb use [train]"
+                )
+            texts += [text for split in read_imdb(path).values() for text, _ in split]
         else:
             texts += path.read_text(encoding="utf-8").splitlines()
     return texts
