@@ -91,9 +91,8 @@ def build_tokenizer(cfg: DictConfig, texts: list[str], out: Path):
     if tok.kind == "sentencepiece":
         texts = [t.lower() for t in texts] if tok.lowercase else texts
         model = train_sentencepiece(texts, out / "spm", tok.vocab_size, num_threads=2, seed=cfg.seed)
-        return LowercasingSubwords(SubwordTokenizer.from_file(model).sp) if tok.lowercase else (
-            SubwordTokenizer.from_file(model)
-        )
+        subwords = SubwordTokenizer.from_file(model)
+        return LowercasingSubwords(subwords.sp) if tok.lowercase else subwords
     raise UserError(f"tokenizer.kind={tok.kind!r}: choose word or sentencepiece")
 
 
@@ -115,7 +114,10 @@ def corpus_texts(cfg: DictConfig, train_texts: list[str]) -> list[str]:
                 )
             texts += [text for split in read_imdb(path).values() for text, _ in split]
         else:
-            texts += path.read_text(encoding="utf-8").splitlines()
+            try:
+                texts += path.read_text(encoding="utf-8").splitlines()
+            except UnicodeDecodeError as exc:
+                raise UserError(f"embeddings.corpus: {path} is not UTF-8 text ({exc.reason})") from None
     return texts
 
 
