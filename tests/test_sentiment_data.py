@@ -116,6 +116,8 @@ def test_embedding_corpus_entries(tmp_path):
     assert corpus_texts(cfg, ["labelled text"]) == [
         "labelled text", "train review", "test review", "line one", "line two"
     ]
+    cfg.embeddings.corpus = ["imdb.tar.gz:train"]
+    assert corpus_texts(cfg, []) == ["train review"]
     cfg.data.format = "imdb"  # IMDB's own test reviews must stay unseen
     with pytest.raises(UserError, match="test reviews"):
         corpus_texts(cfg, [])

@@ -98,12 +98,16 @@ def build_tokenizer(cfg: DictConfig, texts: list[str], out: Path):
 
 def corpus_texts(cfg: DictConfig, train_texts: list[str]) -> list[str]:
     """The unlabelled texts of ``embeddings.corpus``: "train" (this dataset's training texts), an
-    aclImdb .tar.gz under data.dir (all 50k reviews, labels unused) or a text file (a text a line)."""
+    aclImdb .tar.gz under data.dir (all 50k reviews, labels unused; ``ARCHIVE:train`` or ``:test`` for
+    one half) or a text file (a text a line)."""
     texts = []
     for entry in cfg.embeddings.corpus:
         if entry == "train":
             texts += train_texts
             continue
+        entry, _, half = entry.partition(":")
+        if half not in ("", "train", "test"):
+            raise UserError(f"embeddings.corpus: {entry}:{half}: only :train or :test select part of an archive")
         path = data_file(cfg.data.dir, entry)
         if path is None:
             raise UserError(f"embeddings.corpus: {entry} not found under data.dir={cfg.data.dir}")
@@ -112,7 +116,8 @@ def corpus_texts(cfg: DictConfig, train_texts: list[str]) -> list[str]:
                 raise UserError(
                     f"embeddings.corpus: {entry} holds the IMDB test reviews; with data=imdb use [train]"
                 )
-            texts += [text for split in read_imdb(path).values() for text, _ in split]
+            reviews = read_imdb(path)
+            texts += [text for split in ([half] if half else reviews) for text, _ in reviews[split]]
         else:
             try:
                 texts += path.read_text(encoding="utf-8").splitlines()
