@@ -86,7 +86,13 @@ class Classifier:
     """
 
     def __init__(
-        self, model, tokenizer, labels: Sequence[str], max_len=None, truncate_side="tail", device="cpu",
+        self,
+        model,
+        tokenizer,
+        labels: Sequence[str],
+        max_len=None,
+        truncate_side="tail",
+        device="cpu",
         max_tokens: int = 20000,
     ):
         self.model, self.tokenizer, self.labels = model.eval(), tokenizer, list(labels)
@@ -101,7 +107,10 @@ class Classifier:
         ckpt = load_checkpoint(path, "sentiment")
         tokenizer, labels = tokenizer_from_dict(ckpt["vocab"]["tokenizer"]), ckpt["vocab"]["labels"]
         model = model_from_checkpoint(
-            ckpt, torch.device(device), vocab_size=tokenizer.vocab_size, num_classes=len(labels),
+            ckpt,
+            torch.device(device),
+            vocab_size=tokenizer.vocab_size,
+            num_classes=len(labels),
             pad_id=tokenizer.pad_id,
         )
         text_cfg = ckpt["config"]["tokenizer"]
@@ -111,8 +120,10 @@ class Classifier:
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Texts -> truncated id lists; a text with no tokens becomes one <unk>."""
-        return [truncate(ids, self.max_len, self.truncate_side) or [self.tokenizer.unk_id]
-                for ids in self.tokenizer.encode(list(texts))]
+        return [
+            truncate(ids, self.max_len, self.truncate_side) or [self.tokenizer.unk_id]
+            for ids in self.tokenizer.encode(list(texts))
+        ]
 
     @torch.no_grad()
     def probabilities_of(self, encoded: Sequence[Sequence[int]]) -> torch.Tensor:

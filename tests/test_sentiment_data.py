@@ -71,7 +71,9 @@ def test_validation_split_is_seeded_and_disjoint():
     train = [(f"text {i}", i % 2) for i in range(100)]
     rest, val = carve_validation(train, 10, seed=1)
     assert len(rest) == 90 and len(val) == 10 and not set(rest) & set(val)
-    assert carve_validation(train, 10, seed=1) == (rest, val) and carve_validation(train, 10, seed=2)[1] != val
+    assert (
+        carve_validation(train, 10, seed=1) == (rest, val) and carve_validation(train, 10, seed=2)[1] != val
+    )
     with pytest.raises(UserError, match="val_size"):
         carve_validation(train, 100, seed=1)
 
@@ -84,7 +86,18 @@ def test_word_tokenizer_frequency_cut_and_unknowns():
     assert WordTokenizer.build(texts, max_size=3).vocab.itos == ["<pad>", "<unk>", "film"]
     assert WordTokenizer.from_dict(tok.to_dict()).encode(["is"]) == [[3]]
     assert split_words("It doesn't work -- at all!<br />") == [
-        "it", "doesn't", "work", "-", "-", "at", "all", "!", "<", "br", "/", ">"
+        "it",
+        "doesn't",
+        "work",
+        "-",
+        "-",
+        "at",
+        "all",
+        "!",
+        "<",
+        "br",
+        "/",
+        ">",
     ]
 
 
@@ -114,7 +127,11 @@ def test_embedding_corpus_entries(tmp_path):
         }
     )
     assert corpus_texts(cfg, ["labelled text"]) == [
-        "labelled text", "train review", "test review", "line one", "line two"
+        "labelled text",
+        "train review",
+        "test review",
+        "line one",
+        "line two",
     ]
     cfg.embeddings.corpus = ["imdb.tar.gz:train"]
     assert corpus_texts(cfg, []) == ["train review"]

@@ -39,12 +39,18 @@ def test_resumed_run_matches_uninterrupted_run(run_recipe, tmp_path, monkeypatch
 
     run_recipe(tmp_path / "killed", *TINY, *steps, "trainer.resume=true")
     for entry in ["model", "train_model"] if ema else ["model"]:
-        full, resumed = _weights(tmp_path / "full/last.pt", entry), _weights(tmp_path / "killed/last.pt", entry)
+        full, resumed = (
+            _weights(tmp_path / "full/last.pt", entry),
+            _weights(tmp_path / "killed/last.pt", entry),
+        )
         assert full.keys() == resumed.keys()
         for name in full:
             torch.testing.assert_close(resumed[name], full[name], rtol=0, atol=1e-6, msg=name)
     if ema:  # the saved inference weights are the average, not the last iterate
-        averaged, raw = _weights(tmp_path / "full/last.pt"), _weights(tmp_path / "full/last.pt", "train_model")
+        averaged, raw = (
+            _weights(tmp_path / "full/last.pt"),
+            _weights(tmp_path / "full/last.pt", "train_model"),
+        )
         assert any(not torch.equal(averaged[k], raw[k]) for k in raw)
     # sanity: training moved the weights, so equality above is not trivial
     first = json.loads((tmp_path / "full/metrics.jsonl").read_text().splitlines()[0])

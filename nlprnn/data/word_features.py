@@ -79,7 +79,9 @@ class WordFeatures:
     def frequencies(self) -> torch.Tensor:
         """(V,) float: how often each word id occurred in training (0 for specials)."""
         counts = torch.zeros(len(self.words))
-        counts[[self.words.stoi[w] for w in self.counts]] = torch.tensor(list(self.counts.values()), dtype=torch.float)
+        counts[[self.words.stoi[w] for w in self.counts]] = torch.tensor(
+            list(self.counts.values()), dtype=torch.float
+        )
         return counts
 
     def encode(self, tokens: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:

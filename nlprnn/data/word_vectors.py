@@ -2,7 +2,8 @@
 and Dagan 2015), a count-based stand-in for word2vec/GloVe when no pretrained vectors are at hand.
 
     counts(w, c)  co-occurrences within ``window`` words, weighted 1/distance, both directions
-    PPMI(w, c) =  max(0, log(counts(w, c) * sum_c' n(c')^a / (n(w) * n(c)^a)))   a = 0.75 smooths rare contexts
+    PPMI(w, c) =  max(0, log(counts(w, c) * sum_c' n(c')^a / (n(w) * n(c)^a)))
+                  (a = 0.75 smooths rare contexts)
     vectors    =  U sqrt(S) of the rank-``dim`` SVD of the PPMI matrix
 
 Everything stays sparse (a 30k-word vocabulary would need 3.6 GB dense).
@@ -29,7 +30,9 @@ def cooccurrence(id_lists: Sequence[Sequence[int]], vocab_size: int, window: int
         a, b = a[keep], b[keep]
         pairs = torch.stack([torch.cat([a, b]), torch.cat([b, a])])
         weights = torch.full((pairs.size(1),), 1.0 / d)
-        total = (total + torch.sparse_coo_tensor(pairs, weights, (vocab_size,) * 2, check_invariants=False)).coalesce()
+        total = (
+            total + torch.sparse_coo_tensor(pairs, weights, (vocab_size,) * 2, check_invariants=False)
+        ).coalesce()
     return total
 
 
@@ -40,11 +43,18 @@ def ppmi(counts: torch.Tensor, alpha: float = 0.75) -> torch.Tensor:
     context = torch.zeros(counts.size(1)).index_add_(0, cols, values).pow(alpha)
     pmi = torch.log(values * context.sum() / (word_totals[rows] * context[cols]))
     keep = pmi > 0
-    return torch.sparse_coo_tensor(counts.indices()[:, keep], pmi[keep], counts.shape, check_invariants=False).coalesce()
+    return torch.sparse_coo_tensor(
+        counts.indices()[:, keep], pmi[keep], counts.shape, check_invariants=False
+    ).coalesce()
 
 
 def ppmi_svd_vectors(
-    id_lists: Sequence[Sequence[int]], vocab_size: int, dim: int, window: int = 5, skip: int = 2, seed: int = 0
+    id_lists: Sequence[Sequence[int]],
+    vocab_size: int,
+    dim: int,
+    window: int = 5,
+    skip: int = 2,
+    seed: int = 0,
 ) -> torch.Tensor:
     """(V, dim) word vectors scaled to unit standard deviation; rows of words that never occur in
     ``id_lists`` (or with no positive association) are zero."""

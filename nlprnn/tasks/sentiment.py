@@ -22,7 +22,6 @@ from nlprnn.classifier import (
     classification_scores,
     format_confusion,
     tokenizer_to_dict,
-    truncate,
 )
 from nlprnn.data.batching import IndexedBatches, make_batches, pad_batch
 from nlprnn.data.hub import load_from_hub
@@ -46,7 +45,9 @@ def load_examples(data_cfg: DictConfig, seed: int) -> dict[str, list[Example]]:
     else from the hub; with train_limit / eval_limit a seeded sample of each split (tests)."""
     if data_cfg.format == "imdb":
         archive = data_file(data_cfg.dir, data_cfg.files.archive)
-        splits = _imdb(archive, data_cfg, seed) if archive else _from_hub(data_cfg, data_cfg.files.archive, seed)
+        splits = (
+            _imdb(archive, data_cfg, seed) if archive else _from_hub(data_cfg, data_cfg.files.archive, seed)
+        )
     elif data_cfg.format == "sst2":
         paths = {split: data_file(data_cfg.dir, data_cfg.files[split]) for split in SPLITS}
         if all(paths.values()):
@@ -107,7 +108,9 @@ def corpus_texts(cfg: DictConfig, train_texts: list[str]) -> list[str]:
             continue
         entry, _, half = entry.partition(":")
         if half not in ("", "train", "test"):
-            raise UserError(f"embeddings.corpus: {entry}:{half}: only :train or :test select part of an archive")
+            raise UserError(
+                f"embeddings.corpus: {entry}:{half}: only :train or :test select part of an archive"
+            )
         path = data_file(cfg.data.dir, entry)
         if path is None:
             raise UserError(f"embeddings.corpus: {entry} not found under data.dir={cfg.data.dir}")
@@ -137,7 +140,9 @@ def init_embeddings(cfg: DictConfig, model, tokenizer, train_texts: list[str]) -
     start = time.perf_counter()
     texts = corpus_texts(cfg, train_texts)
     table = model.embed.weight
-    vectors = ppmi_svd_vectors(tokenizer.encode(texts), table.size(0), table.size(1), emb.window, seed=cfg.seed)
+    vectors = ppmi_svd_vectors(
+        tokenizer.encode(texts), table.size(0), table.size(1), emb.window, seed=cfg.seed
+    )
     found = vectors.abs().sum(1) > 0
     with torch.no_grad():
         table[found] = vectors[found].to(table.device)
@@ -246,7 +251,8 @@ def report(clf: Classifier, data: dict[str, list[Example]], out: Path) -> dict:
         seconds = time.perf_counter() - start
         print(
             f"{split}: accuracy {scores['accuracy']:.2f}  macro F1 {scores['macro_f1']:.2f}  "
-            f"({len(examples):,} texts in {seconds:.1f} s)\n{format_confusion(scores['confusion'], clf.labels)}"
+            f"({len(examples):,} texts in {seconds:.1f} s)\n"
+            + format_confusion(scores["confusion"], clf.labels)
         )
         results[split] = {**scores, "seconds": seconds, "texts": len(examples)}
     with open(out / "results.json", "w") as f:

@@ -181,7 +181,7 @@ class Trainer:
 
     # ---- checkpoints -----------------------------------------------------------------------
     def _checkpoint(self) -> dict:
-        """"model" holds the weights for inference (the average when trainer.ema is set);
+        """ "model" holds the weights for inference (the average when trainer.ema is set);
         "train_model" the raw weights that training resumes from."""
         raw = self.model.state_dict()
         with self._averaged():
