@@ -3,7 +3,7 @@
 from nlprnn.classifier import Classifier
 clf = Classifier.from_checkpoint("runs/sentiment/RUN/best.pt")
 clf.predict(["a gripping , beautifully acted film .", "a tedious mess ."])
-# -> [("positive", 0.97), ("negative", 0.99)]
+# -> [("positive", 0.99999...), ("negative", 0.99999...)]
 """
 
 from __future__ import annotations
