@@ -6,13 +6,12 @@ Modes: train (default), evaluate (ckpt=... split=test), tag (ckpt=... text="..."
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from nlprnn.data.batching import IndexedBatches, make_batches
 from nlprnn.data.conll import Sentence, read_conll, tagging
@@ -22,7 +21,15 @@ from nlprnn.data.vocab import Vocab
 from nlprnn.data.word_features import WordFeatures
 from nlprnn.errors import UserError
 from nlprnn.tagger import Tagger, collate, ner_scores, spans
-from nlprnn.tasks.common import run_dir, save_config, seed_everything, setup_device
+from nlprnn.tasks.common import (
+    input_lines,
+    output_stream,
+    run_dir,
+    save_config,
+    seed_everything,
+    setup_device,
+    trained_data_config,
+)
 from nlprnn.training import distributed as dist
 from nlprnn.training.trainer import Trainer
 
@@ -199,38 +206,24 @@ def _tagger(cfg: DictConfig) -> Tagger:
 
 def evaluate(cfg: DictConfig) -> dict:
     tagger = _tagger(cfg)
-    # the dataset the model was trained on; data.dir and eval_limit from the command line
-    data_cfg = OmegaConf.merge(
-        tagger.config["data"], {"dir": cfg.data.dir, "eval_limit": cfg.data.eval_limit}
-    )
     if cfg.split not in ("val", "test"):
         raise UserError(f"split={cfg.split!r}: choose val or test")
-    return report(tagger, load_sentences(data_cfg), [cfg.split], run_dir())
+    data = load_sentences(trained_data_config(cfg, tagger.config))
+    return report(tagger, data, [cfg.split], run_dir())
 
 
 def tag(cfg: DictConfig) -> None:
     """Tag text="..." or each line of input=FILE (or stdin): tokens with tags, then the entity spans."""
     tagger = _tagger(cfg)
-    if cfg.text is not None:
-        lines = [cfg.text]
-    else:
-        try:
-            lines = Path(cfg.input).read_text(encoding="utf-8").splitlines() if cfg.input else sys.stdin
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UserError(f"input={cfg.input}: cannot read it as UTF-8 text ({exc})") from None
-    dst = open(cfg.output, "w", encoding="utf-8") if cfg.output else sys.stdout
-    try:
-        for line in lines:
-            tagged = tagger.tag(line.rstrip("\n"))
+    with output_stream(cfg) as dst:
+        for line in input_lines(cfg):
+            tagged = tagger.tag(line)
             tokens, labels = [t for t, _ in tagged], [t for _, t in tagged]
             entities = "  ".join(f"[{kind} {text}]" for kind, _, _, text in spans(tokens, labels))
             dst.write(
                 " ".join(f"{t}/{lab}" for t, lab in tagged) + "\n" + (entities or "(no entities)") + "\n"
             )
             dst.flush()
-    finally:
-        if cfg.output:
-            dst.close()
 
 
 MODES = {"train": train, "evaluate": evaluate, "tag": tag}

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import time
+from itertools import islice
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from nlprnn.classifier import (
     Classifier,
@@ -31,7 +31,15 @@ from nlprnn.data.subword import SubwordTokenizer, train_sentencepiece
 from nlprnn.data.word_tokenizer import WordTokenizer
 from nlprnn.data.word_vectors import ppmi_svd_vectors
 from nlprnn.errors import UserError
-from nlprnn.tasks.common import run_dir, save_config, seed_everything, setup_device
+from nlprnn.tasks.common import (
+    input_lines,
+    output_stream,
+    run_dir,
+    save_config,
+    seed_everything,
+    setup_device,
+    trained_data_config,
+)
 from nlprnn.training import distributed as dist
 from nlprnn.training.trainer import Trainer
 
@@ -266,35 +274,21 @@ def _classifier(cfg: DictConfig) -> Classifier:
 
 def evaluate(cfg: DictConfig) -> dict:
     clf = _classifier(cfg)
-    # the dataset the model was trained on; data.dir and eval_limit from the command line
-    data_cfg = OmegaConf.merge(clf.config["data"], {"dir": cfg.data.dir, "eval_limit": cfg.data.eval_limit})
     if cfg.split not in ("val", "test"):
         raise UserError(f"split={cfg.split!r}: choose val or test")
-    data = load_examples(data_cfg, clf.config["seed"])
+    data = load_examples(trained_data_config(cfg, clf.config), clf.config["seed"])
     return report(clf, {cfg.split: data[cfg.split]}, run_dir())
 
 
 def predict(cfg: DictConfig) -> None:
     """Classify text="..." or each line of input=FILE (or stdin): label, probability, text."""
     clf = _classifier(cfg)
-    if cfg.text is not None:
-        lines = [cfg.text]
-    else:
-        try:
-            source = Path(cfg.input).read_text(encoding="utf-8").splitlines() if cfg.input else sys.stdin
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UserError(f"input={cfg.input}: cannot read it as UTF-8 text ({exc})") from None
-        lines = [line.rstrip("\n") for line in source]
-    dst = open(cfg.output, "w", encoding="utf-8") if cfg.output else sys.stdout
-    try:
-        for start in range(0, len(lines), 256):
-            chunk = lines[start : start + 256]
+    lines = input_lines(cfg)
+    with output_stream(cfg) as dst:
+        while chunk := list(islice(lines, 256)):  # batched, yet streaming
             for text, (label, prob) in zip(chunk, clf.predict(chunk)):
                 dst.write(f"{label}\t{prob:.4f}\t{text}\n")
             dst.flush()
-    finally:
-        if cfg.output:
-            dst.close()
 
 
 MODES = {"train": train, "evaluate": evaluate, "predict": predict}

@@ -20,7 +20,7 @@ from nlprnn.data.batching import IndexedBatches, make_batches, pad_batch
 from nlprnn.data.parallel import load_anki, load_multi30k
 from nlprnn.data.subword import SubwordTokenizer, train_sentencepiece
 from nlprnn.errors import UserError
-from nlprnn.tasks.common import run_dir, save_config, seed_everything, setup_device
+from nlprnn.tasks.common import run_dir, save_config, seed_everything, setup_device, trained_data_config
 from nlprnn.training import distributed as dist
 from nlprnn.training.loss import smoothed_cross_entropy
 from nlprnn.training.trainer import Trainer
@@ -201,11 +201,7 @@ def _translator(cfg: DictConfig) -> Translator:
 
 def evaluate(cfg: DictConfig) -> dict:
     translator = _translator(cfg)
-    # the corpus and direction the model was trained on; data.dir and eval_limit from the command line
-    data_cfg = OmegaConf.merge(
-        translator.config["data"], {"dir": cfg.data.dir, "eval_limit": cfg.data.eval_limit}
-    )
-    pairs = load_pairs(data_cfg, cfg.seed)
+    pairs = load_pairs(trained_data_config(cfg, translator.config), cfg.seed)  # its corpus and direction
     split = cfg.split
     if split not in pairs or split == "train":
         raise UserError(f"split={split!r}: choose one of {', '.join(k for k in pairs if k != 'train')}")
