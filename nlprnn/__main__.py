@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import hydra
 from omegaconf import DictConfig
 
 from nlprnn.errors import UserError
+from nlprnn.run import register_resolvers
+
+register_resolvers()  # before Hydra composes the config: hydra.run.dir uses them
 
 
 @hydra.main(version_base=None, config_path="../conf", config_name="config")
@@ -19,6 +23,9 @@ def main(cfg: DictConfig):
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except BrokenPipeError:  # `| head` closed our stdout: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit's flush
+        sys.exit(141)
 
 
 if __name__ == "__main__":

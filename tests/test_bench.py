@@ -1,4 +1,4 @@
-"""nlprnn.bench on tiny shapes: JSON numbers and the printed table."""
+"""scripts/bench.py and scripts/bench_translation.py on tiny shapes: JSON numbers and the printed table."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from nlprnn.bench import main
+from scripts.bench import main
 
 # one thread: fast even while other jobs keep every core busy
 TINY = [
@@ -71,7 +71,7 @@ def test_bench_gru_without_json(tmp_path, monkeypatch, capsys):
 
 
 def test_bench_translation_tiny(tmp_path, capsys):
-    from nlprnn.bench_translation import main as bench_translation
+    from scripts.bench_translation import main as bench_translation
 
     path = tmp_path / "tr.json"
     report = bench_translation(

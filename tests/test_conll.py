@@ -58,13 +58,13 @@ def test_real_files_have_the_published_counts(data_dir):
 
 
 def test_missing_local_files_offline_say_how_to_fix(tmp_path, monkeypatch):
-    from nlprnn.tasks.ner import load_sentences
+    from nlprnn.tasks.recipe import load_splits
     from tests.conftest import compose_config
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     cfg = compose_config(["recipe=ner", "data=conll2002_es", f"data.dir={tmp_path}"])
     with pytest.raises(UserError, match=r"ner/conll2002_es/esp.train.*NLPRNN_DATA"):
-        load_sentences(cfg.data)
+        load_splits(cfg.data, seed=0)
 
 
 def test_iobes_marks_single_and_last_tokens_and_round_trips():

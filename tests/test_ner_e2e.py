@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from nlprnn.tagger import Tagger
+from nlprnn import Tagger
 from tests.conftest import tiny_recipe_cli
 
 cli = tiny_recipe_cli("ner")

@@ -5,7 +5,7 @@ import tarfile
 
 import pytest
 
-from nlprnn.classifier import truncate
+from nlprnn.data.tokenizers import truncate
 from nlprnn.data.sentiment import carve_validation, read_imdb, read_labelled
 from nlprnn.data.word_tokenizer import WordTokenizer, split_words
 from nlprnn.errors import UserError
@@ -111,33 +111,23 @@ def test_truncation_sides():
 
 
 def test_embedding_corpus_entries(tmp_path):
-    from omegaconf import OmegaConf
-
-    from nlprnn.tasks.sentiment import corpus_texts
+    from nlprnn.data.word_vectors import unlabelled_texts
 
     _archive(
         tmp_path / "imdb.tar.gz",
         {"aclImdb/train/pos/0_9.txt": "train review", "aclImdb/test/neg/1_2.txt": "test review"},
     )
     (tmp_path / "more.txt").write_text("line one\nline two\n")
-    cfg = OmegaConf.create(
-        {
-            "data": {"dir": str(tmp_path), "format": "sst2"},
-            "embeddings": {"corpus": ["train", "imdb.tar.gz", "more.txt"]},
-        }
-    )
-    assert corpus_texts(cfg, ["labelled text"]) == [
+    corpus = ["train", "imdb.tar.gz", "more.txt"]
+    assert unlabelled_texts(corpus, str(tmp_path), ["labelled text"]) == [
         "labelled text",
         "train review",
         "test review",
         "line one",
         "line two",
     ]
-    cfg.embeddings.corpus = ["imdb.tar.gz:train"]
-    assert corpus_texts(cfg, []) == ["train review"]
-    cfg.data.format = "imdb"  # IMDB's own test reviews must stay unseen
-    with pytest.raises(UserError, match="test reviews"):
-        corpus_texts(cfg, [])
-    cfg.embeddings.corpus = ["absent.txt"]
+    assert unlabelled_texts(["imdb.tar.gz:train"], str(tmp_path), []) == ["train review"]
+    with pytest.raises(UserError, match="test reviews"):  # IMDB's own test reviews must stay unseen
+        unlabelled_texts(["imdb.tar.gz:train"], str(tmp_path), [], own_archive=True)
     with pytest.raises(UserError, match="absent.txt"):
-        corpus_texts(cfg, [])
+        unlabelled_texts(["absent.txt"], str(tmp_path), [])

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from nlprnn.classifier import Classifier
+from nlprnn import Classifier
 from tests.conftest import tiny_recipe_cli
 
 cli = tiny_recipe_cli("sentiment")

@@ -54,7 +54,7 @@ def test_source_padding_does_not_change_outputs(input_feeding):
 
 def test_tied_and_shared_embeddings():
     model = _model(tie_embeddings=True, share_embeddings=True)
-    assert model.output.weight is model.tgt_embed.weight is model.src_embed.weight
+    assert model.output.weight is model.tgt_embedding.weight is model.src_embedding.weight
     with pytest.raises(ValueError, match="joint vocabulary"):
         Seq2Seq(20, 30, share_embeddings=True)
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from nlprnn.classifier import classification_scores
+from nlprnn.training.metrics import classification_scores
 from nlprnn.models.sequence_classifier import ConvFrontEnd, SequenceClassifier
 from nlprnn.modules.pooling import POOLINGS, Pooling
 from nlprnn.modules.rnn import StackedRNN

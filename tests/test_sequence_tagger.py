@@ -4,7 +4,10 @@ import torch
 from nlprnn.data.vocab import Vocab
 from nlprnn.data.word_features import CASINGS, WordFeatures, casing, normalize
 from nlprnn.models.sequence_tagger import SequenceTagger
-from nlprnn.tagger import Tagger, collate, ner_scores, spans, tokenize
+from nlprnn.data.conll import spans, tokenize
+from nlprnn.data.word_features import collate
+from nlprnn.inference.tagger import Tagger
+from nlprnn.training.metrics import ner_scores
 
 torch.set_num_threads(1)
 

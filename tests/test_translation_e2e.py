@@ -5,7 +5,8 @@ import json
 import pytest
 import torch
 
-from nlprnn.translator import Translator, corpus_scores
+from nlprnn import Translator
+from nlprnn.training.metrics import corpus_scores
 from tests.conftest import tiny_recipe_cli
 
 cli = tiny_recipe_cli("translation")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from nlprnn.data.hub import load_from_hub
+from nlprnn.data.paths import data_file, missing_data
 from nlprnn.errors import UserError
 
 _GUTENBERG_START = re.compile(r"^\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG.*$", re.M)
@@ -89,3 +91,42 @@ class BpttBatches:
         start = i * self.bptt
         end = min(start + self.bptt, self.grid.size(1) - 1)
         return self.grid[:, start:end], self.grid[:, start + 1 : end + 1]
+
+
+class CharCorpus:
+    """One text file (``file`` under ``dir``, else the hub dataset ``hub``), cut contiguously into
+    train/val/test by ``splits`` fractions; ``prompt`` is the corpus' default generation prompt."""
+
+    def __init__(
+        self,
+        name: str,
+        dir: str | None,
+        file: str,
+        hub: str | None = None,
+        strip_gutenberg: bool = False,
+        max_chars: int | None = None,
+        splits: list[float] = (0.9, 0.05, 0.05),
+        prompt: str = "",
+    ) -> None:
+        self.name, self.dir, self.file, self.hub = name, dir, file, hub
+        self.strip_gutenberg, self.max_chars, self.fractions = strip_gutenberg, max_chars, list(splits)
+        self.prompt = prompt
+
+    def text(self) -> str:
+        """The whole text of the corpus (its first ``max_chars`` characters when set)."""
+        path = data_file(self.dir, self.file)
+        if path is not None:
+            text = read_text(path)
+            if self.strip_gutenberg:
+                text = strip_gutenberg(text, path)
+        else:
+            failure = missing_data(f"corpus {self.name!r}", self.dir, self.file)
+            if not self.hub:
+                raise failure
+            ds = load_from_hub(self.hub, failure)
+            text = "".join(ds[s][0]["text"] for s in ("train", "validation", "test"))
+        return text[: self.max_chars] if self.max_chars else text
+
+    def splits(self, seed: int = 0) -> dict[str, str]:
+        """{train, val, test: text}; contiguous, so ``seed`` plays no part."""
+        return dict(zip(("train", "val", "test"), split_text(self.text(), self.fractions)))

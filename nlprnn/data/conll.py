@@ -7,8 +7,12 @@ in IOB2 (what seqeval expects); ``to_iob2`` converts either.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
+from nlprnn.data.hub import load_from_hub
+from nlprnn.data.paths import data_file, first_n, missing_data
 from nlprnn.errors import UserError
 
 Sentence = tuple[list[str], list[str]]  # tokens, tags
@@ -126,3 +130,60 @@ def read_conll(path: str | Path, tag_column: int = -1, scheme: str = "iob2") -> 
     if not sentences:
         raise UserError(f"{path}: no sentences found (expected CoNLL columns: token ... tag)")
     return sentences
+
+
+# abbreviations such as "U.S.", numbers such as "3,5" or "1.000", words with inner hyphens or
+# apostrophes, or one punctuation mark
+_TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|\d+(?:[.,]\d+)+|\w+(?:[-'’]\w+)*|[^\w\s]")
+
+
+def tokenize(text: str) -> list[str]:
+    """Split raw text into CoNLL-style tokens: words and punctuation marks."""
+    return _TOKEN.findall(text)
+
+
+def spans(tokens: Sequence[str], tags: Sequence[str]) -> list[tuple[str, int, int, str]]:
+    """Entities of an IOB2 tagging as (type, first token, last token, text)."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    return [(kind, i, j, " ".join(tokens[i : j + 1])) for kind, i, j in get_entities(list(tags))]
+
+
+class ConllDataset:
+    """NER splits {train, val, test: [(tokens, IOB2 tags)]} from CoNLL ``files`` under ``dir``
+    (tag in ``tag_column``, tags in ``scheme``), else from the hub dataset ``hub`` (name, config)."""
+
+    def __init__(
+        self,
+        name: str,
+        dir: str | None,
+        files: dict[str, str],
+        tag_column: int = -1,
+        scheme: str = "iob2",
+        hub: dict | None = None,
+        train_limit: int | None = None,
+        eval_limit: int | None = None,
+    ) -> None:
+        self.name, self.dir, self.files, self.tag_column, self.scheme = name, dir, files, tag_column, scheme
+        self.hub, self.train_limit, self.eval_limit = hub, train_limit, eval_limit
+
+    def splits(self, seed: int = 0) -> dict[str, list[Sentence]]:
+        paths = {split: data_file(self.dir, rel) for split, rel in self.files.items()}
+        if all(paths.values()):
+            splits = {s: read_conll(p, self.tag_column, self.scheme) for s, p in paths.items()}
+        else:
+            splits = self._from_hub()
+        return first_n(splits, self.train_limit, self.eval_limit)
+
+    def _from_hub(self) -> dict[str, list[Sentence]]:
+        missing = missing_data(f"NER data {self.name!r}", self.dir, self.files["train"])
+        if not self.hub:
+            raise missing
+        kwargs = {"name": self.hub["config"]} if self.hub.get("config") else {}
+        ds = load_from_hub(self.hub["name"], missing, **kwargs)
+        names = ds["train"].features["ner_tags"].feature.names
+        hub_split = {"train": "train", "val": "validation", "test": "test"}
+        return {
+            split: [(ex["tokens"], [names[t] for t in ex["ner_tags"]]) for ex in ds[hub] if ex["tokens"]]
+            for split, hub in hub_split.items()
+        }

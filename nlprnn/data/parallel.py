@@ -11,12 +11,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from nlprnn.data.hub import load_from_hub
-from nlprnn.data.paths import data_file, missing_data
+from nlprnn.data.paths import data_file, first_n, missing_data
 from nlprnn.errors import UserError
 
-MULTI30K_DIR = "translation/multi30k"
-MULTI30K_FILES = {"train": "train", "val": "val", "test": "test_2016_flickr", "test_2017": "test_2017_flickr"}
 MULTI30K_HUB = "bentrevett/multi30k"  # train/validation/test with "en" and "de" columns (no test_2017)
+# where conf/data/multi30k.yaml and anki_spa_eng.yaml point (the defaults of the Python functions)
+MULTI30K_FILES = {
+    split: f"translation/multi30k/{stem}"
+    for split, stem in {
+        "train": "train",
+        "val": "val",
+        "test": "test_2016_flickr",
+        "test_2017": "test_2017_flickr",
+    }.items()
+}
 ANKI_FILE = "translation/anki_spa_eng/spa.txt.gz"
 
 
@@ -62,21 +70,23 @@ def _check_langs(name: str, src_lang: str, tgt_lang: str, langs: set[str]) -> No
         raise UserError(f"{name} translates between {sorted(langs)}; got src={src_lang!r} tgt={tgt_lang!r}")
 
 
-def load_multi30k(data_dir: str | None, src_lang: str = "de", tgt_lang: str = "en") -> dict:
-    """Multi30k task 1: splits "train" (29,000), "val" (1,014), "test" (test_2016_flickr, 1,000) and
-    "test_2017" (test_2017_flickr, 1,000) from ``translation/multi30k/{file}.{lang}.gz``.
+def load_multi30k(
+    data_dir: str | None, src_lang: str = "de", tgt_lang: str = "en", files: dict[str, str] = MULTI30K_FILES
+) -> dict:
+    """Multi30k task 1: ``files`` maps each split to a path stem under ``data_dir``, read as
+    ``{stem}.{lang}.gz`` (train 29,000, val 1,014, test = test_2016_flickr 1,000, test_2017 1,000).
 
     Without a local copy it falls back to the Hugging Face Hub (``bentrevett/multi30k``), which has no
     test_2017: that split is then left out of the result.
     """
     _check_langs("Multi30k", src_lang, tgt_lang, {"de", "en"})
-    folder = data_file(data_dir, *MULTI30K_DIR.split("/"))
-    if folder is not None:
+    stems = {split: data_file(data_dir, f"{stem}.{src_lang}.gz") for split, stem in files.items()}
+    if all(stems.values()):
         return {
-            split: read_parallel(folder / f"{stem}.{src_lang}.gz", folder / f"{stem}.{tgt_lang}.gz")
-            for split, stem in MULTI30K_FILES.items()
+            split: read_parallel(path, path.with_name(f"{Path(files[split]).name}.{tgt_lang}.gz"))
+            for split, path in stems.items()
         }
-    ds = load_from_hub(MULTI30K_HUB, missing_data("Multi30k", data_dir, MULTI30K_DIR))
+    ds = load_from_hub(MULTI30K_HUB, missing_data("Multi30k", data_dir, files["train"] + f".{src_lang}.gz"))
     out = {}
     for split, hub_split in (("train", "train"), ("val", "validation"), ("test", "test")):
         rows = ds[hub_split]
@@ -154,8 +164,9 @@ def load_anki(
     tgt_lang: str = "en",
     splits: Sequence[float] = (0.8, 0.1, 0.1),
     seed: int = 1234,
+    file: str = ANKI_FILE,
 ) -> dict:
-    """Anki/Tatoeba Spanish-English (``translation/anki_spa_eng/spa.txt.gz``), with a seeded split into
+    """Anki/Tatoeba Spanish-English (``file`` under ``data_dir``), with a seeded split into
     "train", "val" and "test" (the data has no official split).
 
     The split groups pairs that share an English *or* a Spanish sentence (see ``grouped_split``), so it is
@@ -163,9 +174,9 @@ def load_anki(
     Pairs are returned in the shuffled group order (translations of one sentence stay adjacent).
     """
     _check_langs("Anki", src_lang, tgt_lang, {"en", "es"})
-    path = data_file(data_dir, *ANKI_FILE.split("/"))
+    path = data_file(data_dir, file)
     if path is None:  # no canonical hub copy: local files only
-        raise missing_data("Anki Spanish-English", data_dir, ANKI_FILE)
+        raise missing_data("Anki Spanish-English", data_dir, file)
     pairs = read_anki(path)
     parts = grouped_split(pairs, splits, seed)
     flip = src_lang == "es"
@@ -173,3 +184,49 @@ def load_anki(
         name: [(pairs[i][1], pairs[i][0]) if flip else pairs[i] for i in idx]
         for name, idx in zip(("train", "val", "test"), parts)
     }
+
+
+class ParallelCorpus:
+    """Translation splits {split: [(source, reference)]} of one corpus in one direction; training
+    pairs longer than ``max_len`` subwords are dropped by the recipe. Subclasses read the files."""
+
+    def __init__(
+        self,
+        name: str,
+        dir: str | None,
+        src_lang: str,
+        tgt_lang: str,
+        max_len: int | None = 100,
+        train_limit: int | None = None,
+        eval_limit: int | None = None,
+    ) -> None:
+        self.name, self.dir, self.src_lang, self.tgt_lang = name, dir, src_lang, tgt_lang
+        self.max_len, self.train_limit, self.eval_limit = max_len, train_limit, eval_limit
+
+    def splits(self, seed: int = 0) -> dict[str, list[tuple[str, str]]]:
+        return first_n(self.read(seed), self.train_limit, self.eval_limit)
+
+    def read(self, seed: int) -> dict[str, list[tuple[str, str]]]:
+        raise NotImplementedError
+
+
+class Multi30k(ParallelCorpus):
+    """Multi30k de<->en: ``files`` maps each split to a path stem (``{stem}.{lang}.gz``)."""
+
+    def __init__(self, *args, files: dict[str, str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.files = dict(files)
+
+    def read(self, seed: int) -> dict[str, list[tuple[str, str]]]:
+        return load_multi30k(self.dir, self.src_lang, self.tgt_lang, self.files)
+
+
+class AnkiPairs(ParallelCorpus):
+    """Anki/Tatoeba es<->en (``file``), split by ``splits`` fractions with the run's seed."""
+
+    def __init__(self, *args, file: str, splits: list[float] = (0.8, 0.1, 0.1), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.file, self.fractions = file, list(splits)
+
+    def read(self, seed: int) -> dict[str, list[tuple[str, str]]]:
+        return load_anki(self.dir, self.src_lang, self.tgt_lang, self.fractions, seed, self.file)

@@ -1,4 +1,5 @@
-"""Where the datasets live: ``data.dir`` in the config, defaulting to $NLPRNN_DATA."""
+"""Where the datasets live (``data.dir`` in the config, defaulting to $NLPRNN_DATA), and how much
+of them the tests read."""
 
 from __future__ import annotations
 
@@ -28,3 +29,13 @@ def missing_data(what: str, data_dir: str | None, rel: str) -> UserError:
         f"{what} not found at {where} and not reachable on the Hugging Face Hub. "
         f"Set NLPRNN_DATA=/path/to/data (or pass data.dir=/path/to/data) so that {rel} exists."
     )
+
+
+def first_n(splits: dict, train_limit: int | None, eval_limit: int | None) -> dict:
+    """The first ``train_limit`` training examples and ``eval_limit`` of every other split (tests)."""
+    return {
+        name: examples[: train_limit if name == "train" else eval_limit]
+        if (train_limit if name == "train" else eval_limit)
+        else examples
+        for name, examples in splits.items()
+    }

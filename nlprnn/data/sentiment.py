@@ -11,6 +11,8 @@ import re
 import tarfile
 from pathlib import Path
 
+from nlprnn.data.hub import load_from_hub
+from nlprnn.data.paths import data_file, missing_data
 from nlprnn.errors import UserError
 
 Example = tuple[str, int]  # text, label id
@@ -101,3 +103,73 @@ def carve_validation(train: list[Example], size: int, seed: int) -> tuple[list[E
     random.Random(f"val:{seed}").shuffle(order)
     held = set(order[:size])
     return [ex for i, ex in enumerate(train) if i not in held], [train[i] for i in sorted(held)]
+
+
+class LabelledTexts:
+    """Splits {train, val, test: [(text, label id)]} of a labelled-text dataset: local ``files`` under
+    ``dir``, else the hub dataset ``hub`` (name, text and label columns, validation split or null to
+    carve ``val_size`` from train). With train_limit / eval_limit, a seeded sample of each split."""
+
+    def __init__(
+        self,
+        name: str,
+        dir: str | None,
+        files: dict[str, str],
+        labels: list[str],
+        val_size: int | None = None,
+        hub: dict | None = None,
+        train_limit: int | None = None,
+        eval_limit: int | None = None,
+    ) -> None:
+        self.name, self.dir, self.files, self.labels, self.val_size = name, dir, files, list(labels), val_size
+        self.hub, self.train_limit, self.eval_limit = hub, train_limit, eval_limit
+
+    def splits(self, seed: int = 0) -> dict[str, list[Example]]:
+        splits = self.read(seed)
+        limits = {"train": self.train_limit, "val": self.eval_limit, "test": self.eval_limit}
+        return {split: _sample(examples, limits[split], seed) for split, examples in splits.items()}
+
+    def read(self, seed: int) -> dict[str, list[Example]]:
+        raise NotImplementedError
+
+    def _from_hub(self, rel: str, seed: int) -> dict[str, list[Example]]:
+        missing = missing_data(f"sentiment data {self.name!r}", self.dir, rel)
+        if not self.hub:
+            raise missing
+        hub = self.hub
+        ds = load_from_hub(hub["name"], missing)
+        rows = {s: [(clean_review(r[hub["text"]]), int(r[hub["label"]])) for r in ds[s]] for s in ds}
+        if hub.get("val_split"):
+            return {"train": rows["train"], "val": rows[hub["val_split"]], "test": rows["test"]}
+        train, val = carve_validation(rows["train"], self.val_size, seed)
+        return {"train": train, "val": val, "test": rows["test"]}
+
+
+class Sst2(LabelledTexts):
+    """SST-2 style files: ``files.train`` / ``val`` / ``test``, each a GLUE .tsv or ``label text`` lines."""
+
+    def read(self, seed: int) -> dict[str, list[Example]]:
+        paths = {split: data_file(self.dir, rel) for split, rel in self.files.items()}
+        if all(paths.values()):
+            return {split: read_labelled(path) for split, path in paths.items()}
+        return self._from_hub(self.files["train"], seed)
+
+
+class ImdbReviews(LabelledTexts):
+    """The aclImdb archive (``files.archive``); validation is a seeded ``val_size`` carved from train."""
+
+    def read(self, seed: int) -> dict[str, list[Example]]:
+        archive = data_file(self.dir, self.files["archive"])
+        if archive is None:
+            return self._from_hub(self.files["archive"], seed)
+        splits = read_imdb(archive)
+        train, val = carve_validation(splits["train"], self.val_size, seed)
+        return {"train": train, "val": val, "test": splits["test"]}
+
+
+def _sample(examples: list[Example], limit: int | None, seed: int) -> list[Example]:
+    """A seeded random ``limit`` examples in their original order (files are often sorted by label)."""
+    if not limit or limit >= len(examples):
+        return examples
+    keep = sorted(random.Random(f"limit:{seed}").sample(range(len(examples)), limit))
+    return [examples[i] for i in keep]

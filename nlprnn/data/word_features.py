@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import torch
 
 from nlprnn.data.batching import pad_batch
+
+from nlprnn.data.batching import pad_batch
 from nlprnn.data.vocab import Vocab
 
 PAD, UNK = "<pad>", "<unk>"
@@ -109,3 +111,15 @@ class WordFeatures:
     @classmethod
     def from_dict(cls, d: dict) -> WordFeatures:
         return cls(Vocab.from_dict(d["words"]), Vocab.from_dict(d["chars"]), d.get("counts"))
+
+
+def collate(features: WordFeatures, sentences: Sequence[Sequence[str]], tags=None, encoded=None) -> tuple:
+    """Token lists -> the model's batch: words, casings (B, L), lengths (B,), chars (U, C),
+    char_lengths (U,), char_index (B, L), then tags (B, L) when ``tags`` (id tensors) are given.
+    ``encoded``: the sentences' (word ids, casing ids) if already computed (training encodes once)."""
+    encoded = encoded or [features.encode(s) for s in sentences]
+    words, lengths = pad_batch([w for w, _ in encoded], features.pad_id)
+    casings, _ = pad_batch([c for _, c in encoded], 0)
+    chars, char_lengths, char_index = features.chars_of(sentences)
+    batch = (words, casings, lengths, chars, char_lengths, char_index)
+    return batch + (pad_batch(tags, 0)[0],) if tags is not None else batch

@@ -15,6 +15,10 @@ from collections.abc import Sequence
 
 import torch
 
+from nlprnn.data.paths import data_file
+from nlprnn.data.sentiment import read_imdb
+from nlprnn.errors import UserError
+
 
 def cooccurrence(id_lists: Sequence[Sequence[int]], vocab_size: int, window: int, skip: int) -> torch.Tensor:
     """Sparse (V, V) symmetric counts, each pair weighted 1/distance; ids below ``skip`` (padding,
@@ -73,3 +77,36 @@ def ppmi_svd_vectors(
     present[matrix.indices()[0]] = True
     vectors[~present] = 0.0  # the randomised SVD leaves round-off noise there
     return vectors / vectors[present].std().clamp(min=1e-12)
+
+
+def unlabelled_texts(entries: Sequence[str], data_dir: str | None, train_texts: list[str], own_archive=False):
+    """The texts of ``embeddings.corpus`` entries: "train" (this dataset's training texts), an aclImdb
+    .tar.gz under data.dir (all 50k reviews, labels unused; ``ARCHIVE:train`` or ``:test`` for one
+    half) or a text file (a text a line). ``own_archive``: the dataset is IMDB itself, so its archive
+    (which holds the test reviews) is refused."""
+    texts = []
+    for entry in entries:
+        if entry == "train":
+            texts += train_texts
+            continue
+        entry, _, half = entry.partition(":")
+        if half not in ("", "train", "test"):
+            raise UserError(
+                f"embeddings.corpus: {entry}:{half}: only :train or :test select part of an archive"
+            )
+        path = data_file(data_dir, entry)
+        if path is None:
+            raise UserError(f"embeddings.corpus: {entry} not found under data.dir={data_dir}")
+        if path.name.endswith(".tar.gz"):
+            if own_archive:
+                raise UserError(
+                    f"embeddings.corpus: {entry} holds the IMDB test reviews; with data=imdb use [train]"
+                )
+            reviews = read_imdb(path)
+            texts += [text for split in ([half] if half else reviews) for text, _ in reviews[split]]
+        else:
+            try:
+                texts += path.read_text(encoding="utf-8").splitlines()
+            except UnicodeDecodeError as exc:
+                raise UserError(f"embeddings.corpus: {path} is not UTF-8 text ({exc.reason})") from None
+    return texts

@@ -8,6 +8,7 @@ from torch import nn
 
 from nlprnn.modules.attention import Attention
 from nlprnn.modules.embedding import Embedding
+from nlprnn.modules.loss import smoothed_cross_entropy
 from nlprnn.modules.rnn import StackedRNN, State
 
 
@@ -36,7 +37,7 @@ class Seq2Seq(nn.Module):
         share_embeddings: source and target share one embedding (needs a joint vocabulary).
         pad_id: padding id of both vocabularies.
 
-    forward(src (B, S), src_lengths (B,), tgt_in (B, T)) -> logits (B, T, V_t)
+    forward(src (B, S), src_lengths (B,), tgt_in (B, T)) -> logits (B, T, V_t); with tgt_out: the loss
     encode(src, src_lengths) -> decoder state (a dict);  step(tokens (N,), state) -> logits (N, V_t), state
     """
 
@@ -61,9 +62,10 @@ class Seq2Seq(nn.Module):
         if share_embeddings and src_vocab_size != tgt_vocab_size:
             raise ValueError("share_embeddings needs one joint vocabulary for source and target")
         self.cell, self.input_feeding, self.decoder_layers = cell, input_feeding, decoder_layers
-        self.tgt_embed = Embedding(tgt_vocab_size, emb_dim, pad_id, dropout)
-        self.src_embed = (
-            self.tgt_embed if share_embeddings else Embedding(src_vocab_size, emb_dim, pad_id, dropout)
+        self.pad_id = pad_id
+        self.tgt_embedding = Embedding(tgt_vocab_size, emb_dim, pad_id, dropout)
+        self.src_embedding = (
+            self.tgt_embedding if share_embeddings else Embedding(src_vocab_size, emb_dim, pad_id, dropout)
         )
         self.encoder = StackedRNN(
             emb_dim, encoder_hidden_size, encoder_layers, cell, bidirectional=True, dropout=dropout
@@ -79,16 +81,16 @@ class Seq2Seq(nn.Module):
         self.output = nn.Linear(self.out_size, tgt_vocab_size)
         if tie_embeddings:
             # N(0, 1) rows would give logits of std ~sqrt(E) through the tied output layer
-            nn.init.normal_(self.tgt_embed.weight, std=emb_dim**-0.5)
+            nn.init.normal_(self.tgt_embedding.weight, std=emb_dim**-0.5)
             with torch.no_grad():
-                self.tgt_embed.weight[pad_id].zero_()
-            self.output.weight = self.tgt_embed.weight
+                self.tgt_embedding.weight[pad_id].zero_()
+            self.output.weight = self.tgt_embedding.weight
 
     # ---- encoder -----------------------------------------------------------------------------
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> dict:
         """src (B, S) -> the decoder's initial state: memory (B, S, 2He), attention keys, mask
         (B, S), the bridged hidden state, and the input-feeding vector (zeros)."""
-        memory, enc_state = self.encoder(self.src_embed(src), src_lengths)
+        memory, enc_state = self.encoder(self.src_embedding(src), src_lengths)
         h = enc_state[0] if isinstance(enc_state, tuple) else enc_state  # (Le*2, B, He)
         top = torch.cat([h[-2], h[-1]], dim=-1)  # last layer, forward and backward: (B, 2He)
         h0 = torch.tanh(self.bridge(top)).view(top.size(0), self.decoder_layers, -1).transpose(0, 1)
@@ -118,7 +120,7 @@ class Seq2Seq(nn.Module):
 
     def decode(self, tgt_in: torch.Tensor, state: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher forcing: tgt_in (B, T) -> logits (B, T, V_t), attention weights (B, T, S)."""
-        emb = self.tgt_embed(tgt_in)
+        emb = self.tgt_embedding(tgt_in)
         if not self.input_feeding:
             dec_out, _ = self.decoder(emb, state=state["hidden"])  # one fused call over all T steps
             attn_vec, weights = self._attend(dec_out, state)
@@ -146,12 +148,24 @@ class Seq2Seq(nn.Module):
         attn_vec, weights = attn_vec.squeeze(1), weights.squeeze(1)
         return attn_vec, weights, {**state, "hidden": hidden, "feed": attn_vec}
 
-    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
-        return self.decode(tgt_in, self.encode(src, src_lengths))[0]
+    def forward(
+        self,
+        src: torch.Tensor,
+        src_lengths: torch.Tensor,
+        tgt_in: torch.Tensor,
+        tgt_out: torch.Tensor | None = None,
+        label_smoothing: float = 0.0,
+    ) -> torch.Tensor:
+        """Teacher-forced logits (B, T, V_t); with ``tgt_out`` the label-smoothed cross-entropy per
+        real target token instead (training: DistributedDataParallel wraps ``forward``)."""
+        logits = self.decode(tgt_in, self.encode(src, src_lengths))[0]
+        if tgt_out is None:
+            return logits
+        return smoothed_cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), label_smoothing, self.pad_id)
 
     def step(self, tokens: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
         """The decoding interface: tokens (N,) -> logits (N, V_t); state["attn"] holds (N, S)."""
-        emb = self.tgt_embed(tokens)
+        emb = self.tgt_embedding(tokens)
         if self.input_feeding:
             attn_vec, weights, state = self._feed_step(self._project_embeddings(emb), state)
         else:

@@ -39,7 +39,7 @@ class ConvFrontEnd(nn.Module):
 
 
 class SequenceClassifier(nn.Module):
-    """Token ids (B, T) + lengths (B,) -> class logits (B, num_classes).
+    """Token ids (B, T) + lengths (B,) -> class logits (B, num_classes), or with labels the loss.
 
     Args:
         vocab_size, num_classes, pad_id: from the data.
@@ -68,7 +68,7 @@ class SequenceClassifier(nn.Module):
         dropout: float = 0.3,
     ) -> None:
         super().__init__()
-        self.embed = Embedding(vocab_size, emb_dim, padding_idx=pad_id, dropout=dropout)
+        self.embedding = Embedding(vocab_size, emb_dim, padding_idx=pad_id, dropout=dropout)
         self.front = ConvFrontEnd(emb_dim, conv_channels, conv_kernel, conv_pool) if conv_channels else None
         self.rnn = StackedRNN(
             conv_channels or emb_dim,
@@ -82,9 +82,13 @@ class SequenceClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(self.rnn.output_size, num_classes)
 
-    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        x = self.embed(tokens)
+    def forward(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Class logits (B, C); with ``labels`` (B,) the mean cross-entropy instead (training)."""
+        x = self.embedding(tokens)
         if self.front is not None:
             x, lengths = self.front(x, lengths)
         outputs, _ = self.rnn(x, lengths)
-        return self.out(self.dropout(self.pool(outputs, lengths)))
+        logits = self.out(self.dropout(self.pool(outputs, lengths)))
+        return logits if labels is None else F.cross_entropy(logits, labels)

@@ -54,7 +54,7 @@ class SequenceTagger(nn.Module):
         super().__init__()
         if output not in ("crf", "softmax"):
             raise ValueError(f"output must be crf or softmax, got {output!r}")
-        self.words = Embedding(vocab_size, word_dim, pad_id)
+        self.embedding = Embedding(vocab_size, word_dim, pad_id)
         self.casings = nn.Embedding(len(CASINGS), case_dim, padding_idx=0) if case_dim else None
         self.chars = char_encoder(char_features, num_chars, char_dim, char_size)
         in_size = word_dim + case_dim + (self.chars.output_size if self.chars else 0)
@@ -65,13 +65,22 @@ class SequenceTagger(nn.Module):
 
     def emissions(self, words, casings, lengths, chars, char_lengths, char_index) -> torch.Tensor:
         """Per-token tag scores (B, L, T)."""
-        parts = [self.words(words)]
+        parts = [self.embedding(words)]
         if self.casings is not None:
             parts.append(self.casings(casings))
         if self.chars is not None:
             parts.append(self.chars(chars, char_lengths)[char_index])  # each distinct form computed once
         hidden, _ = self.rnn(self.dropout(torch.cat(parts, dim=-1)), lengths)
         return self.project(self.dropout(hidden))
+
+    def forward(self, words, casings, lengths, chars, char_lengths, char_index, tags=None) -> torch.Tensor:
+        """Emission scores (B, L, T); with ``tags`` (B, L) the training loss instead, so that
+        DistributedDataParallel (which wraps ``forward``) sees the whole training computation."""
+        emissions = self.emissions(words, casings, lengths, chars, char_lengths, char_index)
+        if tags is None:
+            return emissions
+        mask = torch.arange(words.size(1), device=words.device)[None, :] < lengths[:, None]
+        return self.loss(emissions, tags, mask)
 
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean per real token: CRF negative log-likelihood (summed over sentences) or cross-entropy."""

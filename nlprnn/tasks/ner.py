@@ -1,75 +1,23 @@
 """Recipe ner: named-entity tagging (many-to-many, equal lengths), BiLSTM(-CRF), seqeval F1.
 
-Modes: train (default), evaluate (ckpt=... split=test), tag (ckpt=... text="..." | input=FILE | stdin).
+Modes: train (default), evaluate (ckpt=... [split=test]), tag (ckpt=... text="..." | input=FILE | stdin).
 """
 
 from __future__ import annotations
-
-import json
-import time
-from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from nlprnn.data.batching import IndexedBatches, make_batches
-from nlprnn.data.conll import Sentence, read_conll, tagging
-from nlprnn.data.hub import load_from_hub
-from nlprnn.data.paths import data_file, missing_data
+from nlprnn.data.conll import Sentence, spans, tagging
 from nlprnn.data.vocab import Vocab
-from nlprnn.data.word_features import WordFeatures
+from nlprnn.data.word_features import WordFeatures, collate
 from nlprnn.errors import UserError
-from nlprnn.tagger import Tagger, collate, ner_scores, spans
-from nlprnn.tasks.common import (
-    input_lines,
-    output_stream,
-    run_dir,
-    save_config,
-    seed_everything,
-    setup_device,
-    trained_data_config,
-)
+from nlprnn.inference.tagger import Tagger
+from nlprnn.tasks.recipe import Recipe, modes_of
 from nlprnn.training import distributed as dist
-from nlprnn.training.trainer import Trainer
-
-TASK = "ner"
-SPLITS = ("train", "val", "test")
-
-
-# ---- data -------------------------------------------------------------------------------------
-def load_sentences(data_cfg: DictConfig) -> dict[str, list[Sentence]]:
-    """{train, val, test: [(tokens, IOB2 tags)]} from local CoNLL files, else from the hub."""
-    paths = {split: data_file(data_cfg.dir, data_cfg.files[split]) for split in SPLITS}
-    if all(paths.values()):
-        splits = {s: read_conll(p, data_cfg.tag_column, data_cfg.scheme) for s, p in paths.items()}
-    else:
-        splits = _from_hub(data_cfg)
-    if data_cfg.train_limit:
-        splits["train"] = splits["train"][: data_cfg.train_limit]
-    if data_cfg.eval_limit:
-        splits = {k: v if k == "train" else v[: data_cfg.eval_limit] for k, v in splits.items()}
-    return splits
-
-
-def _from_hub(data_cfg: DictConfig) -> dict[str, list[Sentence]]:
-    missing = missing_data(f"NER data {data_cfg.name!r}", data_cfg.dir, data_cfg.files.train)
-    kwargs = {"name": data_cfg.hub.config} if data_cfg.hub.config else {}
-    ds = load_from_hub(data_cfg.hub.name, missing, **kwargs)
-    names = ds["train"].features["ner_tags"].feature.names
-    hub_split = {"train": "train", "val": "validation", "test": "test"}
-    return {
-        split: [
-            (ex["tokens"], [names[t] for t in ex["ner_tags"]]) for ex in ds[hub_split[split]] if ex["tokens"]
-        ]
-        for split in SPLITS
-    }
-
-
-def encode(sentences: list[Sentence], features: WordFeatures, tags: Vocab) -> list[tuple]:
-    """Encode once: [(tokens, (word ids, casing ids), tag ids)]; the characters of each distinct word
-    form are encoded once too (cached in ``features``) and gathered per batch."""
-    return [(tokens, features.encode(tokens), tags.encode(labels)) for tokens, labels in sentences]
+from nlprnn.training.metrics import ner_scores
 
 
 def word_dropout_probabilities(cfg: DictConfig, features: WordFeatures) -> torch.Tensor | None:
@@ -85,19 +33,43 @@ def word_dropout_probabilities(cfg: DictConfig, features: WordFeatures) -> torch
     return None
 
 
-# ---- the task the trainer drives ----------------------------------------------------------------
-class NERTask:
+class NER(Recipe):
     """Per-token loss (CRF NLL or cross-entropy) with word dropout; validation F1 picks checkpoints."""
 
+    name, predictor, inference_mode = "ner", Tagger, "tag"
     metric, metric_mode = "val_f1", "max"
+    try_input = 'text="Angela Merkel visited Paris."'
 
-    def __init__(
-        self, cfg: DictConfig, train, val: list[Sentence], features: WordFeatures, tags: Vocab, device
-    ):
-        self.cfg, self.train, self.val, self.device = cfg, train, val, device
-        self.features, self.tags = features, tags
-        self.drop_prob = word_dropout_probabilities(cfg, features).to(device)
-        self.lengths = [len(tokens) for tokens, _, _ in train]
+    def build(self, splits: dict[str, list[Sentence]], out):
+        cfg = self.cfg
+        self.features = WordFeatures.build([tokens for tokens, _ in splits["train"]])
+        from_iob2 = tagging(cfg.tagging)[0]
+        training = [(tokens, from_iob2(labels)) for tokens, labels in splits["train"]]
+        self.tags = Vocab.build((t for _, labels in training for t in labels), specials=["O"])
+        unknown = {t for s in splits if s != "train" for _, labels in splits[s] for t in from_iob2(labels)}
+        if unknown - set(self.tags.itos):
+            raise UserError(f"tags {sorted(unknown - set(self.tags.itos))} never occur in the training data")
+        if dist.is_main():
+            print(
+                f"data: {cfg.data.name}: "
+                + ", ".join(f"{k} {len(v):,} sentences" for k, v in splits.items())
+                + f"; {len(self.features.words):,} words, {len(self.features.chars)} chars, "
+                f"tags {' '.join(self.tags.itos)}"
+            )
+        # encode once: (tokens, (word ids, casing ids), tag ids); chars per distinct form, cached
+        self.train = [(t, self.features.encode(t), self.tags.encode(labels)) for t, labels in training]
+        self.lengths = [len(tokens) for tokens, _, _ in self.train]
+        self.val = splits["val"]
+        drop = word_dropout_probabilities(cfg, self.features)
+        self.drop_prob = drop.to(self.device) if drop is not None else None
+        model = instantiate(
+            cfg.model,
+            vocab_size=len(self.features.words),
+            num_tags=len(self.tags),
+            num_chars=len(self.features.chars),
+            pad_id=self.features.pad_id,
+        )
+        return model, {"vocab": {"features": self.features.to_dict(), "tags": self.tags.to_dict()}}
 
     def train_batches(self, epoch: int) -> IndexedBatches:
         b = self.cfg.batching
@@ -105,125 +77,41 @@ class NERTask:
         return IndexedBatches(self.train, dist.shard(batches), self._collate)
 
     def _collate(self, rows) -> tuple:
-        """Encoded sentences -> (words, casings, lengths, chars, char_lengths, char_index, tags)."""
         tokens, encoded, tags = zip(*rows)
         return collate(self.features, tokens, tags, encoded)
 
-    def start_epoch(self, epoch: int) -> None:
-        pass
-
-    def train_loss(self, model, batch) -> tuple[torch.Tensor, int]:
+    def train_loss(self, model, batch):
         words, casings, lengths, chars, char_lengths, char_index, tags = (t.to(self.device) for t in batch)
         if self.drop_prob is not None:
             drop = torch.rand(words.shape, device=words.device) < self.drop_prob[words]
             words = words.masked_fill(drop, self.features.unk_id)
-        emissions = model.emissions(words, casings, lengths, chars, char_lengths, char_index)
-        mask = torch.arange(words.size(1), device=words.device)[None, :] < lengths[:, None]
-        return model.loss(emissions, tags, mask), int(lengths.sum())
+        loss = model(words, casings, lengths, chars, char_lengths, char_index, tags=tags)
+        return loss, int(lengths.sum())
 
     def evaluate(self, model) -> dict[str, float]:
         tagger = Tagger(model, self.features, self.tags, device=self.device, scheme=self.cfg.tagging)
-        scores = score_split(tagger, self.val)
+        scores = self.score(tagger, self.val)
         return {"val_f1": scores["f1"], "val_precision": scores["precision"], "val_recall": scores["recall"]}
 
-    def state_dict(self) -> dict:
-        return {}
+    def score(self, tagger: Tagger, sentences: list[Sentence]) -> dict:
+        predicted = tagger.tag_tokens([tokens for tokens, _ in sentences])
+        return {**ner_scores([tags for _, tags in sentences], predicted), "sentences": len(sentences)}
 
-    def load_state_dict(self, state: dict) -> None:
-        pass
-
-
-def score_split(tagger: Tagger, sentences: list[Sentence], text_report: bool = False) -> dict:
-    predicted = tagger.tag_tokens([tokens for tokens, _ in sentences])
-    return ner_scores([tags for _, tags in sentences], predicted, text_report)
-
-
-# ---- modes --------------------------------------------------------------------------------------
-def train(cfg: DictConfig) -> dict:
-    seed_everything(cfg.seed)
-    device = setup_device(cfg)
-    out = run_dir()
-    resolved = save_config(cfg, out)
-    data = load_sentences(cfg.data)
-    features = WordFeatures.build([tokens for tokens, _ in data["train"]])
-    from_iob2 = tagging(cfg.tagging)[0]
-    training = [(tokens, from_iob2(labels)) for tokens, labels in data["train"]]
-    tags = Vocab.build((t for _, labels in training for t in labels), specials=["O"])
-    unknown = {t for split in ("val", "test") for _, labels in data[split] for t in from_iob2(labels)}
-    unknown -= set(tags.itos)
-    if unknown:
-        raise UserError(f"tags {sorted(unknown)} occur in val/test but never in the training data")
-    if dist.is_main():
-        print(
-            f"data: {cfg.data.name}: "
-            + ", ".join(f"{k} {len(v):,} sentences" for k, v in data.items())
-            + f"; {len(features.words):,} words, {len(features.chars)} chars, tags {' '.join(tags.itos)}"
+    def describe(self, split: str, scores: dict) -> str:
+        per_type = "\n".join(
+            f"  {kind:<8} P {s['precision']:6.2f}  R {s['recall']:6.2f}  F1 {s['f1']:6.2f}  support {s['support']}"
+            for kind, s in sorted(scores["per_type"].items())
         )
-    model = instantiate(
-        cfg.model,
-        vocab_size=len(features.words),
-        num_tags=len(tags),
-        num_chars=len(features.chars),
-        pad_id=features.pad_id,
-    ).to(device)
-    task = NERTask(cfg, encode(training, features, tags), data["val"], features, tags, device)
-    extra = {
-        "task": TASK,
-        "config": resolved,
-        "vocab": {"features": features.to_dict(), "tags": tags.to_dict()},
-    }
-    Trainer(cfg.trainer, cfg.optimizer, model, task, out, extra).fit()
-    results = {}
-    if dist.is_main():
-        results = report(
-            Tagger.from_checkpoint(out / "best.pt", device=str(device)), data, ["val", "test"], out
+        return (
+            f"{split}: F1 {scores['f1']:.2f}  precision {scores['precision']:.2f}  recall {scores['recall']:.2f}"
+            f"  ({scores['sentences']} sentences in {scores['seconds']:.1f} s)\n{per_type}"
         )
-    dist.cleanup()
-    return results
+
+    def format(self, text: str, tagged: list[tuple[str, str]]) -> str:
+        """tokens with tags, then the entity spans: ``Peter/B-PER ...`` / ``[PER Peter]``."""
+        tokens, labels = [t for t, _ in tagged], [t for _, t in tagged]
+        entities = "  ".join(f"[{kind} {words}]" for kind, _, _, words in spans(tokens, labels))
+        return " ".join(f"{t}/{lab}" for t, lab in tagged) + "\n" + (entities or "(no entities)")
 
 
-def report(tagger: Tagger, data, splits: list[str], out: Path) -> dict:
-    """Entity-level scores of each split, printed (with the per-type report) and saved to results.json."""
-    results = {}
-    for split in splits:
-        start = time.perf_counter()
-        scores = score_split(tagger, data[split], text_report=True)
-        seconds = time.perf_counter() - start
-        print(
-            f"{split}: F1 {scores['f1']:.2f}  precision {scores['precision']:.2f}  "
-            f"recall {scores['recall']:.2f}"
-            f"  ({len(data[split])} sentences in {seconds:.1f} s)\n{scores.pop('report')}"
-        )
-        results[split] = {**scores, "tag_seconds": seconds, "sentences": len(data[split])}
-    with open(out / "results.json", "w") as f:
-        json.dump(results, f, indent=1)
-    return results
-
-
-def _tagger(cfg: DictConfig) -> Tagger:
-    return Tagger.from_checkpoint(cfg.ckpt, device=str(setup_device(cfg)))
-
-
-def evaluate(cfg: DictConfig) -> dict:
-    tagger = _tagger(cfg)
-    if cfg.split not in ("val", "test"):
-        raise UserError(f"split={cfg.split!r}: choose val or test")
-    data = load_sentences(trained_data_config(cfg, tagger.config))
-    return report(tagger, data, [cfg.split], run_dir())
-
-
-def tag(cfg: DictConfig) -> None:
-    """Tag text="..." or each line of input=FILE (or stdin): tokens with tags, then the entity spans."""
-    tagger = _tagger(cfg)
-    with output_stream(cfg) as dst:
-        for line in input_lines(cfg):
-            tagged = tagger.tag(line)
-            tokens, labels = [t for t, _ in tagged], [t for _, t in tagged]
-            entities = "  ".join(f"[{kind} {text}]" for kind, _, _, text in spans(tokens, labels))
-            dst.write(
-                " ".join(f"{t}/{lab}" for t, lab in tagged) + "\n" + (entities or "(no entities)") + "\n"
-            )
-            dst.flush()
-
-
-MODES = {"train": train, "evaluate": evaluate, "tag": tag}
+MODES = modes_of(NER)

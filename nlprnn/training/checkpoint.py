@@ -37,3 +37,14 @@ def load_checkpoint(path: str | Path | None, task: str | None = None) -> dict:
     if task is not None and ckpt["task"] != task:
         raise UserError(f"{path} was trained by recipe {ckpt['task']!r}, not {task!r}")
     return ckpt
+
+
+def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu", **sizes) -> torch.nn.Module:
+    """Rebuild the model from the config stored in the checkpoint (its ``model._target_`` and keys),
+    with ``sizes`` (vocabulary sizes, pad id) from the checkpoint's vocabularies, and load its weights."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    model = instantiate(OmegaConf.create(ckpt["config"]["model"]), **sizes)
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval()

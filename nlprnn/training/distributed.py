@@ -21,10 +21,35 @@ def is_main() -> bool:
     return rank() == 0
 
 
-def shard(batches: list) -> list:
-    """This rank's share of an epoch's batches; every rank gets the same number (the rest is dropped)."""
+def shard(batches: list[list[int]]) -> list[list[int]]:
+    """This rank's share of each global batch (every world_size-th example of it), so that W ranks
+    take the same optimizer steps on the same examples as one process; batches with fewer examples
+    than ranks are skipped under torchrun."""
     world = world_size()
-    return batches[: len(batches) // world * world][rank() :: world]
+    if world == 1:
+        return batches
+    return [batch[rank() :: world] for batch in batches if len(batch) >= world]
+
+
+def global_mean(loss: torch.Tensor, units: int) -> torch.Tensor:
+    """The loss to back-propagate so that DDP's gradient average equals the gradient of the mean
+    over the global batch: this rank's mean over ``units`` (tokens, sentences...) weighted by
+    units * W / global units. One process: the loss as it is."""
+    if not dist.is_initialized():
+        return loss
+    total = torch.tensor([float(units)], device=loss.device)
+    dist.all_reduce(total)
+    return loss * (units * world_size() / total.item())
+
+
+def written_by_main(write):
+    """Run ``write()`` (it writes a file and returns its path) on rank 0 only; every rank returns
+    that path once the file exists, so the others read what rank 0 wrote."""
+    if not dist.is_initialized():
+        return write()
+    box = [write() if is_main() else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def init_if_launched(device: torch.device) -> None:

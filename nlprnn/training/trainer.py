@@ -5,7 +5,9 @@ A recipe hands the trainer a model and a *task* object with this small interface
     task.metric, task.metric_mode        # e.g. "val_loss", "min": picks best.pt, early stopping
     task.train_batches(epoch) -> seq     # indexable, len(); the same for a given epoch and seed
     task.start_epoch(epoch)              # reset per-epoch state (e.g. carried hidden state)
-    task.train_loss(model, batch) -> (mean loss, number of target tokens)
+    task.train_loss(model, batch) -> (mean loss, target tokens[, units the loss is a mean over])
+                                         # model: the DDP wrapper under torchrun, so the loss must
+                                         # come from model(...) (forward), never from its methods
     task.evaluate(model) -> {"val_loss": ..., ...}
     task.state_dict() / task.load_state_dict(d)   # state carried between batches, for resume
 
@@ -129,14 +131,14 @@ class Trainer:
 
     def train_step(self, batch) -> tuple[float, int]:
         self.net.train()
-        loss, ntok = self.task.train_loss(self.net, batch)
+        loss, ntok, *units = self.task.train_loss(self.net, batch)
         if not torch.isfinite(loss):
             raise UserError(
                 f"loss became {loss.item()} at step {self.state['step']}; "
                 "lower optimizer.lr or trainer.clip_norm"
             )
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        dist.global_mean(loss, units[0] if units else ntok).backward()
         if self.cfg.clip_norm:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
         self.optimizer.step()

@@ -1,30 +1,36 @@
 """Training throughput of the translation recipe against the raw fused recurrent kernels.
 
-    python -m nlprnn.bench_translation                     # recipe=translation defaults, B=100 S=16 T=17
-    python -m nlprnn.bench_translation --json bench.json --override model.hidden_size=256
+    python scripts/bench_translation.py                     # recipe=translation defaults, B=100 S=16 T=17
+    python scripts/bench_translation.py --json bench.json --override model.hidden_size=256
 
 Measures, in one process on the same shapes (target tokens per second):
   raw     the fused kernels alone: bidirectional encoder RNN over (B, S, E) and decoder RNN over
           (B, T, E), forward + backward
   recipe  the trainer's own step (Trainer.train_step -> TranslationTask.train_loss) on the recipe's
           Seq2Seq, optimizer and label-smoothed loss: embeddings, packing, attention, output layer
-Workloads are interleaved for --repeats rounds (see nlprnn.bench); each reports its median.
+Workloads are interleaved for --repeats rounds (see scripts/bench.py); each reports its median.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for scripts/bench.py
+
 import argparse
 import json
 import tempfile
-from pathlib import Path
 
-from nlprnn.bench import Step, _device_name, measure_all
+from bench import Step, _device_name, measure_all  # scripts/bench.py
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m nlprnn.bench_translation", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python scripts/bench_translation.py", description=__doc__.split("\n")[0]
+    )
     for name, default in [
         ("batch-size", 100),
         ("src-len", 16),
@@ -65,11 +71,34 @@ def raw_step(a: argparse.Namespace, device) -> Step:
     return step
 
 
+class FixedShapes:
+    """The trainer's task interface over fixed-shape random pairs: the recipe's collate and the
+    model's own loss (``Seq2Seq.forward`` with ``tgt_out``), as ``recipe=translation`` trains."""
+
+    metric, metric_mode = "val_bleu", "max"
+
+    def __init__(self, pairs, batch_size: int, label_smoothing: float, device) -> None:
+        from functools import partial
+
+        from nlprnn.data.batching import IndexedBatches
+        from nlprnn.tasks.translation import collate_pairs
+
+        batches = [list(range(i, i + batch_size)) for i in range(0, len(pairs), batch_size)]
+        self.batches = IndexedBatches(pairs, batches, partial(collate_pairs, pad_id=0))
+        self.label_smoothing, self.device = label_smoothing, device
+
+    def train_batches(self, epoch: int):
+        return self.batches
+
+    def train_loss(self, model, batch):
+        src, src_lengths, tgt_in, tgt_out = (t.to(self.device) for t in batch)
+        return model(src, src_lengths, tgt_in, tgt_out, self.label_smoothing), int((tgt_out != 0).sum())
+
+
 def recipe_step(a: argparse.Namespace, device) -> Step:
     import torch
     from hydra.utils import instantiate
 
-    from nlprnn.tasks.translation import TranslationTask
     from nlprnn.training.trainer import Trainer
 
     cfg = recipe_config(a.override)
@@ -82,9 +111,7 @@ def recipe_step(a: argparse.Namespace, device) -> Step:
         )
         for _ in range(a.batch_size * 4)
     ]
-    tok = type("Tok", (), {"pad_id": 0})()  # the training loss needs only the pad id
-    task = TranslationTask(cfg, pairs, [], tok, tok, device)
-    task.cfg.batching.max_tokens, task.cfg.batching.batch_size = None, a.batch_size  # fixed shapes
+    task = FixedShapes(pairs, a.batch_size, cfg.label_smoothing, device)
     trainer = Trainer(cfg.trainer, cfg.optimizer, model, task, tempfile.gettempdir(), {"task": "translation"})
     batches, i = task.train_batches(0), 0
 

@@ -1,25 +1,28 @@
-"""Translate with a trained checkpoint: batched greedy / sampling / beam search, streaming, metrics.
+"""Translate with a trained checkpoint: batched greedy / sampling / beam search, streaming.
 
-from nlprnn.translator import Translator
-tr = Translator.from_checkpoint("runs/translation/RUN/best.pt", beam_size=5)
-tr.translate(["Ein Hund läuft."])            # -> ["A dog is running."]
+from nlprnn import Translator
+tr = Translator.from_checkpoint("runs/translation/RUN", beam_size=5)
+tr("Ein Hund läuft.")                      # -> "A dog is running."
+tr(["Ein Hund läuft.", "Zwei Männer."])    # -> one translation each
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import torch
 
 from nlprnn.data.batching import make_batches, pad_batch
 from nlprnn.data.subword import SubwordTokenizer
+from nlprnn.errors import UserError
+from nlprnn.inference.predictor import Predictor, checked_texts
 from nlprnn.modules.beam_search import beam_search
 from nlprnn.modules.decoding import greedy, sample
-from nlprnn.training.checkpoint import load_checkpoint
+from nlprnn.training.checkpoint import model_from_checkpoint
 
 
-class Translator:
+class Translator(Predictor):
     """Batched translation of raw sentences (sentencepiece in, detokenized text out).
 
     Args:
@@ -48,7 +51,7 @@ class Translator:
         device: str | torch.device = "cpu",
     ) -> None:
         if method not in ("beam", "greedy", "sample"):
-            raise ValueError(f"decoding method must be beam, greedy or sample, got {method!r}")
+            raise UserError(f"decoding method must be beam, greedy or sample, got {method!r}")
         self.model, self.src_tok, self.tgt_tok = model.eval(), src_tok, tgt_tok
         self.method, self.beam_size, self.alpha, self.n_best = method, beam_size, alpha, n_best
         self.max_len_ratio, self.max_len_extra, self.max_src_len = max_len_ratio, max_len_extra, max_src_len
@@ -56,33 +59,38 @@ class Translator:
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.config: dict = {}
 
-    @classmethod
-    def from_checkpoint(cls, path, device: str = "cpu", **decoding) -> Translator:
-        """Rebuild model and tokenizers from a translation checkpoint; ``decoding`` overrides the
-        decoding settings saved with it (method, beam_size, alpha, ...)."""
-        from nlprnn.tasks.common import model_from_checkpoint
+    task = "translation"
 
-        ckpt = load_checkpoint(path, "translation")
+    @classmethod
+    def from_ckpt(cls, ckpt: dict, device: torch.device, **decoding) -> Translator:
+        """Model and tokenizers from a translation checkpoint; ``decoding`` overrides the decoding
+        settings saved with it (method, beam_size, alpha, ...)."""
         src_tok, tgt_tok = (SubwordTokenizer.from_tensor(ckpt["subword"][k]) for k in ("src", "tgt"))
         model = model_from_checkpoint(
             ckpt,
-            torch.device(device),
+            device,
             src_vocab_size=src_tok.vocab_size,
             tgt_vocab_size=tgt_tok.vocab_size,
             pad_id=tgt_tok.pad_id,
         )
         settings = {**ckpt["config"]["decoding"], **decoding}
-        translator = cls(model, src_tok, tgt_tok, device=device, **settings)
-        translator.config = ckpt["config"]  # the resolved training config, for evaluation
-        return translator
+        return cls(model, src_tok, tgt_tok, device=device, **settings)
+
+    @property
+    def stream_batch(self) -> int:
+        return self.batch_size * 4
 
     # ---- text in, text out -----------------------------------------------------------------------
-    def translate(self, sentences: list[str]) -> list[str]:
-        """Sentences -> best translations, in the input order. Empty input gives empty output."""
+    def translate(self, sentences: str | Iterable[str]) -> str | list[str]:
+        """A sentence -> its best translation; a list -> one each, in order. Empty stays empty."""
+        return self(sentences)
+
+    def predict_batch(self, sentences: list[str]) -> list[str]:
         return [hyps[0] for hyps in self.translate_nbest(sentences)]
 
-    def translate_nbest(self, sentences: list[str]) -> list[list[str]]:
+    def translate_nbest(self, sentences: Iterable[str]) -> list[list[str]]:
         """Sentences -> the n_best translations of each (one unless method="beam" and n_best > 1)."""
+        sentences = checked_texts([sentences] if isinstance(sentences, str) else sentences, "Translator")
         src = self.encode_sources(sentences)
         out: list[list[str]] = [[""] for _ in sentences]
         live = [i for i, ids in enumerate(src) if ids]  # empty lines stay empty translations
@@ -91,18 +99,6 @@ class Translator:
             for row, hyps in zip(rows, self.decode_ids([src[r] for r in rows])):
                 out[row] = self.tgt_tok.decode(hyps)
         return out
-
-    def translate_stream(self, lines: Iterable[str]) -> Iterator[str]:
-        """Translate a long stream chunk by chunk, yielding each translation as soon as its chunk is
-        done: output starts at once and an interruption keeps everything already written."""
-        chunk: list[str] = []
-        for line in lines:
-            chunk.append(line.rstrip("\n"))
-            if len(chunk) == self.batch_size * 4:
-                yield from self.translate(chunk)
-                chunk = []
-        if chunk:
-            yield from self.translate(chunk)
 
     def encode_sources(self, sentences: list[str]) -> list[list[int]]:
         ids = self.src_tok.encode([s.strip() for s in sentences], add_eos=True)
@@ -161,7 +157,7 @@ class Translator:
         from the translation forced through the decoder (teacher forcing)."""
         src_ids = self.encode_sources([sentence])[0]
         if not src_ids:
-            raise ValueError("cannot plot attention for an empty sentence")
+            raise UserError("cannot plot attention for an empty sentence")
         hyp = self.decode_ids([src_ids])[0][0]
         src = torch.tensor([src_ids], device=self.device)
         tgt_in = torch.tensor([[self.tgt_tok.bos_id, *hyp]], device=self.device)
@@ -176,18 +172,3 @@ def _cut(row: list[int], eos: int, limit: int) -> list[int]:
     """A greedy/sampled row up to its eos (or its own length limit)."""
     row = row[:limit]
     return row[: row.index(eos)] if eos in row else row
-
-
-def corpus_scores(hyps: list[str], refs: list[str]) -> dict:
-    """sacrebleu BLEU and chrF of detokenized hypotheses against raw references, with signatures."""
-    import sacrebleu
-
-    bleu, chrf = sacrebleu.BLEU(), sacrebleu.CHRF()
-    b, c = bleu.corpus_score(hyps, [refs]), chrf.corpus_score(hyps, [refs])
-    return {
-        "bleu": b.score,
-        "chrf": c.score,
-        "bleu_signature": str(bleu.get_signature()),
-        "chrf_signature": str(chrf.get_signature()),
-        "bleu_detail": str(b),
-    }

@@ -1,8 +1,8 @@
 """Throughput of the char_lm recipe's training step against the raw fused RNN kernel.
 
-    python -m nlprnn.bench                      # recipe shapes: B64 T100 E64 H512 L2 lstm, V66
-    python -m nlprnn.bench --cell gru --inference --json bench.json
-    python -m nlprnn.bench --batch-size 2 --bptt 5 --emb-dim 4 --hidden-size 8 --iters 1
+    python scripts/bench.py                      # recipe shapes: B64 T100 E64 H512 L2 lstm, V66
+    python scripts/bench.py --cell gru --inference --json bench.json
+    python scripts/bench.py --batch-size 2 --bptt 5 --emb-dim 4 --hidden-size 8 --iters 1
 
 Measures, in one process on the same shapes:
   raw        nn.LSTM/GRU/RNN forward + backward of out.sum() on a random (B, T, E) input
@@ -23,6 +23,7 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any
 
@@ -30,7 +31,7 @@ Step = Callable[[], None]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m nlprnn.bench", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python scripts/bench.py", description=__doc__.split("\n")[0])
     for name, default in [
         ("batch-size", 64),
         ("bptt", 100),
@@ -90,26 +91,38 @@ def _recipe_config(a: argparse.Namespace):
             ("dropout", a.dropout),
         ]
     ]
-    overrides += [f"batch_size={a.batch_size}", f"bptt={a.bptt}", "trainer.progress=false"]
+    overrides += [f"batching.batch_size={a.batch_size}", f"batching.bptt={a.bptt}", "trainer.progress=false"]
     with initialize_config_dir(config_dir=str(conf), version_base=None):
         return compose("config", overrides=["recipe=char_lm", *overrides])
 
 
 def _model_and_batches(a: argparse.Namespace, device, steps: int):
-    import torch
-    from hydra.utils import instantiate
+    """The char_lm recipe built (public ``CharLM.build``) on random text over V-1 characters
+    (the vocabulary adds <unk>): its model, and its own batches of the BPTT grid."""
+    import random
+    import tempfile
 
-    from nlprnn.tasks.char_lm import CharLMTask
+    from nlprnn.tasks.char_lm import CharLM
 
     cfg = _recipe_config(a)
-    model = instantiate(cfg.model, vocab_size=a.vocab).to(device)
-    ids = torch.randint(a.vocab, (a.batch_size * (steps * a.bptt + 1),))  # CPU, like the corpus
-    task = CharLMTask(cfg, {"train": ids}, device)
-    return cfg, model, task
+    rng = random.Random(a.seed)
+    alphabet = [chr(33 + i) for i in range(a.vocab - 1)]
+    text = "".join(rng.choice(alphabet) for _ in range(a.batch_size * (steps * a.bptt + 1)))
+    task = CharLM(cfg, device)
+    with tempfile.TemporaryDirectory() as out, _quiet():
+        model, _ = task.build({"train": text, "val": text[:100]}, Path(out))
+    return cfg, model.to(device), task
+
+
+def _quiet():
+    import contextlib
+    import io
+
+    return contextlib.redirect_stdout(io.StringIO())
 
 
 def recipe_step(a: argparse.Namespace, device) -> Step:
-    """The trainer's own step (Trainer.train_step -> CharLMTask.train_loss): batches from the
+    """The trainer's own step (Trainer.train_step -> CharLM.train_loss): batches from the
     BPTT grid, carried state, cross-entropy, backward, clipping, optimizer and schedule."""
     import tempfile
 

@@ -1,0 +1,104 @@
+"""Tag raw text with a trained NER checkpoint: (token, IOB2 tag) pairs and entity spans.
+
+from nlprnn import Tagger
+tagger = Tagger.from_checkpoint("runs/ner/RUN")
+tagger("Angela Merkel visited Paris.")
+# -> [("Angela", "B-PER"), ("Merkel", "I-PER"), ("visited", "O"), ("Paris", "B-LOC"), (".", "O")]
+tagger.entities("Angela Merkel visited Paris.")   # -> [("PER", "Angela Merkel"), ("LOC", "Paris")]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+
+from nlprnn.data.batching import make_batches
+from nlprnn.data.conll import spans, tagging, tokenize
+from nlprnn.data.vocab import Vocab
+from nlprnn.data.word_features import WordFeatures, collate
+from nlprnn.errors import UserError
+from nlprnn.inference.predictor import Predictor, checked_texts
+from nlprnn.training.checkpoint import model_from_checkpoint
+
+
+class Tagger(Predictor):
+    """Batched tagging of token lists or raw text with a SequenceTagger.
+
+    Args:
+        model: a SequenceTagger; features: its WordFeatures; tags: its tag Vocab.
+        batch_size: sentences tagged together (sorted by length).
+        scheme: the tagging the model predicts (iob2 | iobes); output is always IOB2.
+    """
+
+    def __init__(
+        self, model, features: WordFeatures, tags: Vocab, batch_size: int = 256, device="cpu", scheme="iob2"
+    ):
+        self.model, self.features, self.tags = model.eval(), features, tags
+        self.batch_size, self.device = batch_size, torch.device(device)
+        self.to_iob2 = tagging(scheme)[1]
+        self.config: dict = {}
+
+    task = "ner"
+
+    @classmethod
+    def from_ckpt(cls, ckpt: dict, device: torch.device, batch_size: int = 256) -> Tagger:
+        features = WordFeatures.from_dict(ckpt["vocab"]["features"])
+        tags = Vocab.from_dict(ckpt["vocab"]["tags"])
+        model = model_from_checkpoint(
+            ckpt,
+            device,
+            vocab_size=len(features.words),
+            num_tags=len(tags),
+            num_chars=len(features.chars),
+            pad_id=features.pad_id,
+        )
+        return cls(model, features, tags, batch_size, device, ckpt["config"].get("tagging", "iob2"))
+
+    def tag_tokens(self, sentences: Sequence[str] | Iterable[Sequence[str]]) -> list[str] | list[list[str]]:
+        """One token list -> its IOB2 tags; a list of token lists -> one tag list each, in order.
+        An empty sentence gets no tags."""
+        if isinstance(sentences, str):
+            raise UserError("Tagger.tag_tokens takes token lists; use tagger(text) for raw text")
+        sentences = list(sentences)
+        if sentences and all(isinstance(t, str) for t in sentences):
+            return self._tag_token_lists([sentences])[0]
+        for i, tokens in enumerate(sentences):
+            if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
+                raise UserError(f"Tagger.tag_tokens: sentence #{i} is not a list of token strings")
+        return self._tag_token_lists([list(tokens) for tokens in sentences])
+
+    @torch.no_grad()
+    def _tag_token_lists(self, sentences: list[list[str]]) -> list[list[str]]:
+        out: list[list[str]] = [[] for _ in sentences]
+        live = [i for i, s in enumerate(sentences) if len(s)]
+        for batch in make_batches(
+            [len(sentences[i]) for i in live], batch_size=self.batch_size, shuffle=False
+        ):
+            rows = [live[j] for j in batch]
+            inputs = [t.to(self.device) for t in collate(self.features, [sentences[i] for i in rows])]
+            emissions = self.model(*inputs)
+            mask = torch.arange(emissions.size(1), device=self.device)[None, :] < inputs[2][:, None]
+            for i, ids, n in zip(rows, self.model.decode(emissions, mask).tolist(), inputs[2].tolist()):
+                out[i] = self.to_iob2(self.tags.decode(ids[:n]))
+        return out
+
+    def tag(self, text: str | Iterable[str]) -> list[tuple[str, str]] | list[list[tuple[str, str]]]:
+        """Raw text -> [(token, tag)]; a list of texts -> one such list each."""
+        return self(text)
+
+    def predict_batch(self, texts: list[str]) -> list[list[tuple[str, str]]]:
+        tokens = [tokenize(t) for t in texts]
+        return [list(zip(toks, tags)) for toks, tags in zip(tokens, self._tag_token_lists(tokens))]
+
+    def entities(self, text: str | Iterable[str]) -> list[tuple[str, str]] | list[list[tuple[str, str]]]:
+        """Raw text -> [(type, entity text)]; a list of texts -> one such list each."""
+        if isinstance(text, str):
+            return self.entities([text])[0]
+        return [entities_of(tagged) for tagged in self(checked_texts(text, "Tagger"))]
+
+
+def entities_of(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """[(token, IOB2 tag)] -> [(type, entity text)]."""
+    tokens, tags = [t for t, _ in tagged], [t for _, t in tagged]
+    return [(kind, words) for kind, _, _, words in spans(tokens, tags)]

@@ -1,0 +1,221 @@
+"""The recipe skeleton: every recipe's modes written once.
+
+    train      seed, device, run directory, data, model, Trainer, best checkpoint, scores, next steps
+    evaluate   scores of a trained checkpoint on any split of the data it was trained on
+    inference  text= / input=FILE / stdin -> output=FILE / stdout, line for line, through the
+               recipe's Predictor (Generator, Translator, Tagger, Classifier)
+
+A recipe subclasses ``Recipe`` with only what is its own: building vocabularies and the model, its
+batches and loss, how it scores a predictor and how one output line looks.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from nlprnn.errors import UserError
+from nlprnn.inference.textio import open_output, read_lines
+from nlprnn.training import distributed as dist
+from nlprnn.training.trainer import Trainer
+
+
+class Recipe:
+    """One task shape. Subclasses set the class attributes and implement the hooks below."""
+
+    name = ""  # the recipe's task: checkpoints record it; nlprnn/tasks/<name>.py
+    predictor: type = None  # its inference API class (from nlprnn.inference)
+    metric, metric_mode = "val_loss", "min"  # what picks best.pt and stops early
+    inference_mode = ""  # e.g. "translate": text / input / stdin -> output / stdout
+    try_input = 'text="..."'  # shown in the commands printed after training
+    modes: dict = {}  # the recipe's other modes: {name: function(cfg)}
+
+    def __init__(self, cfg: DictConfig, device: torch.device) -> None:
+        self.cfg, self.device = cfg, device
+
+    # ---- train mode: vocabularies, model, checkpoint entries ----------------------------------
+    def build(self, splits: dict, out: Path) -> tuple[torch.nn.Module, dict]:
+        """(the model, extra checkpoint entries such as vocabularies) from the training data."""
+        raise NotImplementedError
+
+    # ---- what the Trainer calls -----------------------------------------------------------------
+    def train_batches(self, epoch: int):
+        raise NotImplementedError
+
+    def train_loss(self, model, batch) -> tuple:
+        """(mean loss, target tokens[, units the mean is over]) computed through ``model(...)``."""
+        raise NotImplementedError
+
+    def evaluate(self, model) -> dict[str, float]:
+        """Validation metrics during training (``metric`` among them)."""
+        raise NotImplementedError
+
+    def start_epoch(self, epoch: int) -> None:
+        """Reset per-epoch state (the char LM's carried hidden state)."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what state_dict saved, on resume."""
+
+    # ---- scoring and output -------------------------------------------------------------------
+    def score(self, predictor, examples) -> dict:
+        """Scores of a trained predictor on one split's examples."""
+        raise NotImplementedError
+
+    def describe(self, split: str, scores: dict) -> str:
+        """The printed lines for one split's scores."""
+        raise NotImplementedError
+
+    def summary(self, results: dict) -> dict:
+        """Extra results entries (and printing) after every split is scored."""
+        return {}
+
+    def predictor_options(self) -> dict:
+        """Command-line settings passed to ``predictor.from_checkpoint`` (decoding, sampling)."""
+        return {}
+
+    def format(self, text: str, result) -> str:
+        """One input line and its result -> the output (without the final newline)."""
+        raise NotImplementedError
+
+    def default_lines(self) -> list[str] | None:
+        """Input when neither text= nor input= is given (None: read stdin)."""
+        return None
+
+    def after_training(self, predictor) -> None:
+        """Anything to show once the best checkpoint is scored (the char LM prints a sample)."""
+
+
+# ---- the modes ------------------------------------------------------------------------------------
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def setup_device(cfg: DictConfig) -> torch.device:
+    """The device for this process; joins the process group when launched by torchrun."""
+    device = dist.local_device(cfg.trainer.device)
+    dist.init_if_launched(device)
+    return device
+
+
+def run_dir() -> Path:
+    """Hydra's output directory for this run (``hydra.run.dir``); the working directory outside."""
+    try:
+        return Path(HydraConfig.get().runtime.output_dir)
+    except ValueError:
+        return Path.cwd()
+
+
+def load_splits(data_cfg: DictConfig, seed: int) -> dict:
+    """{split: examples} from the ``data`` node's reader (its ``_target_``)."""
+    return instantiate(data_cfg, _convert_="all").splits(seed)
+
+
+def train(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:
+    seed_everything(cfg.seed)
+    device = setup_device(cfg)
+    out = run_dir()
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    if dist.is_main():
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(OmegaConf.to_yaml(resolved))
+        print(f"run directory: {out}")
+    recipe = recipe_cls(cfg, device)
+    splits = load_splits(cfg.data, cfg.seed)
+    model, extra = recipe.build(splits, out)
+    extra = {"task": recipe.name, "config": resolved, **extra}
+    Trainer(cfg.trainer, cfg.optimizer, model.to(device), recipe, out, extra).fit()
+    results = {}
+    if dist.is_main():
+        options = recipe.predictor_options()
+        predictor = recipe.predictor.from_checkpoint(out / "best.pt", device=str(device), **options)
+        print(f"best checkpoint (step {predictor.step}):")
+        results = report(recipe, predictor, {k: v for k, v in splits.items() if k != "train"})
+        (out / "results.json").write_text(json.dumps(results, indent=1))
+        recipe.after_training(predictor)
+        print(next_steps(recipe, out))
+    dist.cleanup()
+    return results
+
+
+def report(recipe: Recipe, predictor, splits: dict) -> dict:
+    """Scores of the predictor's checkpoint on each split, printed; the results.json content."""
+    results = {"step": predictor.step}
+    for split, examples in splits.items():
+        start = time.perf_counter()
+        scores = recipe.score(predictor, examples)
+        scores["seconds"] = time.perf_counter() - start
+        print(recipe.describe(split, scores))
+        results[split] = scores
+    return {**results, **recipe.summary(results)}
+
+
+def next_steps(recipe: Recipe, out: Path) -> str:
+    try:
+        name = HydraConfig.get().runtime.choices.recipe
+    except ValueError:
+        name = recipe.name
+    command = f"python -m nlprnn recipe={name}"
+    return (
+        f"best checkpoint: {out / 'best.pt'}\nuse it:\n"
+        f"  {command} mode=evaluate ckpt={out} [split=test]\n"
+        f"  {command} mode={recipe.inference_mode} ckpt={out} {recipe.try_input}"
+    )
+
+
+def evaluate(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:
+    """Score a checkpoint on ``split`` (null: every split but train) of the data it was trained on."""
+    device = setup_device(cfg)
+    recipe = recipe_cls(cfg, device)
+    predictor = recipe.predictor.from_checkpoint(cfg.ckpt, device=str(device), **recipe.predictor_options())
+    trained = predictor.config
+    from_command_line = {k: cfg.data[k] for k in ("dir", "eval_limit") if k in cfg.data}
+    data_cfg = OmegaConf.merge(trained["data"], from_command_line)
+    splits = load_splits(data_cfg, trained["seed"])
+    names = [cfg.split] if cfg.split else [s for s in splits if s != "train"]
+    if cfg.split and cfg.split not in splits:
+        raise UserError(f"split={cfg.split!r}: choose one of {', '.join(splits)}")
+    results = report(recipe, predictor, {s: splits[s] for s in names})
+    if cfg.output:
+        with open_output(cfg.output) as dst:
+            dst.write(json.dumps(results, indent=1) + "\n")
+    return results
+
+
+def infer(recipe_cls: type[Recipe], cfg: DictConfig) -> None:
+    """The recipe's inference mode: each input line -> one output line (or block), in order."""
+    device = setup_device(cfg)
+    recipe = recipe_cls(cfg, device)
+    predictor = recipe.predictor.from_checkpoint(cfg.ckpt, device=str(device), **recipe.predictor_options())
+    if cfg.text is not None:
+        lines = [cfg.text]
+    elif cfg.input is None and recipe.default_lines() is not None:
+        lines = recipe.default_lines()
+    else:
+        lines = read_lines(cfg.input)
+    reading_terminal = cfg.input in (None, "-") and cfg.text is None and sys.stdin and sys.stdin.isatty()
+    with open_output(cfg.output) as dst:
+        for text, result in predictor.pairs(lines, 1 if reading_terminal else None):
+            dst.write(recipe.format(text, result) + "\n")
+            dst.flush()
+
+
+def modes_of(recipe_cls: type[Recipe]) -> dict:
+    """{mode name: function(cfg)} of a recipe: train, evaluate, its inference mode and its own."""
+    shared = {
+        "train": lambda cfg: train(recipe_cls, cfg),
+        "evaluate": lambda cfg: evaluate(recipe_cls, cfg),
+        recipe_cls.inference_mode: lambda cfg: infer(recipe_cls, cfg),
+    }
+    return {**shared, **recipe_cls.modes}
