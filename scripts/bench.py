@@ -23,8 +23,8 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 Step = Callable[[], None]

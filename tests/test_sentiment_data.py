@@ -5,8 +5,8 @@ import tarfile
 
 import pytest
 
-from nlprnn.data.tokenizers import truncate
 from nlprnn.data.sentiment import carve_validation, read_imdb, read_labelled
+from nlprnn.data.tokenizers import truncate
 from nlprnn.data.word_tokenizer import WordTokenizer, split_words
 from nlprnn.errors import UserError
 

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from nlprnn.training.metrics import classification_scores
 from nlprnn.models.sequence_classifier import ConvFrontEnd, SequenceClassifier
 from nlprnn.modules.pooling import POOLINGS, Pooling
 from nlprnn.modules.rnn import StackedRNN
+from nlprnn.training.metrics import classification_scores
 
 
 def _padded(seqs):

@@ -1,12 +1,11 @@
 import pytest
 import torch
 
-from nlprnn.data.vocab import Vocab
-from nlprnn.data.word_features import CASINGS, WordFeatures, casing, normalize
-from nlprnn.models.sequence_tagger import SequenceTagger
 from nlprnn.data.conll import spans, tokenize
-from nlprnn.data.word_features import collate
+from nlprnn.data.vocab import Vocab
+from nlprnn.data.word_features import CASINGS, WordFeatures, casing, collate, normalize
 from nlprnn.inference.tagger import Tagger
+from nlprnn.models.sequence_tagger import SequenceTagger
 from nlprnn.training.metrics import ner_scores
 
 torch.set_num_threads(1)

@@ -17,8 +17,6 @@ from collections.abc import Sequence
 import torch
 
 from nlprnn.data.batching import pad_batch
-
-from nlprnn.data.batching import pad_batch
 from nlprnn.data.vocab import Vocab
 
 PAD, UNK = "<pad>", "<unk>"

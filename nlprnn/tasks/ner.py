@@ -99,12 +99,13 @@ class NER(Recipe):
 
     def describe(self, split: str, scores: dict) -> str:
         per_type = "\n".join(
-            f"  {kind:<8} P {s['precision']:6.2f}  R {s['recall']:6.2f}  F1 {s['f1']:6.2f}  support {s['support']}"
+            f"  {kind:<8} P {s['precision']:6.2f}  R {s['recall']:6.2f}  F1 {s['f1']:6.2f}  "
+            f"support {s['support']}"
             for kind, s in sorted(scores["per_type"].items())
         )
         return (
-            f"{split}: F1 {scores['f1']:.2f}  precision {scores['precision']:.2f}  recall {scores['recall']:.2f}"
-            f"  ({scores['sentences']} sentences in {scores['seconds']:.1f} s)\n{per_type}"
+            f"{split}: F1 {scores['f1']:.2f}  precision {scores['precision']:.2f}  "
+            f"recall {scores['recall']:.2f}  ({scores['sentences']} sentences in {scores['seconds']:.1f} s)\n{per_type}"
         )
 
     def format(self, text: str, tagged: list[tuple[str, str]]) -> str:
