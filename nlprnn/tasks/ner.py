@@ -105,7 +105,8 @@ class NER(Recipe):
         )
         return (
             f"{split}: F1 {scores['f1']:.2f}  precision {scores['precision']:.2f}  "
-            f"recall {scores['recall']:.2f}  ({scores['sentences']} sentences in {scores['seconds']:.1f} s)\n{per_type}"
+            f"recall {scores['recall']:.2f}  ({scores['sentences']} sentences in {scores['seconds']:.1f} s)"
+            f"\n{per_type}"
         )
 
     def format(self, text: str, tagged: list[tuple[str, str]]) -> str:
