@@ -38,6 +38,8 @@ def test_recipe_composes_and_instantiates(recipe, debug):
 def test_data_options(task, data):
     cfg = compose_config([f"recipe={task}", f"data={data}"])
     assert cfg.data.name == data and "dir" in cfg.data
+    reader = instantiate(cfg.data, _convert_="all")  # every key is an argument of its _target_
+    assert reader.name == data and callable(reader.splits)
 
 
 def test_every_data_config_belongs_to_a_recipe():

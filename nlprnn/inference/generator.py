@@ -97,8 +97,8 @@ def check_sampling(length: int, temperature: float, top_k: int | None, top_p: fl
     """Sampling settings that would otherwise fail deep inside, or silently do something else."""
     if not isinstance(length, int) or length < 0:
         raise UserError(f"length={length!r}: give a number of characters >= 0")
-    if not temperature > 0:
-        raise UserError(f"temperature={temperature!r}: must be > 0 (small values approach greedy)")
+    if not temperature >= 0:
+        raise UserError(f"temperature={temperature!r}: must be >= 0 (0: greedy)")
     if top_k is not None and not (isinstance(top_k, int) and top_k >= 1):
         raise UserError(f"top_k={top_k!r}: must be a whole number >= 1 (or null for no cut)")
     if top_p is not None and not 0 < top_p <= 1:
