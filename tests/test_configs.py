@@ -42,6 +42,57 @@ def test_data_options(task, data):
     assert reader.name == data and callable(reader.splits)
 
 
+CHOICES = {  # the config groups that pick an implementation, each option once
+    "char_lm": [[]],
+    "ner": [[]],
+    "sentiment": [
+        ["tokenizer=word", "embeddings=ppmi_svd"],
+        ["tokenizer=sentencepiece", "embeddings=random"],
+    ],
+    "translation": [["decoding=beam"], ["decoding=greedy"], ["decoding=sample"], ["subword.joint=false"]],
+}
+TEXTS = ["a small text to learn subwords from", "another one , with a comma"] * 5
+
+
+def _targets(node, path=""):
+    """{dotted path: node} of every config node with a _target_."""
+    if not hasattr(node, "items"):
+        return {}
+    found = {path: node} if "_target_" in node else {}
+    for key, value in node.items():
+        found.update(_targets(value, f"{path}.{key}".lstrip(".")))
+    return found
+
+
+def _runtime(path: str, task: str) -> dict:
+    """What the recipe passes at instantiate time, beside the node's own keys."""
+    import torch
+
+    return {
+        "model": RUNTIME[task],
+        "optimizer": {"params": [torch.nn.Parameter(torch.zeros(1))]},
+        "tokenizer": {"texts": TEXTS},
+        "subword": {"src_texts": TEXTS, "tgt_texts": TEXTS},
+    }.get(path, {})
+
+
+@pytest.mark.parametrize(
+    "task, data, choices", [(t, d, c) for t, names in DATA.items() for d in names for c in CHOICES[t]]
+)
+def test_every_node_instantiates(task, data, choices):
+    """Every implementation-picking node (data reader, tokenizer or subword model, embedding
+    initialisation, decoding, model, optimizer) is a _target_ whose keys are its arguments."""
+    cfg = compose_config([f"recipe={task}", f"data={data}", *choices])
+    nodes = _targets(cfg)
+    expected = {"data", "model", "optimizer"} | {
+        "sentiment": {"tokenizer", "embeddings"},
+        "translation": {"subword", "decoding", "validation"},
+    }.get(task, set())
+    assert set(nodes) == expected
+    for path, node in nodes.items():
+        assert instantiate(node, _convert_="all", **_runtime(path, task)) is not None, path
+
+
 def test_every_data_config_belongs_to_a_recipe():
     assert sorted(p.stem for p in (CONF / "data").glob("*.yaml")) == sorted(sum(DATA.values(), []))
 
@@ -55,7 +106,11 @@ def test_misspelt_key_fails_loudly():
 
 def test_per_dataset_recipe_settings():
     """conf/recipe_data/<recipe>_<data>.yaml applies on top of the recipe, under command-line overrides."""
-    assert compose_config(["recipe=sentiment"]).tokenizer.max_len is None
+    assert compose_config(["recipe=sentiment"]).max_len is None
     imdb = compose_config(["recipe=sentiment", "data=imdb"])
-    assert imdb.tokenizer.max_len == 400 and imdb.model.conv_channels > 0
-    assert compose_config(["recipe=sentiment", "data=imdb", "tokenizer.max_len=50"]).tokenizer.max_len == 50
+    assert imdb.max_len == 400 and imdb.model.conv_channels > 0
+    assert compose_config(["recipe=sentiment", "data=imdb", "max_len=50"]).max_len == 50
+    # the per-dataset corpus setting composes with either embedding initialisation
+    assert compose_config(["recipe=sentiment", "data=imdb", "embeddings=random"]).embeddings.corpus == [
+        "train"
+    ]

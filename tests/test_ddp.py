@@ -15,7 +15,7 @@ COMMON = ["debug=tiny", "model.dropout=0", "hydra/job_logging=none", "hydra/hydr
 RECIPES = {  # a few steps of each tiny config, without randomness that differs between layouts
     "char_lm": ["data.max_chars=6000", "trainer.max_steps=4", "trainer.eval_every=2"],
     "ner": ["trainer.max_steps=4", "trainer.eval_every=2", "word_dropout=0", "word_dropout_alpha=null"],
-    "sentiment": ["trainer.max_steps=4", "trainer.eval_every=2", "embeddings.init=random"],
+    "sentiment": ["trainer.max_steps=4", "trainer.eval_every=2", "embeddings=random"],
     "translation": ["trainer.max_steps=4", "trainer.eval_every=2", "data.train_limit=300"],
 }
 
@@ -42,7 +42,9 @@ def test_two_processes_match_one(recipe, data_dir, tmp_path):
         torch.testing.assert_close(ddp["model"][name], weight, rtol=1e-4, atol=1e-5, msg=name)
     logs = [(tmp_path / d / "metrics.jsonl").read_text().splitlines() for d in ("single", "ddp")]
     assert len(logs[1]) == 2  # evaluations at steps 2 and 4, logged once (rank 0), not per rank
-    metric = {"char_lm": "val_loss", "ner": "val_f1", "sentiment": "val_acc", "translation": "val_bleu"}[recipe]
+    metric = {"char_lm": "val_loss", "ner": "val_f1", "sentiment": "val_acc", "translation": "val_bleu"}[
+        recipe
+    ]
     for a, b in zip(*logs):
         assert abs(json.loads(a)[metric] - json.loads(b)[metric]) < 1e-3
     written = sorted(p.name for p in (tmp_path / "ddp").iterdir())

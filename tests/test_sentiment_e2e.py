@@ -59,7 +59,8 @@ def test_evaluate_and_python_api(trained, data_dir, tmp_path):
 def test_imdb_with_sentencepiece_and_conv_front_end(data_dir, tmp_path, pooling):
     out = cli(
         "data=imdb",
-        "tokenizer.kind=sentencepiece",
+        "tokenizer=sentencepiece",
+        "tokenizer.vocab_size=300",
         f"model.pooling={pooling}",
         "trainer.max_steps=2",
         f"hydra.run.dir={tmp_path}",
@@ -75,8 +76,8 @@ def test_user_errors_are_clear(trained, data_dir, tmp_path):
     run, _ = trained
     bad = cli("mode=predict", f"ckpt={tmp_path}/none.pt", "text=x", data_dir=data_dir, check=False)
     assert bad.returncode != 0 and "checkpoint not found" in bad.stderr and "Traceback" not in bad.stderr
-    bad = cli("tokenizer.kind=chars", f"hydra.run.dir={tmp_path}", data_dir=data_dir, check=False)
-    assert bad.returncode != 0 and "tokenizer.kind='chars'" in bad.stderr
+    bad = cli("tokenizer=chars", f"hydra.run.dir={tmp_path}", data_dir=data_dir, check=False)
+    assert bad.returncode != 0 and "tokenizer/chars" in bad.stderr and "sentencepiece" in bad.stderr
     bad = cli(f"data.dir={tmp_path}", f"hydra.run.dir={tmp_path}", data_dir=data_dir, check=False)
     assert bad.returncode != 0 and "NLPRNN_DATA" in bad.stderr and "sentiment/sst2" in bad.stderr
     bad = cli("mode=predict", f"ckpt={run}", f"input={tmp_path}/missing.txt", data_dir=data_dir, check=False)

@@ -48,7 +48,7 @@ def model_and_tags(**kw):
     torch.manual_seed(0)
     feats = WordFeatures.build(SENTS)
     tags = Vocab.build((t for s in TAGS for t in s), specials=["O"])
-    args = dict(word_dim=16, case_dim=4, char_dim=8, char_size=6, hidden_size=12, dropout=0.0)
+    args = dict(emb_dim=16, case_dim=4, char_dim=8, char_size=6, hidden_size=12, dropout=0.0)
     model = SequenceTagger(len(feats.words), len(tags), len(feats.chars), **{**args, **kw})
     return model, feats, tags
 

@@ -58,7 +58,7 @@ def test_translate_file_to_file_and_evaluate(trained, data_dir, tmp_path):
         f"ckpt={run}",
         f"input={src}",
         f"output={tmp_path}/out.en",
-        "decoding.method=greedy",
+        "decoding=greedy",
         f"hydra.run.dir={tmp_path}",
         data_dir=data_dir,
     )

@@ -12,6 +12,7 @@ references, not against decoded references. A character never seen in training (
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -25,31 +26,34 @@ PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 
 def train_sentencepiece(
     texts: Iterable[str],
-    model_prefix: str | Path,
+    model_prefix: str | Path | None,
     vocab_size: int,
     model_type: str = "unigram",
     character_coverage: float = 1.0,
     num_threads: int = 1,
     seed: int = 1234,
-) -> Path:
-    """Train a model on ``texts`` (one sentence each) and write ``{model_prefix}.model`` / ``.vocab``.
+) -> Path | bytes:
+    """Train a model on ``texts`` (one sentence each) and write ``{model_prefix}.model`` / ``.vocab``
+    (returns the .model path), or with ``model_prefix=None`` keep it in memory (returns its bytes).
 
     ``vocab_size`` is an upper bound (``hard_vocab_limit=False``), so tiny corpora still train. With one
     thread and a fixed seed the result is reproducible; more threads train faster.
-    Returns the path of the ``.model`` file.
     """
     if model_type not in ("unigram", "bpe"):
         raise UserError(f"sentencepiece model_type must be 'unigram' or 'bpe', got {model_type!r}")
     sentences = [t for t in texts if t.strip()]
     if not sentences:
-        raise UserError(f"no text to train the sentencepiece model {model_prefix} on")
-    model_prefix = Path(model_prefix)
-    model_prefix.parent.mkdir(parents=True, exist_ok=True)
+        raise UserError(f"no text to train the sentencepiece model {model_prefix or ''} on")
+    if model_prefix is None:
+        output = {"model_writer": io.BytesIO()}
+    else:
+        model_prefix = Path(model_prefix)
+        model_prefix.parent.mkdir(parents=True, exist_ok=True)
+        output = {"model_prefix": str(model_prefix)}
     spm.set_random_generator_seed(seed)
     try:
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(sentences),
-            model_prefix=str(model_prefix),
             vocab_size=vocab_size,
             model_type=model_type,
             character_coverage=character_coverage,
@@ -60,10 +64,31 @@ def train_sentencepiece(
             hard_vocab_limit=False,
             num_threads=num_threads,
             minloglevel=2,  # errors only: no training log on stderr
+            **output,
         )
     except RuntimeError as exc:  # e.g. vocab_size below the number of required characters
-        raise UserError(f"sentencepiece training for {model_prefix} failed: {exc}") from None
-    return Path(f"{model_prefix}.model")
+        raise UserError(f"sentencepiece training {model_prefix or ''} failed: {exc}") from None
+    return Path(f"{model_prefix}.model") if model_prefix is not None else output["model_writer"].getvalue()
+
+
+def subword_pair(
+    src_texts: list[str],
+    tgt_texts: list[str],
+    joint: bool = True,
+    vocab_size: int = 8000,
+    model_type: str = "unigram",
+    character_coverage: float = 1.0,
+    seed: int = 1234,
+) -> tuple[SubwordTokenizer, SubwordTokenizer]:
+    """(source, target) tokenizers trained on a parallel corpus: one joint model (the same object
+    twice) or one per side."""
+    options = {"model_type": model_type, "character_coverage": character_coverage, "seed": seed}
+    if joint:
+        tok = SubwordTokenizer.train(src_texts + tgt_texts, vocab_size, **options)
+        return tok, tok
+    return SubwordTokenizer.train(src_texts, vocab_size, **options), SubwordTokenizer.train(
+        tgt_texts, vocab_size, **options
+    )
 
 
 class SubwordTokenizer:
@@ -71,6 +96,14 @@ class SubwordTokenizer:
 
     def __init__(self, processor: spm.SentencePieceProcessor) -> None:
         self.sp = processor
+
+    @classmethod
+    def train(
+        cls, texts: Iterable[str], vocab_size: int, num_threads: int = 1, **options
+    ) -> SubwordTokenizer:
+        """A model trained in memory on ``texts`` (see ``train_sentencepiece`` for the options)."""
+        proto = train_sentencepiece(texts, None, vocab_size, num_threads=num_threads, **options)
+        return cls(spm.SentencePieceProcessor(model_proto=proto))
 
     @classmethod
     def from_file(cls, path: str | Path) -> SubwordTokenizer:

@@ -3,9 +3,7 @@ text), stored in checkpoints as plain data, and truncation of long texts."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from nlprnn.data.subword import SubwordTokenizer, train_sentencepiece
+from nlprnn.data.subword import SubwordTokenizer
 from nlprnn.data.word_tokenizer import WordTokenizer
 from nlprnn.errors import UserError
 
@@ -44,14 +42,11 @@ def tokenizer_from_dict(d: dict):
     return LowercasingSubwords(subwords.sp) if d["lowercase"] else subwords
 
 
-def train_subwords(
-    texts: list[str], model_prefix: str | Path, vocab_size: int, lowercase: bool, seed: int
-) -> Path:
-    """Train a sentencepiece model on the (optionally lowercased) training texts; its .model path."""
-    texts = [t.lower() for t in texts] if lowercase else texts
-    return train_sentencepiece(texts, model_prefix, vocab_size, num_threads=2, seed=seed)
-
-
-def subword_tokenizer(model_path: str | Path, lowercase: bool) -> SubwordTokenizer:
-    subwords = SubwordTokenizer.from_file(model_path)
-    return LowercasingSubwords(subwords.sp) if lowercase else subwords
+def subword_tokenizer(
+    texts: list[str], vocab_size: int = 8000, lowercase: bool = True, num_threads: int = 1, seed: int = 0
+) -> SubwordTokenizer:
+    """sentencepiece trained on the (optionally lowercased) training texts; a lowercasing model then
+    lowercases what it encodes too."""
+    if lowercase:
+        return LowercasingSubwords.train([t.lower() for t in texts], vocab_size, num_threads, seed=seed)
+    return SubwordTokenizer.train(texts, vocab_size, num_threads, seed=seed)

@@ -11,6 +11,7 @@ Everything stays sparse (a 30k-word vocabulary would need 3.6 GB dense).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import torch
@@ -110,3 +111,39 @@ def unlabelled_texts(entries: Sequence[str], data_dir: str | None, train_texts: 
             except UnicodeDecodeError as exc:
                 raise UserError(f"embeddings.corpus: {path} is not UTF-8 text ({exc.reason})") from None
     return texts
+
+
+class PpmiSvdInit:
+    """Embedding initialisation from count-based word vectors: PPMI-SVD vectors of the unlabelled
+    ``corpus`` texts (entries as in ``unlabelled_texts``; co-occurrence ``window``)."""
+
+    def __init__(self, corpus: Sequence[str] = ("train",), window: int = 5) -> None:
+        self.corpus, self.window = list(corpus), window
+
+    def __call__(
+        self, table: torch.Tensor, tokenizer, train_texts, data_dir, seed: int = 0, own_archive=False
+    ) -> str:
+        """Overwrite the rows of ``table`` (V, E) whose tokens occur in the corpus; a line for the log."""
+        start = time.perf_counter()
+        texts = unlabelled_texts(self.corpus, data_dir, train_texts, own_archive)
+        vectors = ppmi_svd_vectors(
+            tokenizer.encode(texts), table.size(0), table.size(1), self.window, seed=seed
+        )
+        found = vectors.abs().sum(1) > 0
+        with torch.no_grad():
+            table[found] = vectors[found].to(table.device)
+        return (
+            f"embeddings: PPMI-SVD vectors for {int(found.sum()):,} of {len(found):,} tokens from "
+            f"{len(texts):,} unlabelled texts in {time.perf_counter() - start:.0f} s"
+        )
+
+
+class RandomInit:
+    """Keep the model's own random initialisation. Takes (and ignores) PpmiSvdInit's keys, so that a
+    per-dataset ``embeddings.corpus`` setting composes with either choice."""
+
+    def __init__(self, corpus: Sequence[str] = (), window: int = 5) -> None:
+        pass
+
+    def __call__(self, table, tokenizer, train_texts, data_dir, seed: int = 0, own_archive=False) -> str:
+        return "embeddings: random init"

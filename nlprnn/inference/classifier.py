@@ -49,8 +49,8 @@ class Classifier(Predictor):
         model = model_from_checkpoint(
             ckpt, device, vocab_size=tokenizer.vocab_size, num_classes=len(labels), pad_id=tokenizer.pad_id
         )
-        text_cfg = ckpt["config"]["tokenizer"]
-        return cls(model, tokenizer, labels, text_cfg["max_len"], text_cfg["truncate"], device, max_tokens)
+        config = ckpt["config"]
+        return cls(model, tokenizer, labels, config["max_len"], config["truncate"], device, max_tokens)
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Texts -> truncated id lists; a text with no tokens becomes one <unk>."""

@@ -1,7 +1,7 @@
 """Translate with a trained checkpoint: batched greedy / sampling / beam search, streaming.
 
 from nlprnn import Translator
-tr = Translator.from_checkpoint("runs/translation/RUN", beam_size=5)
+tr = Translator.from_checkpoint("runs/translation/RUN", beam_size=5)   # or method="greedy"
 tr("Ein Hund läuft.")                      # -> "A dog is running."
 tr(["Ein Hund läuft.", "Zwei Männer."])    # -> one translation each
 """
@@ -12,14 +12,17 @@ import warnings
 from collections.abc import Iterable
 
 import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from nlprnn.data.batching import make_batches, pad_batch
 from nlprnn.data.subword import SubwordTokenizer
 from nlprnn.errors import UserError
+from nlprnn.inference.decoders import BeamSearch, decoder_for
 from nlprnn.inference.predictor import Predictor, checked_texts
-from nlprnn.modules.beam_search import beam_search
-from nlprnn.modules.decoding import greedy, sample
 from nlprnn.training.checkpoint import model_from_checkpoint
+
+TRANSLATOR_KEYS = ("max_len_ratio", "max_len_extra", "max_src_len", "batch_size")
 
 
 class Translator(Predictor):
@@ -27,44 +30,37 @@ class Translator(Predictor):
 
     Args:
         model: a Seq2Seq in eval mode; src_tok, tgt_tok: its subword tokenizers.
-        method: "beam" | "greedy" | "sample".  beam_size, alpha (GNMT length penalty), n_best.
+        decoder: a decoding strategy (``nlprnn.inference.decoders``: BeamSearch, Greedy, Sampling).
         max_len_ratio, max_len_extra: each output is at most ratio * source length + extra tokens.
         max_src_len: longer inputs are truncated (with a warning).
         batch_size: sentences decoded together (sorted by length to keep padding small).
     """
+
+    task = "translation"
 
     def __init__(
         self,
         model,
         src_tok: SubwordTokenizer,
         tgt_tok: SubwordTokenizer,
-        method: str = "beam",
-        beam_size: int = 5,
-        alpha: float = 0.6,
-        n_best: int = 1,
+        decoder=None,
         max_len_ratio: float = 1.5,
         max_len_extra: int = 5,
         max_src_len: int = 200,
         batch_size: int = 128,
-        temperature: float = 1.0,
-        seed: int = 0,
         device: str | torch.device = "cpu",
     ) -> None:
-        if method not in ("beam", "greedy", "sample"):
-            raise UserError(f"decoding method must be beam, greedy or sample, got {method!r}")
         self.model, self.src_tok, self.tgt_tok = model.eval(), src_tok, tgt_tok
-        self.method, self.beam_size, self.alpha, self.n_best = method, beam_size, alpha, n_best
+        self.decoder = decoder or BeamSearch()
         self.max_len_ratio, self.max_len_extra, self.max_src_len = max_len_ratio, max_len_extra, max_src_len
-        self.batch_size, self.temperature, self.device = batch_size, temperature, torch.device(device)
-        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.batch_size, self.device = batch_size, torch.device(device)
         self.config: dict = {}
 
-    task = "translation"
-
     @classmethod
-    def from_ckpt(cls, ckpt: dict, device: torch.device, **decoding) -> Translator:
-        """Model and tokenizers from a translation checkpoint; ``decoding`` overrides the decoding
-        settings saved with it (method, beam_size, alpha, ...)."""
+    def from_ckpt(cls, ckpt: dict, device: torch.device, decoder=None, **options) -> Translator:
+        """Model and tokenizers from a translation checkpoint. ``decoder`` (or the keywords method=,
+        beam_size=, alpha=, n_best=, temperature=, seed=) replaces the decoding saved with it;
+        max_len_ratio=, max_len_extra=, max_src_len=, batch_size= override its translator settings."""
         src_tok, tgt_tok = (SubwordTokenizer.from_tensor(ckpt["subword"][k]) for k in ("src", "tgt"))
         model = model_from_checkpoint(
             ckpt,
@@ -73,8 +69,19 @@ class Translator(Predictor):
             tgt_vocab_size=tgt_tok.vocab_size,
             pad_id=tgt_tok.pad_id,
         )
-        settings = {**ckpt["config"]["decoding"], **decoding}
-        return cls(model, src_tok, tgt_tok, device=device, **settings)
+        config = ckpt["config"]
+        settings = {**config["translator"], **{k: options.pop(k) for k in TRANSLATOR_KEYS if k in options}}
+        if decoder is None:
+            decoder = decoder_for(**options) if options else instantiate(OmegaConf.create(config["decoding"]))
+        return cls(model, src_tok, tgt_tok, decoder, device=device, **settings)
+
+    @property
+    def method(self) -> str:
+        return self.decoder.method
+
+    @property
+    def beam_size(self) -> int | None:
+        return getattr(self.decoder, "beam_size", None)
 
     @property
     def stream_batch(self) -> int:
@@ -122,34 +129,7 @@ class Translator(Predictor):
         state = self.model.encode(src, lengths)
         bos = torch.full((len(src_ids),), self.tgt_tok.bos_id, dtype=torch.long, device=self.device)
         limits = (lengths.float() * self.max_len_ratio).ceil().long() + self.max_len_extra
-        eos = self.tgt_tok.eos_id
-        if self.method == "beam":
-            nbest = beam_search(
-                self.model.step,
-                bos,
-                state,
-                limits,
-                self.beam_size,
-                eos,
-                self.model.reorder_state,
-                self.alpha,
-                self.n_best,
-                select_sentences=self.model.select_sentences,
-            )
-            return [[ids for ids, _ in hyps] for hyps in nbest]
-        if self.method == "greedy":
-            out = greedy(self.model.step, bos, state, int(limits.max()), eos)
-        else:
-            out = sample(
-                self.model.step,
-                bos,
-                state,
-                int(limits.max()),
-                self.temperature,
-                generator=self.generator,
-                eos_id=eos,
-            )
-        return [[_cut(row, eos, int(n))] for row, n in zip(out.tolist(), limits)]
+        return self.decoder(self.model, bos, state, limits, self.tgt_tok.eos_id)
 
     @torch.inference_mode()
     def attention(self, sentence: str) -> tuple[list[str], list[str], torch.Tensor]:
@@ -166,9 +146,3 @@ class Translator(Predictor):
         src_pieces = [self.src_tok.sp.id_to_piece(i) for i in src_ids]
         tgt_pieces = [self.tgt_tok.sp.id_to_piece(i) for i in hyp] + ["</s>"]
         return src_pieces, tgt_pieces, weights[0].cpu()
-
-
-def _cut(row: list[int], eos: int, limit: int) -> list[int]:
-    """A greedy/sampled row up to its eos (or its own length limit)."""
-    row = row[:limit]
-    return row[: row.index(eos)] if eos in row else row

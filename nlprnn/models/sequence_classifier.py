@@ -80,7 +80,7 @@ class SequenceClassifier(nn.Module):
         )
         self.pool = Pooling(pooling, self.rnn.output_size, self.rnn.num_directions)
         self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(self.rnn.output_size, num_classes)
+        self.output = nn.Linear(self.rnn.output_size, num_classes)
 
     def forward(
         self, tokens: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor | None = None
@@ -90,5 +90,5 @@ class SequenceClassifier(nn.Module):
         if self.front is not None:
             x, lengths = self.front(x, lengths)
         outputs, _ = self.rnn(x, lengths)
-        logits = self.out(self.dropout(self.pool(outputs, lengths)))
+        logits = self.output(self.dropout(self.pool(outputs, lengths)))
         return logits if labels is None else F.cross_entropy(logits, labels)

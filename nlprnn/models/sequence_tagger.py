@@ -23,7 +23,7 @@ class SequenceTagger(nn.Module):
 
     Args:
         vocab_size, num_tags, num_chars: sizes of the word, tag and character vocabularies.
-        word_dim, case_dim: embedding sizes (case_dim 0: no casing feature).
+        emb_dim, case_dim: word embedding and casing embedding sizes (case_dim 0: no casing feature).
         char_features: "lstm" | "cnn" | "none"; char_dim, char_size: char embedding size and
             the char encoder's size (per direction for lstm, filters for cnn).
         hidden_size, num_layers, cell: the word-level bidirectional StackedRNN.
@@ -39,7 +39,7 @@ class SequenceTagger(nn.Module):
         vocab_size: int,
         num_tags: int,
         num_chars: int,
-        word_dim: int = 100,
+        emb_dim: int = 100,
         case_dim: int = 8,
         char_features: str = "lstm",
         char_dim: int = 30,
@@ -54,13 +54,13 @@ class SequenceTagger(nn.Module):
         super().__init__()
         if output not in ("crf", "softmax"):
             raise ValueError(f"output must be crf or softmax, got {output!r}")
-        self.embedding = Embedding(vocab_size, word_dim, pad_id)
+        self.embedding = Embedding(vocab_size, emb_dim, pad_id)
         self.casings = nn.Embedding(len(CASINGS), case_dim, padding_idx=0) if case_dim else None
         self.chars = char_encoder(char_features, num_chars, char_dim, char_size)
-        in_size = word_dim + case_dim + (self.chars.output_size if self.chars else 0)
+        in_size = emb_dim + case_dim + (self.chars.output_size if self.chars else 0)
         self.dropout = nn.Dropout(dropout)
         self.rnn = StackedRNN(in_size, hidden_size, num_layers, cell, bidirectional=True, dropout=dropout)
-        self.project = nn.Linear(self.rnn.output_size, num_tags)
+        self.output = nn.Linear(self.rnn.output_size, num_tags)
         self.crf = CRF(num_tags) if output == "crf" else None
 
     def emissions(self, words, casings, lengths, chars, char_lengths, char_index) -> torch.Tensor:
@@ -71,7 +71,7 @@ class SequenceTagger(nn.Module):
         if self.chars is not None:
             parts.append(self.chars(chars, char_lengths)[char_index])  # each distinct form computed once
         hidden, _ = self.rnn(self.dropout(torch.cat(parts, dim=-1)), lengths)
-        return self.project(self.dropout(hidden))
+        return self.output(self.dropout(hidden))
 
     def forward(self, words, casings, lengths, chars, char_lengths, char_index, tags=None) -> torch.Tensor:
         """Emission scores (B, L, T); with ``tags`` (B, L) the training loss instead, so that

@@ -12,10 +12,8 @@ from hydra.utils import instantiate
 
 from nlprnn.data.batching import IndexedBatches, make_batches, pad_batch
 from nlprnn.data.sentiment import Example, ImdbReviews
-from nlprnn.data.tokenizers import subword_tokenizer, tokenizer_to_dict, train_subwords
-from nlprnn.data.word_tokenizer import WordTokenizer
-from nlprnn.data.word_vectors import ppmi_svd_vectors, unlabelled_texts
-from nlprnn.errors import UserError
+from nlprnn.data.subword import SubwordTokenizer
+from nlprnn.data.tokenizers import tokenizer_to_dict
 from nlprnn.inference.classifier import Classifier
 from nlprnn.tasks.recipe import Recipe, modes_of
 from nlprnn.training import distributed as dist
@@ -32,65 +30,34 @@ class Sentiment(Recipe):
     def build(self, splits: dict[str, list[Example]], out):
         cfg, start = self.cfg, time.perf_counter()
         texts = [text for text, _ in splits["train"]]
-        tokenizer = self.tokenizer(texts, out)
+        # the training texts only; rank 0 builds it and the other ranks receive it (torchrun)
+        tokenizer = dist.built_by_main(lambda: instantiate(cfg.tokenizer, texts=texts))
+        kind = "sentencepiece" if isinstance(tokenizer, SubwordTokenizer) else "word"
         model = instantiate(
             cfg.model,
             vocab_size=tokenizer.vocab_size,
             num_classes=len(cfg.data.labels),
             pad_id=tokenizer.pad_id,
         )
-        tok = cfg.tokenizer
-        self.clf = Classifier(model, tokenizer, cfg.data.labels, tok.max_len, tok.truncate, self.device)
+        self.clf = Classifier(model, tokenizer, cfg.data.labels, cfg.max_len, cfg.truncate, self.device)
         self.train, self.val = (self.encode(splits[s]) for s in ("train", "val"))  # tokenize once
         self.lengths = [len(ids) for ids, _ in self.train]
         seconds = time.perf_counter() - start
-        vectors_log = self.init_embeddings(model, tokenizer, texts)
+        own_archive = cfg.data._target_.endswith(ImdbReviews.__name__)  # its test reviews stay unseen
+        init = instantiate(cfg.embeddings)
+        vectors_log = init(model.embedding.weight, tokenizer, texts, cfg.data.dir, cfg.seed, own_archive)
         if dist.is_main():
             lengths = sorted(self.lengths)
             print(
                 f"data: {cfg.data.name}: "
                 + ", ".join(f"{k} {len(v):,}" for k, v in splits.items())
-                + f"; {tok.kind} vocabulary {tokenizer.vocab_size:,}; training tokens per text: "
+                + f"; {kind} vocabulary {tokenizer.vocab_size:,}; training tokens per text: "
                 f"median {lengths[len(lengths) // 2]}, max {lengths[-1]} (after truncation); "
                 f"tokenized in {seconds:.1f} s; {sum(p.numel() for p in model.parameters()):,} parameters\n"
                 f"{vectors_log}"
             )
         vocab = {"tokenizer": tokenizer_to_dict(tokenizer), "labels": list(cfg.data.labels)}
         return model, {"vocab": vocab}
-
-    def tokenizer(self, texts: list[str], out):
-        """Word vocabulary (frequency cut) or sentencepiece (rank 0 trains, all read), training texts only."""
-        tok = self.cfg.tokenizer
-        if tok.kind == "word":
-            return WordTokenizer.build(texts, tok.min_freq, tok.max_size, tok.lowercase)
-        if tok.kind == "sentencepiece":
-            path = dist.written_by_main(
-                lambda: train_subwords(texts, out / "spm", tok.vocab_size, tok.lowercase, self.cfg.seed)
-            )
-            return subword_tokenizer(path, tok.lowercase)
-        raise UserError(f"tokenizer.kind={tok.kind!r}: choose word or sentencepiece")
-
-    def init_embeddings(self, model, tokenizer, train_texts: list[str]) -> str:
-        """embeddings.init=ppmi_svd: start the embedding table from count-based word vectors."""
-        emb = self.cfg.embeddings
-        if emb.init == "random":
-            return "embeddings: random init"
-        if emb.init != "ppmi_svd":
-            raise UserError(f"embeddings.init={emb.init!r}: choose random or ppmi_svd")
-        start = time.perf_counter()
-        own_archive = self.cfg.data._target_.endswith(ImdbReviews.__name__)
-        texts = unlabelled_texts(emb.corpus, self.cfg.data.dir, train_texts, own_archive)
-        table = model.embedding.weight
-        vectors = ppmi_svd_vectors(
-            tokenizer.encode(texts), table.size(0), table.size(1), emb.window, seed=self.cfg.seed
-        )
-        found = vectors.abs().sum(1) > 0
-        with torch.no_grad():
-            table[found] = vectors[found].to(table.device)
-        return (
-            f"embeddings: PPMI-SVD vectors for {int(found.sum()):,} of {len(found):,} tokens from "
-            f"{len(texts):,} unlabelled texts in {time.perf_counter() - start:.0f} s"
-        )
 
     def encode(self, examples: list[Example], clf: Classifier | None = None) -> list[tuple[list[int], int]]:
         clf = clf or self.clf

@@ -10,10 +10,9 @@ from functools import partial
 from pathlib import Path
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from nlprnn.data.batching import IndexedBatches, make_batches, pad_batch
-from nlprnn.data.subword import SubwordTokenizer, train_sentencepiece
 from nlprnn.errors import UserError
 from nlprnn.inference.translator import Translator
 from nlprnn.tasks.recipe import Recipe, modes_of, setup_device
@@ -71,26 +70,15 @@ class Translation(Recipe):
         return model, {"subword": {"src": self.src_tok.to_tensor(), "tgt": self.tgt_tok.to_tensor()}}
 
     def tokenizers(self, train: list[tuple[str, str]], out: Path):
-        """sentencepiece on the training split only (joint or one per side); rank 0 trains and
-        writes the models into the run directory, every rank reads them."""
-        sw = self.cfg.subword
-        options = {
-            "model_type": sw.model_type,
-            "character_coverage": sw.character_coverage,
-            "seed": self.cfg.seed,
-        }
-
-        def subwords(texts, name):
-            path = dist.written_by_main(
-                lambda: train_sentencepiece(texts, out / name, sw.vocab_size, **options)
-            )
-            return SubwordTokenizer.from_file(path)
-
+        """The ``subword`` node's sentencepiece models, from the training split only: rank 0 trains
+        them and writes them into the run directory, the other ranks receive them."""
         src_texts, tgt_texts = [s for s, _ in train], [t for _, t in train]
-        if sw.joint:
-            tok = subwords(src_texts + tgt_texts, "spm_joint")
-            return tok, tok
-        return subwords(src_texts, "spm_src"), subwords(tgt_texts, "spm_tgt")
+        src, tgt = dist.built_by_main(lambda: instantiate(self.cfg.subword, src_texts, tgt_texts))
+        if dist.is_main():
+            files = {"spm_joint": src} if src is tgt else {"spm_src": src, "spm_tgt": tgt}
+            for name, tok in files.items():
+                tok.save(out / f"{name}.model")
+        return src, tgt
 
     def train_batches(self, epoch: int) -> IndexedBatches:
         b = self.cfg.batching
@@ -105,8 +93,10 @@ class Translation(Recipe):
         return loss, int((tgt_out != self.tgt_tok.pad_id).sum())
 
     def evaluate(self, model) -> dict[str, float]:
-        decoding = {**OmegaConf.to_container(self.cfg.decoding), **self.cfg.validation}
-        translator = Translator(model, self.src_tok, self.tgt_tok, device=self.device, **decoding)
+        decoder = instantiate(self.cfg.validation)
+        translator = Translator(
+            model, self.src_tok, self.tgt_tok, decoder, device=self.device, **self.cfg.translator
+        )
         scores = corpus_scores(translator([s for s, _ in self.val]), [r for _, r in self.val])
         return {"val_bleu": scores["bleu"], "val_chrf": scores["chrf"]}
 
@@ -136,7 +126,7 @@ class Translation(Recipe):
         return {"signature": {"bleu": last["bleu_signature"], "chrf": last["chrf_signature"]}}
 
     def predictor_options(self) -> dict:
-        return OmegaConf.to_container(self.cfg.decoding)
+        return {"decoder": instantiate(self.cfg.decoding), **self.cfg.translator}
 
     def format(self, source: str, translation: str) -> str:
         return translation
@@ -149,9 +139,7 @@ def attention(cfg: DictConfig) -> Path:
     if not cfg.sentence:
         raise UserError('mode=attention needs sentence="..."')
     device = setup_device(cfg)
-    translator = Translator.from_checkpoint(
-        cfg.ckpt, device=str(device), **OmegaConf.to_container(cfg.decoding)
-    )
+    translator = Translator.from_checkpoint(cfg.ckpt, device=str(device), decoder=instantiate(cfg.decoding))
     src, tgt, weights = translator.attention(cfg.sentence)
     path = Path(cfg.output or "attention.png")
     attention_heatmap(weights, src, tgt, path)

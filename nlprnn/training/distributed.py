@@ -42,12 +42,12 @@ def global_mean(loss: torch.Tensor, units: int) -> torch.Tensor:
     return loss * (units * world_size() / total.item())
 
 
-def written_by_main(write):
-    """Run ``write()`` (it writes a file and returns its path) on rank 0 only; every rank returns
-    that path once the file exists, so the others read what rank 0 wrote."""
+def built_by_main(build):
+    """``build()`` on rank 0 only (e.g. training a tokenizer, which may write files); every rank
+    returns rank 0's result (pickled across), so all ranks share one vocabulary."""
     if not dist.is_initialized():
-        return write()
-    box = [write() if is_main() else None]
+        return build()
+    box = [build() if is_main() else None]
     dist.broadcast_object_list(box, src=0)
     return box[0]
 
