@@ -42,9 +42,8 @@ def test_two_processes_match_one(recipe, data_dir, tmp_path):
         torch.testing.assert_close(ddp["model"][name], weight, rtol=1e-4, atol=1e-5, msg=name)
     logs = [(tmp_path / d / "metrics.jsonl").read_text().splitlines() for d in ("single", "ddp")]
     assert len(logs[1]) == 2  # evaluations at steps 2 and 4, logged once (rank 0), not per rank
-    metric = {"char_lm": "val_loss", "ner": "val_f1", "sentiment": "val_acc", "translation": "val_bleu"}[
-        recipe
-    ]
+    metrics = {"char_lm": "val_loss", "ner": "val_f1", "sentiment": "val_acc", "translation": "val_bleu"}
+    metric = metrics[recipe]
     for a, b in zip(*logs):
         assert abs(json.loads(a)[metric] - json.loads(b)[metric]) < 1e-3
     written = sorted(p.name for p in (tmp_path / "ddp").iterdir())
