@@ -107,7 +107,7 @@ testing:
   {'load_model: "' + load_model + '"' if load_model else ""}
   beam_size: {beam}
   beam_alpha: {a.beam_alpha}          # -1: Joey's default, no length penalty
-  batch_size: 100          # sentences, as our decoding.batch_size
+  batch_size: 100          # sentences, as our translator.batch_size
   batch_type: sentence
   max_output_length: -1    # Joey: 1.5 x longest source in the batch
   eval_metrics: [bleu]

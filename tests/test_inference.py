@@ -23,9 +23,18 @@ def runs(tmp_path_factory, data_dir):
     for recipe in RECIPES:
         run = tmp_path_factory.mktemp(recipe)
         args = [f"recipe={recipe}", "debug=tiny", "trainer.max_steps=2", "trainer.eval_every=2"]
-        run_cli([*args, f"hydra.run.dir={run}", "hydra/job_logging=none"], data_dir)
+        proc = run_cli([*args, f"hydra.run.dir={run}", "hydra/job_logging=none"], data_dir)
+        (run / "stdout.txt").write_text(proc.stdout)
         out[recipe] = run
     return out
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES))
+def test_training_says_where_its_run_is_and_how_to_use_it(runs, recipe):
+    out = (runs[recipe] / "stdout.txt").read_text()
+    assert out.startswith(f"run directory: {runs[recipe]}\n")
+    assert f"python -m nlprnn recipe={recipe} mode=evaluate ckpt={runs[recipe]}" in out
+    assert f"python -m nlprnn recipe={recipe} mode={MODE[recipe]} ckpt={runs[recipe]}" in out
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
