@@ -25,7 +25,7 @@ class Sentiment(Recipe):
 
     name, predictor, inference_mode = "sentiment", Classifier, "predict"
     metric, metric_mode = "val_acc", "max"
-    try_input = 'text="a gripping , funny film ."'
+    try_input = "'text=\"a gripping , funny film .\"'"
 
     def build(self, splits: dict[str, list[Example]], out):
         cfg, start = self.cfg, time.perf_counter()
