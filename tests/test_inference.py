@@ -56,6 +56,8 @@ def test_non_string_inputs_are_clear_errors(runs, recipe):
             api(bad)
     with pytest.raises(ValueError):  # UserError is a ValueError too
         list(api.stream(["fine", b"bytes"]))
+    with pytest.raises(UserError, match="no_such_option"):
+        RECIPES[recipe].from_checkpoint(runs[recipe], no_such_option=1)
     with pytest.raises(UserError, match="trained by recipe"):
         other = next(r for r in RECIPES if r != recipe)
         RECIPES[recipe].from_checkpoint(runs[other])

@@ -30,7 +30,12 @@ class Predictor:
         """Load a checkpoint file (or a run directory, meaning its best.pt) written by this
         predictor's recipe; ``options`` override the inference settings saved with it."""
         ckpt = load_checkpoint(path, cls.task)
-        predictor = cls.from_ckpt(ckpt, local_device(device), **options)
+        try:
+            predictor = cls.from_ckpt(ckpt, local_device(device), **options)
+        except TypeError as exc:
+            if "unexpected keyword argument" not in str(exc):
+                raise
+            raise UserError(f"{cls.__name__}.from_checkpoint: {str(exc).split(')', 1)[-1].strip()}") from None
         predictor.config = ckpt["config"]  # the resolved training config, for evaluation
         predictor.step = ckpt.get("trainer", {}).get("step")  # the training step it was saved at
         return predictor
