@@ -4,3 +4,18 @@
 class UserError(ValueError):
     """A problem with the user's input that a message can explain; ``python -m nlprnn`` prints it
     as one ``error:`` line. A ValueError, so library callers can catch either."""
+
+
+def build(node, *args, **kwargs):
+    """``hydra.utils.instantiate`` for config nodes with a ``_target_``: a UserError raised by the
+    target comes out as itself (Hydra wraps it), any other failure as a one-line UserError naming
+    the target."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        return instantiate(node, *args, **kwargs)
+    except InstantiationException as exc:
+        if isinstance(exc.__cause__, UserError):
+            raise exc.__cause__ from None
+        raise UserError(" ".join(str(exc).split())) from None

@@ -126,3 +126,13 @@ def test_quijote_override(data_dir, tmp_path):
     assert "data: quijote_es" in out and "sample:\nDON QUIJOTE:" in out
     itos = json.loads((tmp_path / "vocab.json").read_text())["itos"]
     assert "\r" not in itos and "\ufeff" not in itos and "ñ" in itos  # CRLF and BOM normalised away
+
+
+def test_checkpoint_of_an_older_format_is_refused(trained, data_dir, tmp_path):
+    run, _ = trained
+    old = tmp_path / "old.pt"
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    ckpt.pop("format")
+    torch.save(ckpt, old)
+    proc = cli("mode=generate", f"ckpt={old}", data_dir=data_dir, check=False)
+    assert proc.returncode == 2 and "written by an older nlprnn" in proc.stderr, proc.stderr

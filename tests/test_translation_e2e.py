@@ -80,7 +80,7 @@ def test_attention_png(trained, data_dir, tmp_path):
     cli(
         "mode=attention",
         f"ckpt={run}/best.pt",
-        'sentence="Ein Hund läuft."',
+        'text="Ein Hund läuft."',
         f"output={png}",
         f"hydra.run.dir={tmp_path}",
         data_dir=data_dir,
@@ -127,3 +127,24 @@ def test_bleu_of_references_against_themselves_is_100():
     scores = corpus_scores(refs, refs)
     assert scores["bleu"] == pytest.approx(100.0) and scores["chrf"] == pytest.approx(100.0)
     assert corpus_scores(["A cat sleeps."] * 3, refs)["bleu"] < 20
+
+
+def test_errors_raised_inside_config_targets_are_one_line(data_dir, tmp_path):
+    """Hydra wraps what a _target_ raises; the command line still shows the user's error."""
+    proc = cli("subword.model_type=foo", f"hydra.run.dir={tmp_path}", data_dir=data_dir, check=False)
+    assert proc.returncode == 2 and "error: sentencepiece model_type must be" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_decoding_keywords_override_the_saved_decoding(trained):
+    from nlprnn.errors import UserError
+    from nlprnn.inference.decoders import BeamSearch, Greedy
+
+    run, _ = trained
+    saved = Translator.from_checkpoint(run).decoder
+    assert isinstance(saved, BeamSearch) and saved.beam_size == 5
+    tuned = Translator.from_checkpoint(run, alpha=1.0).decoder
+    assert (tuned.beam_size, tuned.alpha) == (5, 1.0)  # the saved beam size stays
+    assert isinstance(Translator.from_checkpoint(run, method="greedy").decoder, Greedy)
+    with pytest.raises(UserError, match="not both"):
+        Translator.from_checkpoint(run, decoder=Greedy(), beam_size=3)

@@ -12,12 +12,11 @@ import warnings
 from collections.abc import Iterable
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from nlprnn.data.batching import make_batches, pad_batch
 from nlprnn.data.subword import SubwordTokenizer
-from nlprnn.errors import UserError
+from nlprnn.errors import UserError, build
 from nlprnn.inference.decoders import BeamSearch, decoder_for
 from nlprnn.inference.predictor import Predictor, checked_texts
 from nlprnn.training.checkpoint import model_from_checkpoint
@@ -71,9 +70,16 @@ class Translator(Predictor):
         )
         config = ckpt["config"]
         settings = {**config["translator"], **{k: options.pop(k) for k in TRANSLATOR_KEYS if k in options}}
-        if decoder is None:
-            decoder = decoder_for(**options) if options else instantiate(OmegaConf.create(config["decoding"]))
-        return cls(model, src_tok, tgt_tok, decoder, device=device, **settings)
+        if decoder is not None and options:
+            raise UserError(f"give decoder= or decoding keywords {sorted(options)}, not both")
+        return cls(
+            model,
+            src_tok,
+            tgt_tok,
+            decoder or saved_decoder(config["decoding"], options),
+            device=device,
+            **settings,
+        )
 
     @property
     def method(self) -> str:
@@ -146,3 +152,14 @@ class Translator(Predictor):
         src_pieces = [self.src_tok.sp.id_to_piece(i) for i in src_ids]
         tgt_pieces = [self.tgt_tok.sp.id_to_piece(i) for i in hyp] + ["</s>"]
         return src_pieces, tgt_pieces, weights[0].cpu()
+
+
+def saved_decoder(saved: dict, options: dict):
+    """The checkpoint's decoding node, with ``options`` (method=, beam_size=, ...) overriding its
+    keys; another method starts from that method's defaults."""
+    saved_method = build(OmegaConf.create(saved)).method
+    method = options.pop("method", saved_method)
+    if not options and method == saved_method:
+        return build(OmegaConf.create(saved))
+    keys = {k: v for k, v in saved.items() if k != "_target_"} if method == saved_method else {}
+    return decoder_for(method, **{**keys, **options})

@@ -9,10 +9,10 @@ import math
 
 import torch
 import torch.nn.functional as F
-from hydra.utils import instantiate
 
 from nlprnn.data.char_corpus import BpttBatches
 from nlprnn.data.vocab import Vocab
+from nlprnn.errors import build
 from nlprnn.inference.generator import Generator
 from nlprnn.modules.rnn import detach_state
 from nlprnn.tasks.recipe import Recipe, modes_of
@@ -37,7 +37,7 @@ class CharLM(Recipe):
             self.vocab.save(out / "vocab.json")
             chars = ", ".join(f"{k} {len(v):,} chars" for k, v in self.ids.items())
             print(f"data: {self.cfg.data.name}: {chars}; vocabulary {len(self.vocab)}")
-        model = instantiate(self.cfg.model, vocab_size=len(self.vocab))
+        model = build(self.cfg.model, vocab_size=len(self.vocab))
         return model, {"vocab": self.vocab.to_dict()}
 
     def train_batches(self, epoch: int) -> BpttBatches:

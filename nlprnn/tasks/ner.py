@@ -6,14 +6,13 @@ Modes: train (default), evaluate (ckpt=... [split=test]), tag (ckpt=... text="..
 from __future__ import annotations
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from nlprnn.data.batching import IndexedBatches, make_batches
 from nlprnn.data.conll import Sentence, spans, tagging
 from nlprnn.data.vocab import Vocab
 from nlprnn.data.word_features import WordFeatures, collate
-from nlprnn.errors import UserError
+from nlprnn.errors import UserError, build
 from nlprnn.inference.tagger import Tagger
 from nlprnn.tasks.recipe import Recipe, modes_of
 from nlprnn.training import distributed as dist
@@ -62,7 +61,7 @@ class NER(Recipe):
         self.val = splits["val"]
         drop = word_dropout_probabilities(cfg, self.features)
         self.drop_prob = drop.to(self.device) if drop is not None else None
-        model = instantiate(
+        model = build(
             cfg.model,
             vocab_size=len(self.features.words),
             num_tags=len(self.tags),

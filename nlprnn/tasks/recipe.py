@@ -19,10 +19,9 @@ from pathlib import Path
 
 import torch
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from nlprnn.errors import UserError
+from nlprnn.errors import UserError, build
 from nlprnn.inference.textio import open_output, read_lines
 from nlprnn.training import distributed as dist
 from nlprnn.training.trainer import Trainer
@@ -119,7 +118,7 @@ def run_dir() -> Path:
 
 def load_splits(data_cfg: DictConfig, seed: int) -> dict:
     """{split: examples} from the ``data`` node's reader (its ``_target_``)."""
-    return instantiate(data_cfg, _convert_="all").splits(seed)
+    return build(data_cfg, _convert_="all").splits(seed)
 
 
 def train(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:

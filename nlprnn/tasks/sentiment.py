@@ -8,12 +8,12 @@ from __future__ import annotations
 import time
 
 import torch
-from hydra.utils import instantiate
 
 from nlprnn.data.batching import IndexedBatches, make_batches, pad_batch
 from nlprnn.data.sentiment import Example, ImdbReviews
 from nlprnn.data.subword import SubwordTokenizer
 from nlprnn.data.tokenizers import tokenizer_to_dict
+from nlprnn.errors import build
 from nlprnn.inference.classifier import Classifier
 from nlprnn.tasks.recipe import Recipe, modes_of
 from nlprnn.training import distributed as dist
@@ -31,9 +31,9 @@ class Sentiment(Recipe):
         cfg, start = self.cfg, time.perf_counter()
         texts = [text for text, _ in splits["train"]]
         # the training texts only; rank 0 builds it and the other ranks receive it (torchrun)
-        tokenizer = dist.built_by_main(lambda: instantiate(cfg.tokenizer, texts=texts))
+        tokenizer = dist.built_by_main(lambda: build(cfg.tokenizer, texts=texts))
         kind = "sentencepiece" if isinstance(tokenizer, SubwordTokenizer) else "word"
-        model = instantiate(
+        model = build(
             cfg.model,
             vocab_size=tokenizer.vocab_size,
             num_classes=len(cfg.data.labels),
@@ -44,7 +44,7 @@ class Sentiment(Recipe):
         self.lengths = [len(ids) for ids, _ in self.train]
         seconds = time.perf_counter() - start
         own_archive = cfg.data._target_.endswith(ImdbReviews.__name__)  # its test reviews stay unseen
-        init = instantiate(cfg.embeddings)
+        init = build(cfg.embeddings)
         vectors_log = init(model.embedding.weight, tokenizer, texts, cfg.data.dir, cfg.seed, own_archive)
         if dist.is_main():
             lengths = sorted(self.lengths)

@@ -1,7 +1,7 @@
 """Recipe translation: encoder-decoder with attention, sentencepiece subwords, sacrebleu.
 
 Modes: train (default), evaluate (ckpt=... [split=test]), translate (ckpt=... [input=F] [output=F]),
-attention (ckpt=... sentence="..." output=attention.png).
+attention (ckpt=... text="..." output=attention.png).
 """
 
 from __future__ import annotations
@@ -9,11 +9,10 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from nlprnn.data.batching import IndexedBatches, make_batches, pad_batch
-from nlprnn.errors import UserError
+from nlprnn.errors import UserError, build
 from nlprnn.inference.translator import Translator
 from nlprnn.tasks.recipe import Recipe, modes_of, setup_device
 from nlprnn.training import distributed as dist
@@ -61,7 +60,7 @@ class Translation(Recipe):
                 + f" pairs ({len(self.train):,} train pairs kept); "
                 + f"subwords {self.src_tok.vocab_size}/{self.tgt_tok.vocab_size}"
             )
-        model = instantiate(
+        model = build(
             cfg.model,
             src_vocab_size=self.src_tok.vocab_size,
             tgt_vocab_size=self.tgt_tok.vocab_size,
@@ -73,7 +72,7 @@ class Translation(Recipe):
         """The ``subword`` node's sentencepiece models, from the training split only: rank 0 trains
         them and writes them into the run directory, the other ranks receive them."""
         src_texts, tgt_texts = [s for s, _ in train], [t for _, t in train]
-        src, tgt = dist.built_by_main(lambda: instantiate(self.cfg.subword, src_texts, tgt_texts))
+        src, tgt = dist.built_by_main(lambda: build(self.cfg.subword, src_texts, tgt_texts))
         if dist.is_main():
             files = {"spm_joint": src} if src is tgt else {"spm_src": src, "spm_tgt": tgt}
             for name, tok in files.items():
@@ -93,7 +92,7 @@ class Translation(Recipe):
         return loss, int((tgt_out != self.tgt_tok.pad_id).sum())
 
     def evaluate(self, model) -> dict[str, float]:
-        decoder = instantiate(self.cfg.validation)
+        decoder = build(self.cfg.validation)
         translator = Translator(
             model, self.src_tok, self.tgt_tok, decoder, device=self.device, **self.cfg.translator
         )
@@ -126,21 +125,22 @@ class Translation(Recipe):
         return {"signature": {"bleu": last["bleu_signature"], "chrf": last["chrf_signature"]}}
 
     def predictor_options(self) -> dict:
-        return {"decoder": instantiate(self.cfg.decoding), **self.cfg.translator}
+        return {"decoder": build(self.cfg.decoding), **self.cfg.translator}
 
     def format(self, source: str, translation: str) -> str:
         return translation
 
 
 def attention(cfg: DictConfig) -> Path:
-    """Save the attention heatmap of one sentence's translation as a PNG (output=, else attention.png)."""
+    """Save the attention heatmap of text=SENTENCE's translation as a PNG (output=, else attention.png)."""
     from nlprnn.plotting import attention_heatmap
 
-    if not cfg.sentence:
-        raise UserError('mode=attention needs sentence="..."')
+    if not cfg.text:
+        raise UserError('mode=attention needs text="a sentence"')
     device = setup_device(cfg)
-    translator = Translator.from_checkpoint(cfg.ckpt, device=str(device), decoder=instantiate(cfg.decoding))
-    src, tgt, weights = translator.attention(cfg.sentence)
+    options = Translation(cfg, device).predictor_options()  # decoding and translator.* as in translate
+    translator = Translator.from_checkpoint(cfg.ckpt, device=str(device), **options)
+    src, tgt, weights = translator.attention(cfg.text)
     path = Path(cfg.output or "attention.png")
     attention_heatmap(weights, src, tgt, path)
     print(f"translation: {translator.tgt_tok.sp.decode_pieces(tgt[:-1])}\nwrote {path}")

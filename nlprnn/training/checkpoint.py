@@ -8,7 +8,11 @@ from pathlib import Path
 
 import torch
 
-from nlprnn.errors import UserError
+from nlprnn.errors import UserError, build
+
+# 2: written by the recipe skeleton (config keys and parameter names of session 9 on); older
+# checkpoints need the nlprnn that wrote them
+FORMAT = 2
 
 
 def save_atomic(obj: dict, path: str | Path) -> None:
@@ -36,15 +40,19 @@ def load_checkpoint(path: str | Path | None, task: str | None = None) -> dict:
         raise UserError(f"{path}: not an nlprnn checkpoint (no model/task entries)")
     if task is not None and ckpt["task"] != task:
         raise UserError(f"{path} was trained by recipe {ckpt['task']!r}, not {task!r}")
+    if ckpt.get("format", 1) < FORMAT:
+        raise UserError(
+            f"{path} was written by an older nlprnn (checkpoint format {ckpt.get('format', 1)}, now "
+            f"{FORMAT}: config keys and parameter names changed); train it again with this version"
+        )
     return ckpt
 
 
 def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu", **sizes) -> torch.nn.Module:
     """Rebuild the model from the config stored in the checkpoint (its ``model._target_`` and keys),
     with ``sizes`` (vocabulary sizes, pad id) from the checkpoint's vocabularies, and load its weights."""
-    from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    model = instantiate(OmegaConf.create(ckpt["config"]["model"]), **sizes)
+    model = build(OmegaConf.create(ckpt["config"]["model"]), **sizes)
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval()

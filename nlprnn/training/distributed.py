@@ -47,8 +47,15 @@ def built_by_main(build):
     returns rank 0's result (pickled across), so all ranks share one vocabulary."""
     if not dist.is_initialized():
         return build()
-    box = [build() if is_main() else None]
+    box = [None]
+    if is_main():
+        try:
+            box[0] = build()
+        except Exception as exc:  # the other ranks must not wait for a result that never comes
+            box[0] = exc
     dist.broadcast_object_list(box, src=0)
+    if isinstance(box[0], Exception):
+        raise box[0]
     return box[0]
 
 
@@ -56,6 +63,8 @@ def init_if_launched(device: torch.device) -> None:
     """Join the process group when started by torchrun (WORLD_SIZE > 1 in the environment)."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
         return
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # collectives of objects use the current device
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
 
@@ -76,7 +85,7 @@ def any_rank(flag: bool) -> bool:
     """True on every rank when it is True on at least one (so all ranks stop at the same step)."""
     if not dist.is_initialized():
         return flag
-    t = torch.tensor([int(flag)])
+    t = torch.tensor([int(flag)], device=_collective_device())
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
 
@@ -93,3 +102,12 @@ def gather(obj):
 def cleanup() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def _collective_device() -> torch.device:
+    """Where tensors for collectives live: the current GPU under nccl, the CPU under gloo."""
+    return (
+        torch.device("cuda", torch.cuda.current_device())
+        if dist.get_backend() == "nccl"
+        else torch.device("cpu")
+    )

@@ -27,14 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
 from torch import nn
 from tqdm import tqdm
 
-from nlprnn.errors import UserError
+from nlprnn.errors import UserError, build
 from nlprnn.training import distributed as dist
 from nlprnn.training.averaging import WeightAverage
-from nlprnn.training.checkpoint import load_checkpoint, save_atomic
+from nlprnn.training.checkpoint import FORMAT, load_checkpoint, save_atomic
 from nlprnn.training.schedule import LRSchedule
 
 
@@ -49,7 +48,7 @@ class Trainer:
         self.device = next(model.parameters()).device
         self.model = model
         self.net = self._wrap_ddp(model)
-        self.optimizer = instantiate(optim_cfg, params=model.parameters())
+        self.optimizer = build(optim_cfg, params=model.parameters())
         self.steps_per_epoch = len(task.train_batches(0))
         self.total_steps = self._total_steps()
         self.schedule = LRSchedule(
@@ -132,7 +131,7 @@ class Trainer:
     def train_step(self, batch) -> tuple[float, int]:
         self.net.train()
         loss, ntok, *units = self.task.train_loss(self.net, batch)
-        if not torch.isfinite(loss):
+        if dist.any_rank(not torch.isfinite(loss)):  # every rank stops, none waits for the others
             raise UserError(
                 f"loss became {loss.item()} at step {self.state['step']}; "
                 "lower optimizer.lr or trainer.clip_norm"
@@ -191,6 +190,7 @@ class Trainer:
         averaging = {"train_model": raw, "average": {"updates": self.average.updates}} if self.average else {}
         return {
             **self.extra,
+            "format": FORMAT,
             "model": inference,
             **averaging,
             "optimizer": self.optimizer.state_dict(),
