@@ -46,6 +46,7 @@ def test_one_string_is_one_input(runs, recipe):
     assert len(many) == 3 and api([]) == []
     assert list(api.stream(iter(["Peter lives in Paris.", "", "Zwei Männer."]))) == many
     assert list(api.stream(["Peter lives in Paris.", ""], batch_size=1)) == many[:2]
+    assert list(api.stream(["Peter lives in Paris.\n", "\n"])) == many[:2]  # lines of a file
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))

@@ -60,11 +60,13 @@ class Predictor:
             yield result
 
     def pairs(self, lines: Iterable[str], batch_size: int | None = None) -> Iterator[tuple[str, Any]]:
-        """(line, result) for each line, batch by batch: what the command line's modes write."""
+        """(line, result) for each line, batch by batch: what the command line's modes write. A line
+        read from a file keeps everything but its final "\n"."""
         size = batch_size or self.stream_batch
         chunk: list[str] = []
         for position, line in enumerate(lines):
-            chunk.append(_checked(line, position, type(self).__name__))
+            line = _checked(line, position, type(self).__name__)
+            chunk.append(line[:-1] if line.endswith("\n") else line)
             if len(chunk) >= size:
                 yield from zip(chunk, self.predict_batch(chunk))
                 chunk = []
