@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from nlprnn.errors import UserError, build
 from nlprnn.inference.textio import open_output, read_lines
 from nlprnn.training import distributed as dist
+from nlprnn.training.run_dir import check_run_dir, remove_partial_writes, start_fresh
 from nlprnn.training.trainer import Trainer
 
 
@@ -126,8 +127,14 @@ def train(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:
     device = setup_device(cfg)
     out = run_dir()
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    # every check before any write; resume: False too for a run killed before its first checkpoint
+    resume = check_run_dir(out, recipe_cls.name, cfg.trainer.resume, cfg.trainer.overwrite)
+    cfg.trainer.resume = resume
     if dist.is_main():
         out.mkdir(parents=True, exist_ok=True)
+        remove_partial_writes(out)
+        if not resume:
+            start_fresh(out)  # an empty directory, trainer.overwrite=true, or nothing to resume from
         (out / "config.yaml").write_text(OmegaConf.to_yaml(resolved))
         print(f"run directory: {out}")
     recipe = recipe_cls(cfg, device)

@@ -21,7 +21,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import random
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from nlprnn.errors import UserError, build
 from nlprnn.training import distributed as dist
 from nlprnn.training.averaging import WeightAverage
 from nlprnn.training.checkpoint import FORMAT, load_checkpoint, save_atomic
+from nlprnn.training.run_dir import cut_metrics
 from nlprnn.training.schedule import LRSchedule
 
 
@@ -55,7 +58,15 @@ class Trainer:
             self.optimizer, total_steps=self.total_steps, mode=task.metric_mode, **cfg.scheduler
         )
         self.average = WeightAverage(model, cfg.ema) if cfg.get("ema") else None
-        self.state = {"step": 0, "epoch": 0, "batch": 0, "best": None, "bad_evals": 0, "evals": 0}
+        self.state = {
+            "step": 0,
+            "epoch": 0,
+            "batch": 0,
+            "best": None,
+            "bad_evals": 0,
+            "evals": 0,
+            "evaluated": None,
+        }
         self.writer = None
         self.tokens, self.train_seconds = 0, 0.0  # this invocation's training steps (no evaluation)
 
@@ -76,7 +87,7 @@ class Trainer:
         if self.cfg.resume:
             self._resume()
         self._open_logs()
-        start, last_eval_step = time.monotonic(), None
+        start = time.monotonic()
         bar = tqdm(
             total=self.total_steps,
             initial=self.state["step"],
@@ -110,17 +121,15 @@ class Trainer:
                 stop = dist.any_rank(bool(out_of_time)) or self.state["step"] >= self.total_steps
                 if stop or (self.cfg.eval_every and self.state["step"] % self.cfg.eval_every == 0):
                     stop = self._evaluate_and_save(loss_avg) or stop
-                    last_eval_step = self.state["step"]
                 if stop:
                     break
             else:
                 self.state["epoch"], self.state["batch"] = epoch + 1, 0
-                if not self.cfg.eval_every and last_eval_step != self.state["step"]:
+                if not self.cfg.eval_every and self.state["evaluated"] != self.state["step"]:
                     stop = self._evaluate_and_save(loss_avg)
-                    last_eval_step = self.state["step"]
         bar.close()
-        if last_eval_step != self.state["step"] and self.state["step"] > 0:
-            self._evaluate_and_save(loss_avg)
+        if self.state["evaluated"] != self.state["step"] and self.state["step"] > 0:
+            self._evaluate_and_save(loss_avg)  # the final weights are always validated, once
         self._close_logs()
         return {"best": self.state["best"], "step": self.state["step"]}
 
@@ -151,6 +160,7 @@ class Trainer:
         with self._averaged():
             metrics = self.task.evaluate(self.model)
         value = float(metrics[self.task.metric])  # plain float: checkpoints load with weights_only
+        self.state["evaluated"] = self.state["step"]
         self.schedule.observe(value)
         best = self.state["best"]
         improved = best is None or (value < best if self.task.metric_mode == "min" else value > best)
@@ -169,10 +179,14 @@ class Trainer:
         }
         ckpt = self._checkpoint()  # collective under DDP: every rank takes part
         if dist.is_main():
+            # the order makes a kill at any instant safe: a resume starts from last.pt, drops the
+            # metrics lines after it and redoes the evaluation, which rewrites best.pt if it is best
             self._log(record, improved)
-            save_atomic(ckpt, self.run_dir / "last.pt")
+            _test_kill("after_metrics", self.state["step"])
             if improved:
                 save_atomic(ckpt, self.run_dir / "best.pt")
+                _test_kill("after_best", self.state["step"])
+            save_atomic(ckpt, self.run_dir / "last.pt")
         patience = self.cfg.patience
         return bool(patience) and self.state["bad_evals"] >= patience
 
@@ -224,6 +238,7 @@ class Trainer:
         if self.state["batch"] >= self.steps_per_epoch:
             self.state["epoch"], self.state["batch"] = self.state["epoch"] + 1, 0
         if dist.is_main():
+            cut_metrics(self.run_dir / "metrics.jsonl", self.state["step"])
             print(f"resumed from {path} at step {self.state['step']} (epoch {self.state['epoch']})")
 
     def _resume_average(self, ckpt: dict) -> None:
@@ -263,3 +278,10 @@ class Trainer:
     def _close_logs(self) -> None:
         if self.writer:
             self.writer.close()
+
+
+def _test_kill(point: str, step: int) -> None:
+    """Tests only: NLPRNN_TEST_KILL=POINT:STEP kills this process (SIGKILL) at that instant of the
+    checkpoint writes, to prove that a resume repairs everything (tests/test_soak.py)."""
+    if os.environ.get("NLPRNN_TEST_KILL") == f"{point}:{step}":
+        os.kill(os.getpid(), signal.SIGKILL)
