@@ -6,17 +6,17 @@ from importlib import import_module
 
 from omegaconf import DictConfig, OmegaConf
 
+from nlprnn.config_checks import check_config
 from nlprnn.errors import UserError
 
 
 def register_resolvers() -> None:
-    """``${run_dir:MODE,DIR}`` / ``${run_subdir:MODE,SUB}``: Hydra's run directory (and its .hydra
-    folder) for training only; the other modes run in the working directory and write nothing there."""
-    for name, value in (("run_dir", "."), ("run_subdir", None)):
-        if not OmegaConf.has_resolver(name):
-            OmegaConf.register_new_resolver(
-                name, lambda mode, train_value, other=value: train_value if mode == "train" else other
-            )
+    """``${run_dir:MODE,DIR}``: Hydra's run directory for training only; the other modes run in the
+    working directory and write nothing there."""
+    if not OmegaConf.has_resolver("run_dir"):
+        OmegaConf.register_new_resolver(
+            "run_dir", lambda mode, train_dir: train_dir if mode == "train" else "."
+        )
 
 
 register_resolvers()
@@ -25,6 +25,7 @@ register_resolvers()
 def run(cfg: DictConfig):
     """Run ``cfg.mode`` of ``cfg.task``; unknown modes get a message listing the valid ones."""
     OmegaConf.set_struct(cfg, True)  # a misspelt key read by code fails instead of returning None
+    check_config(cfg)  # every documented value's type and range, before anything is read or written
     module = import_module(f"nlprnn.tasks.{cfg.task}")
     if cfg.mode not in module.MODES:
         raise UserError(

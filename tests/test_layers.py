@@ -15,6 +15,7 @@ LAYERS = [
     "inference",
     "plotting",
     "tasks",
+    "config_checks",  # the command line's check of every config value
     "run",
     "__main__",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import torch
@@ -34,12 +33,20 @@ def load_checkpoint(path: str | Path | None, task: str | None = None) -> dict:
         raise UserError(f"checkpoint not found: {path}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError, OSError) as exc:
-        raise UserError(f"{path}: not a readable nlprnn checkpoint ({str(exc).splitlines()[0]})") from None
+    except Exception as exc:  # text, empty, truncated, random or code-carrying files alike
+        reason = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise UserError(
+            f"{path}: not a readable nlprnn checkpoint ({type(exc).__name__}: {reason})"
+        ) from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "task" not in ckpt:
         raise UserError(f"{path}: not an nlprnn checkpoint (no model/task entries)")
     if task is not None and ckpt["task"] != task:
         raise UserError(f"{path} was trained by recipe {ckpt['task']!r}, not {task!r}")
+    version = ckpt.get("format", 1)
+    if not isinstance(version, int) or version > FORMAT:
+        raise UserError(
+            f"{path}: checkpoint format {version!r} is unknown to this nlprnn (it reads {FORMAT})"
+        )
     if ckpt.get("format", 1) < FORMAT:
         raise UserError(
             f"{path} was written by an older nlprnn (checkpoint format {ckpt.get('format', 1)}, now "

@@ -1,0 +1,116 @@
+"""Every documented config value with a type or a range, checked when a run starts: a bad value
+stops with one line naming the key, the value and what is allowed, before any data is read."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+from nlprnn.errors import UserError
+
+
+def whole(low: int, null: bool = False):
+    def check(v):
+        ok = (v is None and null) or (isinstance(v, int) and not isinstance(v, bool) and v >= low)
+        return None if ok else f"a whole number >= {low}" + (" or null" if null else "")
+
+    return check
+
+
+def number(low: float, high: float | None = None, low_open=False, high_open=False, null=False):
+    def check(v):
+        if v is None and null:
+            return None
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        ok = ok and (v > low if low_open else v >= low)
+        ok = ok and (high is None or (v < high if high_open else v <= high))
+        left, right = "(" if low_open else "[", ")" if high_open or high is None else "]"
+        return (
+            None
+            if ok
+            else f"a number in {left}{low}, {'inf' if high is None else high}{right}"
+            + (" or null" if null else "")
+        )
+
+    return check
+
+
+def one_of(*choices, null: bool = False):
+    def check(v):
+        ok = v in choices or (v is None and null)
+        return None if ok else "one of " + ", ".join(map(str, choices)) + (" or null" if null else "")
+
+    return check
+
+
+def boolean(v):
+    return None if isinstance(v, bool) else "true or false"
+
+
+CHECKS = {
+    "seed": whole(0),
+    "trainer.max_epochs": whole(1),
+    "trainer.max_steps": whole(1, null=True),
+    "trainer.max_time": number(0, low_open=True, null=True),
+    "trainer.device": one_of("auto", "cpu", "cuda"),
+    "trainer.eval_every": whole(1, null=True),
+    "trainer.patience": whole(1, null=True),
+    "trainer.clip_norm": number(0, low_open=True, null=True),
+    "trainer.ema": number(0, 1, low_open=True, high_open=True, null=True),
+    "trainer.resume": boolean,
+    "trainer.overwrite": boolean,
+    "trainer.progress": boolean,
+    "trainer.tensorboard": boolean,
+    "trainer.scheduler.name": one_of("constant", "cosine", "plateau"),
+    "trainer.scheduler.warmup_steps": whole(0),
+    "trainer.scheduler.min_lr_ratio": number(0, 1),
+    "trainer.scheduler.plateau_factor": number(0, 1, low_open=True),
+    "trainer.scheduler.plateau_patience": whole(0),
+    "optimizer.lr": number(0),
+    "optimizer.weight_decay": number(0),
+    "batching.batch_size": whole(1, null=True),
+    "batching.max_tokens": whole(1, null=True),
+    "batching.bptt": whole(1),
+    "batching.eval_batch_size": whole(1),
+    "model.cell": one_of("lstm", "gru", "rnn"),
+    "model.dropout": number(0, 1, high_open=True),
+    "model.num_layers": whole(1),
+    "model.hidden_size": whole(1),
+    "model.emb_dim": whole(1),
+    "model.attention": one_of("dot", "general", "bahdanau"),
+    "model.pooling": one_of("last", "max", "mean", "attention"),
+    "model.output": one_of("crf", "softmax"),
+    "model.char_features": one_of("lstm", "cnn", "none"),
+    "tagging": one_of("iob2", "iobes"),
+    "word_dropout": number(0, 1),
+    "word_dropout_alpha": number(0, low_open=True, null=True),
+    "max_len": whole(1, null=True),
+    "truncate": one_of("head", "tail"),
+    "label_smoothing": number(0, 1, high_open=True),
+    "subword.model_type": one_of("unigram", "bpe"),
+    "subword.vocab_size": whole(1),
+    "translator.max_len_ratio": number(0, low_open=True),
+    "translator.max_len_extra": whole(0),
+    "translator.max_src_len": whole(2),
+    "translator.batch_size": whole(1),
+    "decoding.beam_size": whole(1),
+    "decoding.n_best": whole(1),
+    "decoding.temperature": number(0),
+    "length": whole(0),
+    "temperature": number(0),
+    "top_k": whole(1, null=True),
+    "top_p": number(0, 1, low_open=True, null=True),
+    "data.train_limit": whole(1, null=True),
+    "data.eval_limit": whole(1, null=True),
+    "data.max_chars": whole(1, null=True),
+}
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise a UserError for the first key (of those this recipe has) whose value is not allowed."""
+    for key, check in CHECKS.items():
+        value = OmegaConf.select(cfg, key, default="<absent>")
+        if value == "<absent>":
+            continue
+        allowed = check(value)
+        if allowed:
+            raise UserError(f"{key}={value!r}: must be {allowed}")

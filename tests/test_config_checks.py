@@ -1,0 +1,83 @@
+"""Every documented value is checked when a run starts: one line with the key, the value and what
+is allowed; checkpoints that are not checkpoints are one-line errors too."""
+
+import pytest
+import torch
+
+from nlprnn.config_checks import CHECKS, check_config
+from nlprnn.errors import UserError
+from nlprnn.training.checkpoint import FORMAT, load_checkpoint
+from tests.conftest import CONF, compose_config, tiny_recipe_cli
+
+RECIPES = sorted(p.stem for p in (CONF / "recipe").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+@pytest.mark.parametrize("debug", [[], ["debug=tiny"]])
+def test_every_shipped_config_passes(recipe, debug):
+    check_config(compose_config([f"recipe={recipe}", *debug]))
+
+
+@pytest.mark.parametrize(
+    "recipe, override, message",
+    [
+        ("char_lm", "trainer.max_steps=abc", "trainer.max_steps='abc': must be a whole number >= 1 or null"),
+        ("char_lm", "trainer.max_steps=-1", "trainer.max_steps=-1: must be a whole number >= 1"),
+        ("char_lm", "trainer.scheduler.name=foo", "trainer.scheduler.name='foo': must be one of constant"),
+        ("char_lm", "temperature=-1", "temperature=-1: must be a number in [0, inf)"),
+        ("char_lm", "length=-5", "length=-5: must be a whole number >= 0"),
+        ("char_lm", "top_p=0", "top_p=0: must be a number in (0, 1] or null"),
+        ("char_lm", "batching.bptt=0", "batching.bptt=0"),
+        ("ner", "model.dropout=1.5", "model.dropout=1.5: must be a number in [0, 1)"),
+        ("ner", "tagging=bilou", "tagging='bilou': must be one of iob2, iobes"),
+        ("sentiment", "truncate=middle", "truncate='middle': must be one of head, tail"),
+        ("translation", "decoding.beam_size=0", "decoding.beam_size=0"),
+        ("translation", "trainer.ema=1", "trainer.ema=1: must be a number in (0, 1) or null"),
+        ("translation", "trainer.resume=maybe", "trainer.resume='maybe': must be true or false"),
+    ],
+)
+def test_bad_values_name_key_value_and_what_is_allowed(recipe, override, message):
+    with pytest.raises(UserError) as err:
+        check_config(compose_config([f"recipe={recipe}", override]))
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_every_checked_key_exists_in_some_recipe():
+    from omegaconf import OmegaConf
+
+    configs = [compose_config([f"recipe={r}"]) for r in RECIPES]
+    configs.append(compose_config(["recipe=translation", "decoding=sample"]))
+    missing = [
+        k for k in CHECKS if all(OmegaConf.select(c, k, default="<absent>") == "<absent>" for c in configs)
+    ]
+    assert not missing, f"checks for keys no recipe has: {missing}"
+
+
+def test_bad_value_on_the_command_line_is_one_line(data_dir, tmp_path):
+    proc = tiny_recipe_cli("char_lm")(
+        "trainer.max_steps=abc", f"hydra.run.dir={tmp_path}/run", data_dir=data_dir, check=False
+    )
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "error: trainer.max_steps='abc': must be a whole number >= 1 or null"
+    ]
+    assert not (tmp_path / "run").exists() or not list((tmp_path / "run").iterdir())  # nothing written
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"hello, not a checkpoint\n", bytes(range(256)) * 40, b"PK\x03\x04" + b"\0" * 100]
+)
+def test_files_that_are_not_checkpoints(tmp_path, content):
+    path = tmp_path / "x.pt"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match="not a readable nlprnn checkpoint"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_versions(tmp_path):
+    for version, message in [(FORMAT + 1, "unknown to this nlprnn"), ("2", "unknown"), (1, "older nlprnn")]:
+        torch.save({"task": "char_lm", "model": {}, "format": version}, tmp_path / "c.pt")
+        with pytest.raises(UserError, match=message):
+            load_checkpoint(tmp_path / "c.pt", "char_lm")
+    torch.save({"task": "char_lm", "model": {}}, tmp_path / "c.pt")  # older ones had no version
+    with pytest.raises(UserError, match="older nlprnn"):
+        load_checkpoint(tmp_path / "c.pt")
