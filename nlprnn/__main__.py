@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -13,8 +14,11 @@ from nlprnn.run import register_resolvers
 
 register_resolvers()  # before Hydra composes the config: hydra.run.dir uses them
 
+# conf/ beside the package in a checkout (or an editable install), inside it in an installed wheel
+CONF = "conf" if (Path(__file__).parent / "conf").is_dir() else "../conf"
 
-@hydra.main(version_base=None, config_path="../conf", config_name="config")
+
+@hydra.main(version_base=None, config_path=CONF, config_name="config")
 def main(cfg: DictConfig):
     from nlprnn.run import run
 

@@ -1,0 +1,49 @@
+"""A normal wheel works: built from the checkout, installed (not editable) and run from elsewhere,
+with conf/ shipped inside it as nlprnn/conf."""
+
+import os
+import subprocess
+import sys
+
+import tomllib
+
+from tests.conftest import REPO
+
+
+def test_the_wheel_lists_every_package_and_config_folder():
+    packages = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    code = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "nlprnn").rglob("*.py")}
+    conf = {"nlprnn.conf"} | {f"nlprnn.conf.{p.name}" for p in (REPO / "conf").iterdir() if p.is_dir()}
+    assert packages == code | conf
+
+
+def test_installed_wheel_runs_a_recipe_from_another_directory(data_dir, tmp_path):
+    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
+    subprocess.run(
+        [*pip, "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-w", tmp_path / "dist"],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = (tmp_path / "dist").glob("nlprnn-*.whl")
+    subprocess.run(
+        [*pip, "install", "--no-deps", "--target", tmp_path / "site", wheel], check=True, capture_output=True
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tmp_path / "site"),
+        "NLPRNN_DATA": str(data_dir),
+        "OMP_NUM_THREADS": "1",
+    }
+    where = subprocess.run(
+        [sys.executable, "-c", "import nlprnn.__main__ as m; print(m.__file__, m.CONF)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert where == [str(tmp_path / "site/nlprnn/__main__.py"), "conf"]  # the wheel's copy, its own conf
+    run = [sys.executable, "-m", "nlprnn", "recipe=char_lm", "debug=tiny", f"hydra.run.dir={tmp_path}/run"]
+    proc = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "run/best.pt").is_file() and "best checkpoint (step 6)" in proc.stdout
