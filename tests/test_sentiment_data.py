@@ -67,6 +67,37 @@ def test_imdb_archive_labels_splits_and_html(tmp_path):
         read_imdb(tmp_path / "junk.tar.gz")
 
 
+@pytest.mark.parametrize("where", [0.75, 0.9])
+def test_a_damaged_imdb_archive_is_an_error_not_a_smaller_dataset(data_dir, tmp_path, where):
+    """4 KB flipped at 75% of the real archive used to give 12,363 training reviews, all negative."""
+    data = bytearray((data_dir / "sentiment/imdb/aclImdb_v1_labeled.tar.gz").read_bytes())
+    start = int(len(data) * where)
+    data[start : start + 4096] = bytes(255 - b for b in data[start : start + 4096])
+    (tmp_path / "bad.tar.gz").write_bytes(data)
+    with pytest.raises(UserError, match="bad.tar.gz: not a readable aclImdb"):
+        read_imdb(tmp_path / "bad.tar.gz")
+    (tmp_path / "short.tar.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match="short.tar.gz: not a readable aclImdb"):
+        read_imdb(tmp_path / "short.tar.gz")
+
+
+def test_imdb_class_counts_are_checked(tmp_path):
+    path = tmp_path / "imdb.tar.gz"
+    _archive(
+        path,
+        {
+            f"aclImdb/{s}/{c}/{i}_1.txt": "text"
+            for s in ("train", "test")
+            for c in ("pos", "neg")
+            for i in range(3)
+        },
+    )
+    assert len(read_imdb(path, per_class=3)["train"]) == 6
+    _archive(path, {"aclImdb/train/neg/0_1.txt": "x", "aclImdb/test/pos/0_9.txt": "y"})
+    with pytest.raises(UserError, match="train holds 0 positive and 1 negative reviews, not 3 of each"):
+        read_imdb(path, per_class=3)
+
+
 def test_validation_split_is_seeded_and_disjoint():
     train = [(f"text {i}", i % 2) for i in range(100)]
     rest, val = carve_validation(train, 10, seed=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import re
 import tarfile
+import zlib
 from pathlib import Path
 
 from nlprnn.data.hub import load_from_hub
@@ -74,11 +75,16 @@ def clean_review(text: str) -> str:
     return _HTML_BREAK.sub(" ", text)
 
 
-def read_imdb(archive: str | Path) -> dict[str, list[Example]]:
+def read_imdb(archive: str | Path, per_class: int | None = None) -> dict[str, list[Example]]:
     """{train, test: [(review, 1 pos / 0 neg)]} straight from the aclImdb .tar.gz (about 2 s), in
-    member order (sorted by name in our archive, so deterministic)."""
+    member order (sorted by name in our archive, so deterministic).
+
+    The archive is read to its end, so a damaged one (a bad member, a CRC error, an early end) is an
+    error naming it, not a silently shorter dataset; ``per_class`` (aclImdb: 12,500) also checks
+    how many reviews of each class each split holds."""
     archive = Path(archive)
     splits: dict[str, list[Example]] = {"train": [], "test": []}
+    member = None
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for member in tar:
@@ -86,12 +92,23 @@ def read_imdb(archive: str | Path) -> dict[str, list[Example]]:
                 if member.isfile() and match:
                     text = tar.extractfile(member).read().decode("utf-8")
                     splits[match[1]].append((clean_review(text), int(match[2] == "pos")))
-    except (tarfile.TarError, OSError, EOFError) as exc:
+            while tar.fileobj.read(1 << 20):  # to the end of the gzip stream: its CRC is checked there
+                pass
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise UserError(f"{archive}: not a readable aclImdb .tar.gz ({exc})") from None
     except UnicodeDecodeError as exc:
         raise UserError(f"{archive}: {member.name} is not UTF-8 text ({exc.reason})") from None
     if not splits["train"] or not splits["test"]:
         raise UserError(f"{archive}: no aclImdb/{{train,test}}/{{pos,neg}}/*.txt reviews inside")
+    if per_class:
+        for split, examples in splits.items():
+            pos = sum(label for _, label in examples)
+            if (pos, len(examples) - pos) != (per_class, per_class):
+                raise UserError(
+                    f"{archive}: {split} holds {pos:,} positive and {len(examples) - pos:,} negative "
+                    f"reviews, not {per_class:,} of each: the archive is damaged or another one "
+                    "(data.per_class=null reads any aclImdb-style archive)"
+                )
     return splits
 
 
@@ -156,13 +173,18 @@ class Sst2(LabelledTexts):
 
 
 class ImdbReviews(LabelledTexts):
-    """The aclImdb archive (``files.archive``); validation is a seeded ``val_size`` carved from train."""
+    """The aclImdb archive (``files.archive``); validation is a seeded ``val_size`` carved from train.
+    ``per_class``: the reviews of each class in each split (12,500; null: no check)."""
+
+    def __init__(self, *args, per_class: int | None = 12500, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.per_class = per_class
 
     def read(self, seed: int) -> dict[str, list[Example]]:
         archive = data_file(self.dir, self.files["archive"])
         if archive is None:
             return self._from_hub(self.files["archive"], seed)
-        splits = read_imdb(archive)
+        splits = read_imdb(archive, self.per_class)
         train, val = carve_validation(splits["train"], self.val_size, seed)
         return {"train": train, "val": val, "test": splits["test"]}
 
