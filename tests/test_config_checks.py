@@ -46,7 +46,11 @@ def test_every_checked_key_exists_in_some_recipe():
     from omegaconf import OmegaConf
 
     configs = [compose_config([f"recipe={r}"]) for r in RECIPES]
-    configs.append(compose_config(["recipe=translation", "decoding=sample"]))
+    for extra in (
+        ["recipe=translation", "decoding=sample"],
+        ["recipe=sentiment", "data=imdb", "tokenizer=sentencepiece"],
+    ):
+        configs.append(compose_config(extra))
     missing = [
         k for k in CHECKS if all(OmegaConf.select(c, k, default="<absent>") == "<absent>" for c in configs)
     ]
