@@ -43,7 +43,9 @@ def train_sentencepiece(
         raise UserError(f"sentencepiece model_type must be 'unigram' or 'bpe', got {model_type!r}")
     sentences = [t for t in texts if t.strip()]
     if not sentences:
-        raise UserError(f"no text to train the sentencepiece model {model_prefix or ''} on")
+        raise UserError(
+            f"no text to train the sentencepiece model{f' {model_prefix}' if model_prefix else ''} on"
+        )
     if model_prefix is None:
         output = {"model_writer": io.BytesIO()}
     else:
@@ -67,7 +69,9 @@ def train_sentencepiece(
             **output,
         )
     except RuntimeError as exc:  # e.g. vocab_size below the number of required characters
-        raise UserError(f"sentencepiece training {model_prefix or ''} failed: {exc}") from None
+        raise UserError(
+            f"sentencepiece training{f' of {model_prefix}' if model_prefix else ''} failed: {exc}"
+        ) from None
     return Path(f"{model_prefix}.model") if model_prefix is not None else output["model_writer"].getvalue()
 
 
