@@ -60,9 +60,10 @@ def _same_run(reference, run):
 
 @pytest.mark.parametrize("recipe", sorted(EXTRA))
 def test_kills_at_any_instant_resume_to_the_uninterrupted_run(recipe, data_dir, tmp_path):
-    reference = tmp_path / "reference"
+    reference, start = tmp_path / "reference", time.monotonic()
     code, _, err = _train(recipe, reference, data_dir)
     assert code == 0, err
+    seconds = time.monotonic() - start  # random kills land within a run of this length
     # after_best:2 comes before any last.pt exists; best.pt is written at step 4 only if it improved
     kills = {"after_best:2": True, "after_metrics:4": True, "after_best:4": False}
     for point, certain in kills.items():
@@ -73,12 +74,12 @@ def test_kills_at_any_instant_resume_to_the_uninterrupted_run(recipe, data_dir, 
         _resume_until_done(recipe, run, data_dir)
         _same_run(reference, run)
     run = tmp_path / "random"
-    rng = random.Random(recipe)
-    for _ in range(2):  # random moments: start-up, training, evaluation, the final report...
-        if (run / "results.json").exists():
-            break
-        resume = ["trainer.resume=true"] if run.exists() else []
-        _train(recipe, run, data_dir, *resume, after=rng.uniform(2.0, 6.0))
+    rng, kills = random.Random(recipe), 0
+    while kills < 2 and not (run / "results.json").exists():  # start-up, training, evaluation...
+        resume = ["trainer.resume=true"] if (run / "config.yaml").exists() else []
+        code, _, err = _train(recipe, run, data_dir, *resume, after=rng.uniform(0.3, 0.9) * seconds)
+        assert code in (0, -signal.SIGKILL), err
+        kills += code == -signal.SIGKILL
     _resume_until_done(recipe, run, data_dir)
     _same_run(reference, run)
 

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from nlprnn.errors import UserError, build
 from nlprnn.inference.textio import open_output, read_lines
 from nlprnn.training import distributed as dist
-from nlprnn.training.run_dir import check_run_dir, remove_partial_writes, start_fresh
+from nlprnn.training.run_dir import check_run_dir, remove_partial_writes, start_fresh, write_text_atomic
 from nlprnn.training.trainer import Trainer
 
 
@@ -135,7 +135,7 @@ def train(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:
         remove_partial_writes(out)
         if not resume:
             start_fresh(out)  # an empty directory, trainer.overwrite=true, or nothing to resume from
-        (out / "config.yaml").write_text(OmegaConf.to_yaml(resolved))
+        write_text_atomic(out / "config.yaml", OmegaConf.to_yaml(resolved))
         print(f"run directory: {out}")
     recipe = recipe_cls(cfg, device)
     splits = load_splits(cfg.data, cfg.seed)
@@ -148,7 +148,7 @@ def train(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:
         predictor = recipe.predictor.from_checkpoint(out / "best.pt", device=str(device), **options)
         print(f"best checkpoint (step {predictor.step}):")
         results = report(recipe, predictor, {k: v for k, v in splits.items() if k != "train"})
-        (out / "results.json").write_text(json.dumps(results, indent=1))
+        write_text_atomic(out / "results.json", json.dumps(results, indent=1))
         recipe.after_training(predictor)
         print(next_steps(recipe, out))
     dist.cleanup()

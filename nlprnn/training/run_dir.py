@@ -4,6 +4,7 @@ consistent after a kill at any instant (metrics cut back to the checkpoint, part
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -63,3 +64,10 @@ def cut_metrics(path: Path, step: int) -> None:
         except (ValueError, KeyError, TypeError):  # a line torn by the kill
             continue
     path.write_text("".join(line + "\n" for line in kept))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a small file (config.yaml, results.json) whole or not at all, even under a kill."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
