@@ -32,5 +32,13 @@ def main(cfg: DictConfig):
         sys.exit(141)
 
 
+def flags_first(argv: list[str]) -> list[str]:
+    """``recipe=X --multirun seed=1,2,3`` as well as ``--multirun recipe=X ...``: Hydra's parser
+    takes no overrides after a flag, so --multirun / -m move to the front."""
+    flags = [a for a in argv[1:] if a in ("--multirun", "-m")]
+    return [argv[0], *flags, *(a for a in argv[1:] if a not in flags)]
+
+
 if __name__ == "__main__":
+    sys.argv = flags_first(sys.argv)
     main()
