@@ -40,3 +40,18 @@ def test_words_sharing_contexts_get_similar_vectors():
     unit = torch.nn.functional.normalize(vectors, dim=1)
     assert unit[2] @ unit[3] > 0.99 and abs(unit[2] @ unit[4]) < 0.1
     assert vectors[:2].abs().sum() == 0  # pad / unk untouched
+
+
+def test_an_accurate_svd_does_not_depend_on_the_seed():
+    """With too few directions the randomized SVD's vectors change with its seed; drawing enough
+    (here the full rank) gives the same subspace for any seed."""
+    g = torch.Generator().manual_seed(0)
+    texts = [torch.randint(2, 60, (12,), generator=g).tolist() for _ in range(400)]
+
+    def agreement(**svd):
+        a, b = (ppmi_svd_vectors(texts, 60, 8, window=2, seed=s, **svd) for s in (1, 2))
+        qa, qb = torch.linalg.qr(a)[0], torch.linalg.qr(b)[0]
+        return torch.linalg.svdvals(qa.T @ qb).mean().item()  # mean cosine of the principal angles
+
+    assert agreement(oversample=60, iters=4) > 0.999
+    assert agreement(oversample=0, iters=0) < 0.99  # one random draw: seed-dependent
