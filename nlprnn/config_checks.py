@@ -3,6 +3,8 @@ stops with one line naming the key, the value and what is allowed, before any da
 
 from __future__ import annotations
 
+import re
+
 from omegaconf import DictConfig, OmegaConf
 
 from nlprnn.errors import UserError
@@ -51,7 +53,11 @@ CHECKS = {
     "trainer.max_epochs": whole(1),
     "trainer.max_steps": whole(1, null=True),
     "trainer.max_time": number(0, low_open=True, null=True),
-    "trainer.device": one_of("auto", "cpu", "cuda"),
+    "trainer.device": lambda v: (
+        None
+        if isinstance(v, str) and re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v)
+        else "auto, cpu, cuda, cuda:N or mps"
+    ),
     "trainer.eval_every": whole(1, null=True),
     "trainer.patience": whole(1, null=True),
     "trainer.clip_norm": number(0, low_open=True, null=True),
@@ -92,7 +98,7 @@ CHECKS = {
     "model.attention": one_of("dot", "general", "bahdanau"),
     "model.pooling": one_of("last", "max", "mean", "attention"),
     "model.output": one_of("crf", "softmax"),
-    "model.char_features": one_of("lstm", "cnn", "none"),
+    "model.char_features": one_of("lstm", "cnn", "none", null=True),
     "tagging": one_of("iob2", "iobes"),
     "word_dropout": number(0, 1),
     "word_dropout_alpha": number(0, low_open=True, null=True),

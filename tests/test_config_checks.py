@@ -42,6 +42,13 @@ def test_bad_values_name_key_value_and_what_is_allowed(recipe, override, message
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "override", ["trainer.device=cuda:1", "trainer.device=mps", "model.char_features=null"]
+)
+def test_valid_values_pass(override):
+    check_config(compose_config(["recipe=ner", override]))
+
+
 def test_every_checked_key_exists_in_some_recipe():
     from omegaconf import OmegaConf
 

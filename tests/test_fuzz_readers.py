@@ -28,8 +28,11 @@ TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-MISC", "E-ORG", "S-LOC", "X", "B-", "
 CHARS = string.printable + "äöüñ€\u00a0\u2028\u0085\ufeff\x00\x1b\r"
 
 
-def _file(content: bytes, suffix: str = ".txt") -> Path:
-    path = Path(tempfile.mkdtemp()) / f"f{suffix}"
+SCRATCH = Path(tempfile.mkdtemp(prefix="nlprnn-fuzz-"))  # one folder, its files rewritten per case
+
+
+def _file(content: bytes, suffix: str = ".txt", name: str = "f") -> Path:
+    path = SCRATCH / f"{name}{suffix}"
     path.write_bytes(content)
     return path
 
@@ -85,7 +88,7 @@ def test_sst_and_glue_files(content, suffix):
 def test_parallel_text(src, tgt, gz):
     suffix = ".gz" if gz else ".txt"
     encode = gzip.compress if gz else (lambda b: b)
-    a, b = _file(encode(src), suffix), _file(encode(tgt), suffix)
+    a, b = _file(encode(src), suffix, "a"), _file(encode(tgt), suffix, "b")
     pairs = _ends_in_data_or_user_error(read_parallel, a, b)
     assert pairs is None or len(pairs) == len(read_lines(a))
     _ends_in_data_or_user_error(read_anki, a)

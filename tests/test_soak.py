@@ -39,7 +39,8 @@ def _train(recipe, run, data_dir, *args, kill: str | None = None, after: float |
 
 
 def _resume_until_done(recipe, run, data_dir):
-    code, out, err = _train(recipe, run, data_dir, "trainer.resume=true")
+    resume = ["trainer.resume=true"] if (run / "config.yaml").exists() else []  # killed before any write
+    code, out, err = _train(recipe, run, data_dir, *resume)
     assert code == 0, err
     return out
 
@@ -101,3 +102,14 @@ def test_a_run_directory_is_never_replaced_silently(data_dir, tmp_path):
     code, _, err = _train("char_lm", run, data_dir, "trainer.max_steps=2", "trainer.overwrite=true")
     assert code == 0, err
     assert [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()] == [2]
+
+
+def test_tensorboard_keeps_each_evaluation_once_after_a_kill(data_dir, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    code, _, _ = _train("char_lm", run, data_dir, "trainer.tensorboard=true", kill="after_metrics:4")
+    assert code == -signal.SIGKILL
+    assert _train("char_lm", run, data_dir, "trainer.tensorboard=true", "trainer.resume=true")[0] == 0
+    events = EventAccumulator(str(run / "tensorboard")).Reload()
+    assert [e.step for e in events.Scalars("val_loss")] == [2, 4, 6]

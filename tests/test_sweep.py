@@ -14,8 +14,9 @@ def test_multirun_then_summary(data_dir, tmp_path):
     # as the README writes it: --multirun among the overrides
     args = ["recipe=char_lm", "debug=tiny", "--multirun", "seed=1,2", f"hydra.sweep.dir={sweep}"]
     run_cli([*args, "hydra/job_logging=none"], data_dir)
-    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["seed=1", "seed=2"]
-    losses = [json.loads((sweep / f"seed={s}/results.json").read_text())["val"]["loss"] for s in (1, 2)]
+    jobs = [f"debug=tiny,recipe=char_lm,seed={s}" for s in (1, 2)]
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == jobs
+    losses = [json.loads((sweep / job / "results.json").read_text())["val"]["loss"] for job in jobs]
     assert losses[0] != losses[1]  # the seeds made different runs
     text = main([str(sweep)])
     assert (sweep / "summary.md").read_text() == text

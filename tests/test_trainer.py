@@ -117,3 +117,13 @@ def test_max_time_stops_cleanly_with_checkpoint(run_recipe, tmp_path):
     last = torch.load(tmp_path / "last.pt", weights_only=True)
     assert 1 <= last["trainer"]["step"] < 50  # 6 ms of budget: stopped after a few steps
     assert (tmp_path / "metrics.jsonl").read_text().count("val_loss") == 1
+
+
+def test_resuming_an_early_stopped_run_does_not_train_on(run_recipe, tmp_path):
+    args = ["trainer.max_steps=40", "trainer.eval_every=2", "trainer.patience=2", "optimizer.lr=0.0"]
+    run_recipe(tmp_path, *TINY, *args)
+    before = (tmp_path / "metrics.jsonl").read_text()
+    step = torch.load(tmp_path / "last.pt", weights_only=True)["trainer"]["step"]
+    run_recipe(tmp_path, *TINY, *args, "trainer.resume=true")
+    assert (tmp_path / "metrics.jsonl").read_text() == before
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["trainer"]["step"] == step == 6

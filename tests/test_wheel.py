@@ -5,9 +5,11 @@ import os
 import subprocess
 import sys
 
-import tomllib
+import pytest
 
 from tests.conftest import REPO
+
+tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
 
 def test_the_wheel_lists_every_package_and_config_folder():

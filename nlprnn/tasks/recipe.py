@@ -126,10 +126,10 @@ def train(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:
     seed_everything(cfg.seed)
     device = setup_device(cfg)
     out = run_dir()
-    resolved = OmegaConf.to_container(cfg, resolve=True)
     # every check before any write; resume: False too for a run killed before its first checkpoint
     resume = check_run_dir(out, recipe_cls.name, cfg.trainer.resume, cfg.trainer.overwrite)
     cfg.trainer.resume = resume
+    resolved = OmegaConf.to_container(cfg, resolve=True)
     if dist.is_main():
         out.mkdir(parents=True, exist_ok=True)
         remove_partial_writes(out)

@@ -63,7 +63,7 @@ def cut_metrics(path: Path, step: int) -> None:
                 kept.append(line)
         except (ValueError, KeyError, TypeError):  # a line torn by the kill
             continue
-    path.write_text("".join(line + "\n" for line in kept))
+    write_text_atomic(path, "".join(line + "\n" for line in kept))
 
 
 def write_text_atomic(path: Path, text: str) -> None:

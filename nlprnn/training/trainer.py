@@ -66,6 +66,7 @@ class Trainer:
             "bad_evals": 0,
             "evals": 0,
             "evaluated": None,
+            "stopped_early": False,
         }
         self.writer = None
         self.tokens, self.train_seconds = 0, 0.0  # this invocation's training steps (no evaluation)
@@ -95,7 +96,7 @@ class Trainer:
             dynamic_ncols=True,
             desc="train",
         )
-        stop = self.state["step"] >= self.total_steps
+        stop = self.state["step"] >= self.total_steps or self.state.get("stopped_early", False)
         loss_avg = None
         while not stop and self.state["epoch"] < self.cfg.max_epochs:
             epoch = self.state["epoch"]
@@ -169,6 +170,9 @@ class Trainer:
             self.state["best"], self.state["bad_evals"] = value, 0
         else:
             self.state["bad_evals"] += 1
+        patience = self.cfg.patience
+        # recorded in the checkpoint: a resume of an early-stopped run does not train on
+        self.state["stopped_early"] = bool(patience) and self.state["bad_evals"] >= patience
         record = {
             "step": self.state["step"],
             "epoch": self.state["epoch"],
@@ -187,8 +191,7 @@ class Trainer:
                 save_atomic(ckpt, self.run_dir / "best.pt")
                 _test_kill("after_best", self.state["step"])
             save_atomic(ckpt, self.run_dir / "last.pt")
-        patience = self.cfg.patience
-        return bool(patience) and self.state["bad_evals"] >= patience
+        return self.state["stopped_early"]
 
     def _averaged(self):
         """Context in which the model holds the weights to validate and save."""
@@ -258,7 +261,9 @@ class Trainer:
         if dist.is_main() and self.cfg.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+            # a resume purges the killed run's events after its checkpoint: each evaluation once
+            purge = self.state["step"] + 1 if self.state["step"] else None
+            self.writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=purge)
 
     def _log(self, record: dict[str, Any], improved: bool) -> None:
         with open(self.run_dir / "metrics.jsonl", "a") as f:
