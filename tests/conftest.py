@@ -55,9 +55,14 @@ def run_recipe(data_dir):
     return _run
 
 
+def cli_env(data_dir: Path) -> dict:
+    """The environment of a ``python -m nlprnn`` subprocess: the data, offline, one thread."""
+    return {**os.environ, "NLPRNN_DATA": str(data_dir), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+
+
 def run_cli(args: list[str], data_dir: Path, stdin: str | None = None, check: bool = True):
     """``python -m nlprnn ARGS`` in a subprocess (offline, one thread), as a user would run it."""
-    env = {**os.environ, "NLPRNN_DATA": str(data_dir), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    env = cli_env(data_dir)
     proc = subprocess.run(
         [sys.executable, "-m", "nlprnn", *args],
         cwd=REPO,

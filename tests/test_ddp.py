@@ -2,14 +2,13 @@
 recipe: each rank takes half of every batch and the losses are weighted to the global mean."""
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from tests.conftest import REPO
+from tests.conftest import REPO, cli_env
 
 COMMON = ["debug=tiny", "model.dropout=0", "hydra/job_logging=none", "hydra/hydra_logging=none"]
 RECIPES = {  # a few steps of each tiny config, without randomness that differs between layouts
@@ -21,7 +20,7 @@ RECIPES = {  # a few steps of each tiny config, without randomness that differs 
 
 
 def _run(prefix, recipe, run_dir, data_dir):
-    env = {**os.environ, "NLPRNN_DATA": str(data_dir), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    env = cli_env(data_dir)
     args = ["-m", "nlprnn", f"recipe={recipe}", *COMMON, *RECIPES[recipe], f"hydra.run.dir={run_dir}"]
     proc = subprocess.run([*prefix, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr

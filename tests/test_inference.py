@@ -1,6 +1,5 @@
 """One inference API for every recipe, and the streamed inference mode at the edges of text I/O."""
 
-import os
 import subprocess
 import sys
 
@@ -9,7 +8,7 @@ import torch
 
 from nlprnn import Classifier, Generator, Tagger, Translator
 from nlprnn.errors import UserError
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, cli_env, run_cli
 
 RECIPES = {"char_lm": Generator, "ner": Tagger, "sentiment": Classifier, "translation": Translator}
 MODE = {"char_lm": "generate", "ner": "tag", "sentiment": "predict", "translation": "translate"}
@@ -85,10 +84,6 @@ def test_recipe_specific_calls(runs):
 
 
 # ---- the streamed inference mode: python -m nlprnn recipe=X mode=... ----------------------------
-def _env(data_dir):
-    return {**os.environ, "NLPRNN_DATA": str(data_dir), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-
-
 def _argv(recipe, runs, *args):
     argv = [
         sys.executable,
@@ -103,11 +98,11 @@ def _argv(recipe, runs, *args):
 
 def _cli(recipe, runs, data_dir, *args, stdin: bytes | None = None, shell_suffix: str = ""):
     """The inference mode in a subprocess with raw bytes in and out (or through a shell pipeline)."""
-    argv = _argv(recipe, runs, *args)
+    argv, env = _argv(recipe, runs, *args), cli_env(data_dir)
     if shell_suffix:
         command = " ".join(f"'{a}'" for a in argv) + shell_suffix
-        return subprocess.run(["bash", "-c", command], cwd=REPO, env=_env(data_dir), capture_output=True)
-    return subprocess.run(argv, cwd=REPO, env=_env(data_dir), input=stdin, capture_output=True, timeout=300)
+        return subprocess.run(["bash", "-c", command], cwd=REPO, env=env, capture_output=True)
+    return subprocess.run(argv, cwd=REPO, env=env, input=stdin, capture_output=True, timeout=300)
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
@@ -150,7 +145,7 @@ def test_io_errors_are_one_line(runs, data_dir, recipe, tmp_path):
 def test_closed_pipe_downstream_is_a_quiet_exit(runs, data_dir, recipe):
     command = " ".join(f"'{a}'" for a in _argv(recipe, runs, "input=-"))
     pipeline = f"yes 'Peter lives in Paris.' | head -n 3000 | {command} | head -n 1; exit ${{PIPESTATUS[2]}}"
-    proc = subprocess.run(["bash", "-c", pipeline], cwd=REPO, env=_env(data_dir), capture_output=True)
+    proc = subprocess.run(["bash", "-c", pipeline], cwd=REPO, env=cli_env(data_dir), capture_output=True)
     assert proc.returncode in (0, 141) and b"Traceback" not in proc.stderr and b"error" not in proc.stderr
     assert len(proc.stdout.decode().split("\n")) == 2  # head's one line
 
@@ -160,7 +155,9 @@ def test_inference_modes_leave_no_run_directory(runs, data_dir, tmp_path):
         argv = [sys.executable, "-m", "nlprnn", f"recipe={recipe}", f"ckpt={runs[recipe]}", "debug=tiny"]
         for mode in (f"mode={MODE[recipe]} text=Peter", "mode=evaluate split=val"):
             command = [*argv, *mode.split()]
-            proc = subprocess.run(command, cwd=tmp_path, env=_env(data_dir), capture_output=True, timeout=300)
+            proc = subprocess.run(
+                command, cwd=tmp_path, env=cli_env(data_dir), capture_output=True, timeout=300
+            )
             assert proc.returncode == 0, proc.stderr.decode()
     assert list(tmp_path.iterdir()) == []
 

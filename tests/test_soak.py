@@ -3,7 +3,6 @@ instant (random moments, and the dangerous ones between the checkpoint writes) r
 the run that was never interrupted: same final weights, same best.pt, each evaluation logged once."""
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -13,7 +12,7 @@ import time
 import pytest
 import torch
 
-from tests.conftest import REPO
+from tests.conftest import REPO, cli_env
 
 TINY = ["debug=tiny", "trainer.max_steps=6", "trainer.eval_every=2", "hydra/job_logging=none"]
 EXTRA = {
@@ -26,7 +25,7 @@ EXTRA = {
 
 def _train(recipe, run, data_dir, *args, kill: str | None = None, after: float | None = None):
     """One training process; ``kill``: NLPRNN_TEST_KILL point, ``after``: SIGKILL after N seconds."""
-    env = {**os.environ, "NLPRNN_DATA": str(data_dir), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    env = cli_env(data_dir)
     if kill:
         env["NLPRNN_TEST_KILL"] = kill
     argv = [sys.executable, "-m", "nlprnn", f"recipe={recipe}", *TINY, *EXTRA[recipe], f"hydra.run.dir={run}"]

@@ -170,7 +170,7 @@ class RandomInit:
     """Keep the model's own random initialisation. Takes (and ignores) PpmiSvdInit's keys, so that a
     per-dataset ``embeddings.corpus`` setting composes with either choice."""
 
-    def __init__(self, corpus: Sequence[str] = (), window: int = 5, oversample=0, iters=4, seed=None) -> None:
+    def __init__(self, corpus: Sequence[str] = (), window: int = 5) -> None:
         pass
 
     def __call__(self, table, tokenizer, train_texts, data_dir, seed: int = 0, own_archive=False) -> str:

@@ -95,6 +95,10 @@ class Recipe:
     def after_training(self, predictor) -> None:
         """Anything to show once the best checkpoint is scored (the char LM prints a sample)."""
 
+    def load_predictor(self, ckpt):
+        """The recipe's Predictor for checkpoint ``ckpt``, with the command line's options."""
+        return self.predictor.from_checkpoint(ckpt, device=str(self.device), **self.predictor_options())
+
 
 # ---- the modes ------------------------------------------------------------------------------------
 def seed_everything(seed: int) -> None:
@@ -144,8 +148,7 @@ def train(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:
     Trainer(cfg.trainer, cfg.optimizer, model.to(device), recipe, out, extra).fit()
     results = {}
     if dist.is_main():
-        options = recipe.predictor_options()
-        predictor = recipe.predictor.from_checkpoint(out / "best.pt", device=str(device), **options)
+        predictor = recipe.load_predictor(out / "best.pt")
         print(f"best checkpoint (step {predictor.step}):")
         results = report(recipe, predictor, {k: v for k, v in splits.items() if k != "train"})
         write_text_atomic(out / "results.json", json.dumps(results, indent=1))
@@ -182,9 +185,8 @@ def next_steps(recipe: Recipe, out: Path) -> str:
 
 def evaluate(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:
     """Score a checkpoint on ``split`` (null: every split but train) of the data it was trained on."""
-    device = setup_device(cfg)
-    recipe = recipe_cls(cfg, device)
-    predictor = recipe.predictor.from_checkpoint(cfg.ckpt, device=str(device), **recipe.predictor_options())
+    recipe = recipe_cls(cfg, setup_device(cfg))
+    predictor = recipe.load_predictor(cfg.ckpt)
     trained = predictor.config
     from_command_line = {k: cfg.data[k] for k in ("dir", "eval_limit") if k in cfg.data}
     data_cfg = OmegaConf.merge(trained["data"], from_command_line)
@@ -201,9 +203,8 @@ def evaluate(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:
 
 def infer(recipe_cls: type[Recipe], cfg: DictConfig) -> None:
     """The recipe's inference mode: each input line -> one output line (or block), in order."""
-    device = setup_device(cfg)
-    recipe = recipe_cls(cfg, device)
-    predictor = recipe.predictor.from_checkpoint(cfg.ckpt, device=str(device), **recipe.predictor_options())
+    recipe = recipe_cls(cfg, setup_device(cfg))
+    predictor = recipe.load_predictor(cfg.ckpt)
     if cfg.text is not None:
         lines = [cfg.text]
     elif cfg.input is None and recipe.default_lines() is not None:

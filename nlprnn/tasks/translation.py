@@ -137,9 +137,7 @@ def attention(cfg: DictConfig) -> Path:
 
     if not cfg.text:
         raise UserError('mode=attention needs text="a sentence"')
-    device = setup_device(cfg)
-    options = Translation(cfg, device).predictor_options()  # decoding and translator.* as in translate
-    translator = Translator.from_checkpoint(cfg.ckpt, device=str(device), **options)
+    translator = Translation(cfg, setup_device(cfg)).load_predictor(cfg.ckpt)  # as mode=translate
     src, tgt, weights = translator.attention(cfg.text)
     path = Path(cfg.output or "attention.png")
     attention_heatmap(weights, src, tgt, path)

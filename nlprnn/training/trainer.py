@@ -222,12 +222,7 @@ class Trainer:
         }
 
     def _resume(self) -> None:
-        path = self.run_dir / "last.pt"
-        if not path.is_file():
-            raise UserError(
-                f"trainer.resume=true but {path} does not exist; pass the killed run's "
-                "directory with hydra.run.dir=..."
-            )
+        path = self.run_dir / "last.pt"  # present: the recipe's check_run_dir made sure
         ckpt = load_checkpoint(path, self.extra["task"])
         self.model.load_state_dict(ckpt.get("train_model", ckpt["model"]))
         if self.average:
