@@ -1,4 +1,4 @@
-"""Figures: attention heatmaps (matplotlib, written to files, no display needed)."""
+"""Figures: attention heatmaps and line plots (matplotlib, written to files, no display needed)."""
 
 from __future__ import annotations
 
@@ -26,5 +26,41 @@ def attention_heatmap(weights: torch.Tensor, src: list[str], tgt: list[str], pat
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def line_plot(
+    series: dict[str, tuple[list, list]],
+    path: str | Path,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    logx: bool = False,
+    logy: bool = False,
+    hline: tuple[float, str] | None = None,
+) -> Path:
+    """One line per {label: (xs, ys)}; ``hline`` (value, label) draws a dashed reference line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for label, (xs, ys) in series.items():
+        ax.plot(xs, ys, marker="o" if len(xs) <= 12 else None, markersize=4, label=label)
+    if hline is not None:
+        ax.axhline(hline[0], color="grey", linestyle="--", label=hline[1])
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

@@ -1,0 +1,76 @@
+"""Many-to-one models on real-valued inputs (the course experiments): a recurrent net whose last
+step feeds a linear head, and the objectives they train with."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nlprnn.modules.cells import JordanRNN
+from nlprnn.modules.rnn import StackedRNN
+
+LOSSES = ("mse", "bce", "ce")
+
+
+def objective(kind: str, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """mse: regression; bce: one logit per example, target in {0, 1}; ce: logits, class ids."""
+    if kind == "mse":
+        return F.mse_loss(prediction, target)
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(prediction, target)
+    if kind == "ce":
+        return F.cross_entropy(prediction, target)
+    raise ValueError(f"loss must be one of {LOSSES}, got {kind!r}")
+
+
+class SequenceToOne(nn.Module):
+    """x (B, T, I) -> prediction (B, O) from the last step; with ``target``, the loss instead.
+
+    cell "rnn" | "lstm" | "gru": a ``StackedRNN`` (Elman h_t = act(W x_t + U h_{t-1} + b)),
+    the top layer's last state through ``Linear(H, O)``.
+    cell "jordan": a ``JordanRNN`` (h_t = act(W x_t + U y_{t-1} + b), y_t = V h_t + c) whose last
+    output is the prediction: the output, not the hidden state, is what recurs.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, cell: str = "rnn",
+                 num_layers: int = 1, nonlinearity: str = "tanh", loss: str = "mse") -> None:  # fmt: skip
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        self.cell, self.loss = cell, loss
+        if cell == "jordan":
+            if num_layers != 1:
+                raise ValueError("a Jordan network has one layer")
+            self.rnn = JordanRNN(input_size, hidden_size, output_size, nonlinearity)
+            self.head = nn.Identity()
+        else:
+            self.rnn = StackedRNN(input_size, hidden_size, num_layers, cell, nonlinearity)
+            self.head = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cell == "jordan":
+            _, last = self.rnn(x)
+        else:
+            outputs, _ = self.rnn(x)
+            last = outputs[:, -1]
+        prediction = self.head(last)
+        return prediction if target is None else objective(self.loss, prediction, target)
+
+
+class WindowMLP(nn.Module):
+    """The feed-forward alternative: the whole window (B, T, I) flattened into one input vector.
+    Its first layer has T * I * H weights, so it grows with the window; an RNN's does not."""
+
+    def __init__(self, window: int, input_size: int, hidden_size: int, output_size: int,
+                 loss: str = "mse") -> None:  # fmt: skip
+        super().__init__()
+        self.loss = loss
+        self.net = nn.Sequential(
+            nn.Flatten(), nn.Linear(window * input_size, hidden_size), nn.Tanh(),
+            nn.Linear(hidden_size, output_size),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+        prediction = self.net(x)
+        return prediction if target is None else objective(self.loss, prediction, target)

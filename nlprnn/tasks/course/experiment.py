@@ -1,0 +1,147 @@
+"""What every course experiment shares: its run directory, training one model with the shared
+``Trainer`` (each model in its own subfolder, with its metrics.jsonl and checkpoints), scoring
+in-memory tensors, and writing results.md / results.json beside the plots."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from nlprnn.errors import UserError
+from nlprnn.models.many_to_one import objective
+from nlprnn.tasks.recipe import run_dir, seed_everything, setup_device
+from nlprnn.training.run_dir import write_text_atomic
+from nlprnn.training.trainer import Trainer
+
+
+def start(cfg: DictConfig) -> tuple[Path, torch.device]:
+    """Seed, device and a fresh run directory holding the resolved config.yaml."""
+    if cfg.trainer.resume:
+        raise UserError("course experiments run in minutes and do not resume: run them again")
+    seed_everything(cfg.seed)
+    device = setup_device(cfg)
+    out = run_dir()
+    if (out / "results.json").exists() and not cfg.trainer.overwrite:
+        raise UserError(
+            f"{out} already holds an experiment's results: choose another hydra.run.dir "
+            "or pass trainer.overwrite=true"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    print(f"run directory: {out}")
+    return out, device
+
+
+class TensorTask:
+    """The Trainer's task interface over in-memory tensors: shuffled minibatches of (x, y) for
+    training, the objective and (for classification) accuracy on the validation tensors."""
+
+    metric, metric_mode = "val_loss", "min"
+
+    def __init__(self, train: tuple, val: tuple, loss: str, batch_size: int, seed: int) -> None:
+        self.train, self.val, self.loss = train, val, loss
+        self.batch_size, self.seed = batch_size, seed
+
+    def train_batches(self, epoch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        x, y = self.train
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.seed * 1000 + epoch))
+        return [(x[i], y[i]) for i in order.split(self.batch_size)]
+
+    def start_epoch(self, epoch: int) -> None:
+        pass
+
+    def train_loss(self, model, batch):
+        x, y = batch
+        return model(x, y), len(x)
+
+    def evaluate(self, model) -> dict[str, float]:
+        return {f"val_{k}": v for k, v in score(model, *self.val, self.loss).items()}
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+@torch.no_grad()
+def score(model, x: torch.Tensor, y: torch.Tensor, loss: str, batch_size: int = 4096) -> dict[str, float]:
+    """{"loss": the objective, "acc": accuracy for classification, "mae"/"rmse" for regression}."""
+    was_training = model.training
+    model.eval()
+    prediction = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    model.train(was_training)
+    scores = {"loss": objective(loss, prediction, y).item()}
+    if loss == "bce":
+        scores["acc"] = ((prediction > 0).float() == y).float().mean().item()
+    elif loss == "ce":
+        scores["acc"] = (prediction.argmax(-1) == y).float().mean().item()
+    else:
+        scores["mae"] = (prediction - y).abs().mean().item()
+        scores["rmse"] = math.sqrt(scores["loss"])
+    return scores
+
+
+def fit(cfg: DictConfig, model: torch.nn.Module, task, folder: Path, **trainer) -> dict:
+    """Train ``model`` on ``task`` with the shared Trainer in ``folder`` (``trainer`` overrides
+    cfg.trainer) and keep its best weights. -> {"curve": the evaluation records, "seconds": wall
+    time, "diverged": the Trainer's message when the loss stopped being finite, else None}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("metrics.jsonl", "best.pt", "last.pt"):
+        (folder / name).unlink(missing_ok=True)
+    settings = OmegaConf.merge(cfg.trainer, {"tensorboard": False, **trainer})
+    extra = {"task": cfg.task, "config": OmegaConf.to_container(cfg, resolve=True)}
+    start_time, diverged = time.perf_counter(), None
+    try:
+        Trainer(settings, cfg.optimizer, model, task, folder, extra).fit()
+    except UserError as error:  # a non-finite loss: what an experiment on explosions measures
+        diverged = str(error)
+    seconds = time.perf_counter() - start_time
+    if (folder / "best.pt").exists():
+        model.load_state_dict(torch.load(folder / "best.pt", weights_only=True)["model"])
+    return {"curve": read_curve(folder / "metrics.jsonl"), "seconds": seconds, "diverged": diverged}
+
+
+def read_curve(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def parameter_count(module: torch.nn.Module, biases: bool = True) -> int:
+    """Trainable parameters; ``biases=False`` leaves out every parameter named bias*."""
+    return sum(
+        p.numel()
+        for name, p in module.named_parameters()
+        if p.requires_grad and (biases or not name.rsplit(".", 1)[-1].startswith("bias"))
+    )
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Rows of {column: value} -> a markdown table (floats with 4 significant digits)."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+
+    def cell(v):
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return "" if v is None else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(out: Path, title: str, tables: dict[str, list[dict]], extra: dict | None = None) -> None:
+    """results.md (one markdown table per entry of ``tables``, printed too) and results.json."""
+    parts = [f"# {title}", ""]
+    for name, rows in tables.items():
+        parts += [f"## {name}", "", markdown_table(rows), ""]
+    text = "\n".join(parts)
+    print(text)
+    write_text_atomic(out / "results.md", text)
+    write_text_atomic(out / "results.json", json.dumps({**tables, **(extra or {})}, indent=1))
