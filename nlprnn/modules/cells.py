@@ -208,21 +208,32 @@ class CellRNN(nn.Module):
 
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         finals = []
-        for k, (cell, s) in enumerate(zip(self.cells, self._split(x, state), strict=True)):
+        for k, s in enumerate(self._split(x, state)):
             if k > 0:
                 x = self.dropout(x)
-            # One (B*T, I) x (I, G*H) matmul for all steps instead of T small ones: the input
-            # projection does not depend on h, so only W_hh h stays inside the time loop.
-            xw = cell.input_proj(x)
-            hs = []
-            for t in range(xw.shape[1]):
-                s = cell.step(xw[:, t], s)
-                hs.append(s[0] if isinstance(s, tuple) else s)
-            x = torch.stack(hs, dim=1)
-            finals.append(s)
+            states = self.layer_states(k, x, s)
+            x = torch.stack([s[0] if isinstance(s, tuple) else s for s in states], dim=1)
+            finals.append(states[-1])
         if isinstance(finals[0], tuple):
             return x, tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
         return x, torch.stack(finals)
+
+    def layer_states(self, k: int, x: Tensor, state: State) -> list[State]:
+        """Layer k's state after every step of x (B, T, I), starting from ``state`` (B, H).
+
+        Each is a node of the autograd graph, so ``torch.autograd.grad(loss, [h_1, ..., h_T])``
+        gives dLoss/dh_t through all later steps (the course's vanishing-gradient measurement);
+        the fused kernel hides them.
+        """
+        cell = self.cells[k]
+        # One (B*T, I) x (I, G*H) matmul for all steps instead of T small ones: the input
+        # projection does not depend on h, so only W_hh h stays inside the time loop.
+        xw = cell.input_proj(x)
+        states = []
+        for t in range(xw.shape[1]):
+            state = cell.step(xw[:, t], state)
+            states.append(state)
+        return states
 
     def _split(self, x: Tensor, state: State | None) -> list[State]:
         """(L, B, H) state(s) -> one per-layer state per cell."""

@@ -69,6 +69,7 @@ class Trainer:
             "stopped_early": False,
         }
         self.writer = None
+        self.grad_norms = (0.0, 0, 0.0)  # sum, count, max of the norms since the last evaluation
         self.tokens, self.train_seconds = 0, 0.0  # this invocation's training steps (no evaluation)
 
     # ---- setup -------------------------------------------------------------------------
@@ -148,13 +149,24 @@ class Trainer:
             )
         self.optimizer.zero_grad(set_to_none=True)
         dist.global_mean(loss, units[0] if units else ntok).backward()
-        if self.cfg.clip_norm:
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
+        self._record_grad_norm(self._clip_gradients())
         self.optimizer.step()
         self.schedule.step()
         if self.average:
             self.average.update()
         return loss.item(), ntok
+
+    def _clip_gradients(self) -> float:
+        """Clip to trainer.clip_norm (when set); the total gradient norm before clipping."""
+        if self.cfg.clip_norm:
+            return nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm).item()
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item()
+
+    def _record_grad_norm(self, norm: float) -> None:
+        """Mean and max of the gradient norms since the last evaluation (logged with it)."""
+        total, count, peak = self.grad_norms
+        self.grad_norms = (total + norm, count + 1, max(peak, norm))
 
     def _evaluate_and_save(self, train_loss: float | None) -> bool:
         """Validate, log, write last (and maybe best) checkpoint; True when early stopping fires."""
@@ -173,10 +185,14 @@ class Trainer:
         patience = self.cfg.patience
         # recorded in the checkpoint: a resume of an early-stopped run does not train on
         self.state["stopped_early"] = bool(patience) and self.state["bad_evals"] >= patience
+        total, count, peak = self.grad_norms
+        self.grad_norms = (0.0, 0, 0.0)
         record = {
             "step": self.state["step"],
             "epoch": self.state["epoch"],
             "train_loss": train_loss,
+            "grad_norm": total / count if count else None,  # before clipping, mean since the last evaluation
+            "grad_norm_max": peak if count else None,
             "train_tok_s": self.tokens_per_second(),
             "lr": self.optimizer.param_groups[0]["lr"],
             **metrics,

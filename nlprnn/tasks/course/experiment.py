@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from pathlib import Path
 
@@ -87,9 +88,10 @@ def score(model, x: torch.Tensor, y: torch.Tensor, loss: str, batch_size: int = 
     return scores
 
 
-def fit(cfg: DictConfig, model: torch.nn.Module, task, folder: Path, **trainer) -> dict:
+def fit(cfg: DictConfig, model: torch.nn.Module, task, folder: Path, optimizer: dict | None = None,
+        **trainer) -> dict:  # fmt: skip
     """Train ``model`` on ``task`` with the shared Trainer in ``folder`` (``trainer`` overrides
-    cfg.trainer) and keep its best weights. -> {"curve": the evaluation records, "seconds": wall
+    cfg.trainer, ``optimizer`` replaces cfg.optimizer) and keep its best weights. -> {"curve": the evaluation records, "seconds": wall
     time, "diverged": the Trainer's message when the loss stopped being finite, else None}."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("metrics.jsonl", "best.pt", "last.pt"):
@@ -98,7 +100,7 @@ def fit(cfg: DictConfig, model: torch.nn.Module, task, folder: Path, **trainer) 
     extra = {"task": cfg.task, "config": OmegaConf.to_container(cfg, resolve=True)}
     start_time, diverged = time.perf_counter(), None
     try:
-        Trainer(settings, cfg.optimizer, model, task, folder, extra).fit()
+        Trainer(settings, optimizer or cfg.optimizer, model, task, folder, extra).fit()
     except UserError as error:  # a non-finite loss: what an experiment on explosions measures
         diverged = str(error)
     seconds = time.perf_counter() - start_time
@@ -145,3 +147,39 @@ def write_results(out: Path, title: str, tables: dict[str, list[dict]], extra: d
     print(text)
     write_text_atomic(out / "results.md", text)
     write_text_atomic(out / "results.json", json.dumps({**tables, **(extra or {})}, indent=1))
+
+
+def train_and_score(cfg, name: str, model, data: dict, loss: str, out: Path, optimizer: dict | None = None,
+                    **trainer) -> tuple[dict, list]:  # fmt: skip
+    """Train one model on data {"train"|"val"|"test": (x, y)} in ``out/name``; score its best
+    weights on test. -> (its row: parameters, val and test scores, seconds; its curve with epochs)"""
+    task = TensorTask(data["train"], data["val"], loss, cfg.experiment.batch_size, cfg.seed)
+    trained = fit(cfg, model, task, out / folder_name(name), optimizer, **trainer)
+    steps_per_epoch = len(task.train_batches(0))
+    curve = [{**r, "model": name, "epoch": r["step"] / steps_per_epoch} for r in trained["curve"]]
+    test = score(model, *data["test"], loss)
+    val = score(model, *data["val"], loss)
+    row = {"model": name, "parameters": parameter_count(model)}
+    row.update({f"val_{k}": v for k, v in val.items()})
+    row.update({f"test_{k}": v for k, v in test.items()})
+    row.update({"epochs": round(curve[-1]["epoch"], 2) if curve else 0, "seconds": trained["seconds"]})
+    if trained["diverged"]:
+        row["diverged"] = trained["diverged"]
+    return row, curve
+
+
+def folder_name(name: str) -> str:
+    """A model's display name -> its subfolder: "Jordan H=67 (Elman's)" -> "Jordan_H=67_Elman_s"."""
+    return re.sub(r"[^\w=.+-]+", "_", name).strip("_")
+
+
+def to_device(data: dict, device) -> dict:
+    return {k: (x.to(device), y.to(device)) for k, (x, y) in data.items()}
+
+
+def synthetic_splits(make, sizes: dict, seed: int, **kwargs) -> dict:
+    """{split: make(n, generator=..., **kwargs)}: each split drawn from its own seeded generator."""
+    return {
+        split: make(n, generator=torch.Generator().manual_seed(seed * 10 + i), **kwargs)
+        for i, (split, n) in enumerate(sizes.items())
+    }

@@ -1,0 +1,51 @@
+"""Elman vs Jordan recurrence on the adding problem, at the same hidden size and training budget.
+
+Elman: h_t = tanh(W x_t + U h_{t-1} + b), the whole hidden state recurs.
+Jordan: h_t = tanh(W x_t + U y_{t-1} + b), y_t = V h_t + c, only the output recurs; on a task with
+one output its memory is one number per step. A second Jordan net gets as many hidden units as
+make its parameter count match Elman's, so the comparison is also fair in weights.
+"""
+
+from __future__ import annotations
+
+from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem
+from nlprnn.models.many_to_one import SequenceToOne
+from nlprnn.plotting import line_plot
+from nlprnn.tasks.course.experiment import (
+    parameter_count, start, synthetic_splits, to_device, train_and_score, write_results,
+)  # fmt: skip
+
+
+def matching_jordan_hidden(elman: SequenceToOne, inputs: int, outputs: int) -> int:
+    """The Jordan hidden size whose parameter count comes closest to ``elman``'s."""
+    target = parameter_count(elman)
+    return min(range(1, 4 * target), key=lambda h: abs(parameter_count(SequenceToOne(inputs, h, outputs, "jordan")) - target))
+
+
+def run(cfg) -> dict:
+    out, device = start(cfg)
+    e = cfg.experiment
+    sizes = {"train": e.train_size, "val": e.val_size, "test": e.test_size}
+    data = to_device(synthetic_splits(adding_problem, sizes, cfg.seed, length=e.length), device)
+    elman = SequenceToOne(2, e.hidden, 1, "rnn")
+    wide = matching_jordan_hidden(elman, 2, 1)
+    models = {
+        f"Elman H={e.hidden}": elman,
+        f"Jordan H={e.hidden}": SequenceToOne(2, e.hidden, 1, "jordan"),
+        f"Jordan H={wide} (Elman's parameters)": SequenceToOne(2, wide, 1, "jordan"),
+    }
+    rows, curves = [], {}
+    for name, model in models.items():
+        row, curves[name] = train_and_score(cfg, name, model.to(device), data, "mse", out)
+        rows.append(row)
+    line_plot(
+        {name: ([r["epoch"] for r in c], [r["val_loss"] for r in c]) for name, c in curves.items()},
+        out / "val_mse.png", "epoch", "validation MSE", title=f"adding problem, T={e.length}",
+        logy=True, hline=(ADDING_BASELINE_MSE, "predict the mean (0.167)"),
+    )  # fmt: skip
+    write_results(out, f"Elman vs Jordan, adding problem T={e.length}", {"result": rows},
+                  {"baseline_mse": ADDING_BASELINE_MSE})  # fmt: skip
+    return {"result": rows, "curves": curves}
+
+
+MODES = {"train": run}

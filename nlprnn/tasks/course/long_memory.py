@@ -1,0 +1,92 @@
+"""How far back can each cell remember? Elman, LSTM and GRU at the same parameter budget and the
+same number of updates, on two tasks whose answer lies ``length`` steps back:
+
+- the adding problem (regression): predicting the mean always has MSE 1/6 = 0.167;
+- first_symbol (classification): name the first of ``length`` random symbols; chance is 1/S.
+
+A cell "remembers" at a length when its test MSE is below half the baseline, or its accuracy is
+above halfway between chance and 1. The lecture's claim: the Elman net stops remembering first.
+"""
+
+from __future__ import annotations
+
+from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem, first_symbol
+from nlprnn.models.many_to_one import SequenceToOne
+from nlprnn.plotting import line_plot
+from nlprnn.tasks.course.experiment import (
+    parameter_count, start, synthetic_splits, to_device, train_and_score, write_results,
+)  # fmt: skip
+
+NAMES = {"rnn": "Elman", "lstm": "LSTM", "gru": "GRU"}
+
+
+def hidden_for_budget(cell: str, budget: int, inputs: int, outputs: int) -> int:
+    """The hidden size whose parameter count comes closest to ``budget``."""
+    return min(
+        range(1, budget),
+        key=lambda h: abs(parameter_count(SequenceToOne(inputs, h, outputs, cell)) - budget),
+    )
+
+
+def tasks(e) -> dict:
+    """{task name: (make, kwargs, inputs, outputs, loss)}."""
+    return {
+        "adding": (adding_problem, {}, 2, 1, "mse"),
+        "first_symbol": (first_symbol, {"num_symbols": e.num_symbols}, e.num_symbols, e.num_symbols, "ce"),
+    }
+
+
+def remembers(loss: str, scores: dict, num_symbols: int) -> bool:
+    if loss == "mse":
+        return scores["test_loss"] < ADDING_BASELINE_MSE / 2
+    chance = 1 / num_symbols
+    return scores["test_acc"] > (1 + chance) / 2
+
+
+def run(cfg) -> dict:
+    out, device = start(cfg)
+    e = cfg.experiment
+    sizes = {"train": e.train_size, "val": e.val_size, "test": e.test_size}
+    rows, longest = [], []
+    for task, (make, kwargs, inputs, outputs, loss) in tasks(e).items():
+        budget = parameter_count(SequenceToOne(inputs, e.budget_hidden, outputs, "lstm"))
+        for length in e.lengths:
+            data = to_device(synthetic_splits(make, sizes, cfg.seed, length=length, **kwargs), device)
+            for cell in e.cells:
+                hidden = hidden_for_budget(cell, budget, inputs, outputs)
+                model = SequenceToOne(inputs, hidden, outputs, cell, loss=loss).to(device)
+                name = f"{task} T={length} {NAMES[cell]} H={hidden}"
+                row, _ = train_and_score(cfg, name, model, data, loss, out)
+                row = {"task": task, "T": length, "cell": NAMES[cell], "H": hidden, **row}
+                row["remembers"] = remembers(loss, row, e.num_symbols)
+                rows.append(row)
+        for cell in e.cells:
+            ok = [r["T"] for r in rows if r["task"] == task and r["cell"] == NAMES[cell] and r["remembers"]]
+            longest.append({"task": task, "cell": NAMES[cell], "longest T remembered": max(ok, default=None)})
+    plot(rows, e, out)
+    table = [{k: v for k, v in r.items() if k in COLUMNS} for r in rows]
+    write_results(out, "Long memory: Elman vs LSTM vs GRU at equal parameters",
+                  {"longest length remembered": longest, "result": table}, {"rows": rows})  # fmt: skip
+    return {"longest": longest, "rows": rows}
+
+
+COLUMNS = ("task", "T", "cell", "H", "parameters", "test_loss", "test_acc", "seconds", "remembers")
+
+
+def plot(rows: list[dict], e, out) -> None:
+    def series(task: str, metric: str) -> dict:
+        return {
+            NAMES[c]: ([r["T"] for r in rows if r["task"] == task and r["cell"] == NAMES[c]],
+                       [r[metric] for r in rows if r["task"] == task and r["cell"] == NAMES[c]])
+            for c in e.cells
+        }  # fmt: skip
+
+    line_plot(series("adding", "test_loss"), out / "adding_mse_vs_length.png", "sequence length T",
+              "test MSE", "adding problem", logx=True, logy=True,
+              hline=(ADDING_BASELINE_MSE, "predict the mean (0.167)"))  # fmt: skip
+    line_plot(series("first_symbol", "test_acc"), out / "first_symbol_acc_vs_length.png",
+              "sequence length T", "test accuracy", f"first symbol of {e.num_symbols}", logx=True,
+              hline=(1 / e.num_symbols, "chance"))  # fmt: skip
+
+
+MODES = {"train": run}

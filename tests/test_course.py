@@ -1,0 +1,95 @@
+"""Each course experiment on its tiny config: the measured properties the lectures claim, not only
+that files were written (the full runs and their tables are in recipes/course/README.md)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nlprnn.data.synthetic import ADDING_BASELINE_MSE
+
+
+def course(run_recipe, tmp_path, name, *overrides):
+    out = tmp_path / name
+    result = run_recipe(out, f"recipe=course/{name}", "debug=tiny", *overrides)
+    saved = json.loads((out / "results.json").read_text())
+    assert (out / "results.md").read_text().startswith("# ")
+    return result, saved, out
+
+
+def test_params_equal_the_lectures_formulas(run_recipe, tmp_path):
+    result, saved, out = course(run_recipe, tmp_path, "params")
+    counts = {r["model"]: r for r in result["counts"]}
+    # T=20, D=30, M=16, k=3: the lecture's 9,648 vs 784 weights without biases
+    assert counts["MLP over the window"]["weights (no biases)"] == 9648
+    assert counts["Elman (rnn)"]["weights (no biases)"] == 784
+    assert counts["LSTM"]["weights (no biases)"] == 4 * (30 * 16 + 16 * 16) + 16 * 3
+    assert counts["GRU"]["weights (no biases)"] == 3 * (30 * 16 + 16 * 16) + 16 * 3
+    for row in counts.values():
+        assert row["weights (no biases)"] == row["lecture's formula"]
+        assert row["with biases (torch)"] > row["weights (no biases)"]
+    first, last = result["growth"][0], result["growth"][-1]
+    grown = (last["T"] - first["T"]) * 30 * 16  # the MLP's first layer grows by D*M per step
+    assert last["MLP over the window"] - first["MLP over the window"] == grown
+    assert last["LSTM"] == first["LSTM"] and last["Elman (rnn)"] == first["Elman (rnn)"]
+    assert saved["counts"] == result["counts"] and (out / "params_vs_T.png").stat().st_size > 1000
+
+
+def test_keras_example_learns_a_short_dependency(run_recipe, tmp_path):
+    result, _, out = course(run_recipe, tmp_path, "keras_simple_rnn")
+    row = result["result"][0]
+    assert row["parameters"] == 1 * 10 + 10 * 10 + 2 * 10 + 10 + 1  # SimpleRNN(10) + Dense(1)
+    assert row["val_acc before training"] < 0.65 < 0.9 < row["best val_acc"]
+    assert row["test_acc (best val_loss)"] > 0.9
+    assert [r["epoch"] for r in result["curves"]] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    assert (out / "loss_curves.png").exists() and (out / "elman_T4" / "metrics.jsonl").exists()
+
+
+def test_elman_vs_jordan_budgets(run_recipe, tmp_path):
+    result, _, _ = course(run_recipe, tmp_path, "elman_vs_jordan")
+    elman, jordan, matched = result["result"]
+    h = 8  # tiny hidden size; 2 inputs, 1 output
+    assert elman["parameters"] == 2 * h + h * h + 2 * h + h + 1  # fused Elman has two bias vectors
+    assert jordan["parameters"] == 2 * h + 1 * h + h + h * 1 + 1
+    assert abs(matched["parameters"] - elman["parameters"]) <= 5 < jordan["parameters"] < elman["parameters"]
+    for row in result["result"]:
+        assert row["test_loss"] < 1.0 and row["epochs"] == 4
+
+
+def test_long_memory_fails_far_back_and_flags_by_threshold(run_recipe, tmp_path):
+    result, _, out = course(run_recipe, tmp_path, "long_memory")
+    rows = result["rows"]
+    assert len(rows) == 2 * 2 * 3  # tasks x lengths x cells
+    budget = {r["parameters"] for r in rows if r["task"] == "adding"}
+    assert max(budget) - min(budget) <= 0.1 * max(budget)  # the same budget for every cell
+    for r in rows:
+        if r["task"] == "adding":
+            assert r["remembers"] == (r["test_loss"] < ADDING_BASELINE_MSE / 2)
+        else:
+            assert r["remembers"] == (r["test_acc"] > (1 + 1 / 4) / 2)
+            if r["T"] == 40:  # 120 updates cannot carry a symbol 39 steps: near chance (1/4)
+                assert r["test_acc"] < 0.45 and not r["remembers"]
+    assert (out / "adding_mse_vs_length.png").exists()
+
+
+def test_gradients_vanish_and_clipping_stops_the_explosion(run_recipe, tmp_path):
+    result, saved, _ = course(run_recipe, tmp_path, "gradients")
+    norms = result["norms"]
+    tanh = norms["rnn_tanh init"]
+    assert len(tanh) == 30 and tanh[0] < 1e-3 * tanh[-1]  # 29 tanh Jacobians later: vanished
+    assert all(a <= b * 1.0001 for a, b in zip(tanh[5:], tanh[6:]))  # shrinking back in time
+    free, clipped = result["exploding"]
+    assert free["diverged"] and free["steps trained"] < 80
+    assert not clipped["diverged"] and clipped["steps trained"] == 80
+    assert clipped["test_mse (best weights)"] < float("inf") and free["max grad norm"] > 1e3
+    assert saved["state_gradient_norms"]["lstm trained"]
+
+
+@pytest.mark.parametrize("name", ["params", "keras_simple_rnn"])
+def test_course_refuses_to_overwrite_results(run_recipe, tmp_path, name):
+    from nlprnn.errors import UserError
+
+    course(run_recipe, tmp_path, name)
+    with pytest.raises(UserError, match="already holds"):
+        run_recipe(tmp_path / name, f"recipe=course/{name}", "debug=tiny")
