@@ -93,3 +93,16 @@ def test_course_refuses_to_overwrite_results(run_recipe, tmp_path, name):
     course(run_recipe, tmp_path, name)
     with pytest.raises(UserError, match="already holds"):
         run_recipe(tmp_path / name, f"recipe=course/{name}", "debug=tiny")
+
+
+def test_sliding_windows_random_split_looks_better_than_it_is(run_recipe, tmp_path):
+    result, _, out = course(run_recipe, tmp_path, "sliding_windows")
+    rows = {(r["split"], r["model"]): r for r in result["rows"]}
+    mlp = "MLP over the window"
+    honest = rows[("time", mlp)]["test MAE"]
+    leaky = rows[("random, scored on the time split's test windows", mlp)]["test MAE"]
+    assert leaky < honest  # the same test windows, partly seen in training under the random split
+    assert rows[("random", mlp)]["test MAE"] < honest
+    assert honest < rows[("time", "naive (last value)")]["test MAE"]  # it learned something
+    assert result["summary"]["time split's test windows seen in random-split training"] > 0
+    assert (out / "test_forecasts.png").exists()
