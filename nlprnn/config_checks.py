@@ -76,6 +76,7 @@ CHECKS = {
     "batching.batch_size": whole(1, null=True),
     "batching.max_tokens": whole(1, null=True),
     "batching.bptt": whole(1),
+    "batching.stateful": boolean,
     "batching.eval_batch_size": whole(1),
     "model.cell": one_of("lstm", "gru", "rnn"),
     "model.dropout": number(0, 1, high_open=True),

@@ -4,8 +4,10 @@ that files were written (the full runs and their tables are in recipes/course/RE
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+import torch
 
 from nlprnn.data.synthetic import ADDING_BASELINE_MSE
 
@@ -106,3 +108,45 @@ def test_sliding_windows_random_split_looks_better_than_it_is(run_recipe, tmp_pa
     assert honest < rows[("time", "naive (last value)")]["test MAE"]  # it learned something
     assert result["summary"]["time split's test windows seen in random-split training"] > 0
     assert (out / "test_forecasts.png").exists()
+
+
+def test_truncated_bptt_same_characters_for_every_window(run_recipe, tmp_path):
+    result, _, out = course(run_recipe, tmp_path, "truncated_bptt")
+    rows = {r["run"]: r for r in result["rows"]}
+    assert set(rows) == {"stateful bptt=10", "stateful bptt=40", "stateless bptt=40"}
+    for name, r in rows.items():
+        bptt = int(name.rsplit("=", 1)[1])
+        assert r["updates"] == 24000 // (8 * bptt) and abs(r["chars read"] - 24000) < 8 * bptt
+    # the same windows, seeds and updates: only the carried state differs, and it changes the model
+    assert rows["stateful bptt=40"]["best val nats/char"] != rows["stateless bptt=40"]["best val nats/char"]
+    assert (out / "val_loss_vs_chars.png").exists()
+
+
+def test_stateless_char_lm_resets_every_window():
+    from omegaconf import OmegaConf
+
+    from nlprnn.models.language_model import LanguageModel
+    from nlprnn.tasks.char_lm import CharLM
+
+    batch = (torch.zeros(2, 5, dtype=torch.long), torch.zeros(2, 5, dtype=torch.long))
+    model = LanguageModel(vocab_size=4, emb_dim=3, hidden_size=4, num_layers=1)
+    for stateful in (True, False):
+        cfg = OmegaConf.create({"batching": {"stateful": stateful}})
+        recipe = CharLM(cfg, torch.device("cpu"))
+        recipe.hidden = None
+        recipe.train_loss(model, batch)
+        assert (recipe.hidden is not None) == stateful
+
+
+def test_generation_same_checkpoint_same_seed(run_recipe, tmp_path):
+    result, saved, out = course(run_recipe, tmp_path, "generation")
+    rows = {r["sampling"]: r for r in result["rows"]}
+    cold, hot = rows["temperature 0.2"], rows["temperature 1.2"]
+    assert cold["real words %"] > hot["real words %"]  # cold sampling stays with known words
+    losses = result["passage_losses"]
+    assert len(losses) == 59 and sum(losses) / len(losses) < math.log(59)  # better than uniform
+    again = run_recipe(
+        tmp_path / "again", "recipe=course/generation", "debug=tiny", f"ckpt={out / 'char_lm'}"
+    )
+    assert again["samples"] == result["samples"] and again["passage_losses"] == pytest.approx(losses)
+    assert "```" in (out / "results.md").read_text() and saved["checkpoint step"] > 0

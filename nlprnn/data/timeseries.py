@@ -68,8 +68,17 @@ class TimeSeries:
     date 19900101) whose target belongs to validation / test.
     """
 
-    def __init__(self, dir: str | None, file: str, time_column: str, value_column: str,
-                 val_from: float, test_from: float, name: str = "", **_) -> None:  # fmt: skip
+    def __init__(
+        self,
+        dir: str | None,
+        file: str,
+        time_column: str,
+        value_column: str,
+        val_from: float,
+        test_from: float,
+        name: str = "",
+        **_,
+    ) -> None:
         self.dir, self.file, self.name = dir, file, name
         self.time_column, self.value_column = time_column, value_column
         self.val_from, self.test_from = val_from, test_from
@@ -93,8 +102,14 @@ def make_windows(values: torch.Tensor, window: int) -> tuple[torch.Tensor, torch
     return x.unsqueeze(-1).contiguous(), values[window:].unsqueeze(-1).clone()
 
 
-def split_windows(target_times: torch.Tensor, val_from: float, test_from: float, order: str = "time",
-                  seed: int = 0, allow_leak: bool = False) -> dict[str, torch.Tensor]:  # fmt: skip
+def split_windows(
+    target_times: torch.Tensor,
+    val_from: float,
+    test_from: float,
+    order: str = "time",
+    seed: int = 0,
+    allow_leak: bool = False,
+) -> dict[str, torch.Tensor]:
     """{"train"|"val"|"test": example indices}. order="time": by each window's target time.
     order="random": the same split sizes drawn at random, which leaks (see the module docstring)
     and is refused unless ``allow_leak=True`` says it is done on purpose."""

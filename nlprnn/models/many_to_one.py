@@ -33,8 +33,16 @@ class SequenceToOne(nn.Module):
     output is the prediction: the output, not the hidden state, is what recurs.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, output_size: int, cell: str = "rnn",
-                 num_layers: int = 1, nonlinearity: str = "tanh", loss: str = "mse") -> None:  # fmt: skip
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        cell: str = "rnn",
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        loss: str = "mse",
+    ) -> None:
         super().__init__()
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
@@ -62,14 +70,17 @@ class WindowMLP(nn.Module):
     """The feed-forward alternative: the whole window (B, T, I) flattened into one input vector.
     Its first layer has T * I * H weights, so it grows with the window; an RNN's does not."""
 
-    def __init__(self, window: int, input_size: int, hidden_size: int, output_size: int,
-                 loss: str = "mse") -> None:  # fmt: skip
+    def __init__(
+        self, window: int, input_size: int, hidden_size: int, output_size: int, loss: str = "mse"
+    ) -> None:
         super().__init__()
         self.loss = loss
         self.net = nn.Sequential(
-            nn.Flatten(), nn.Linear(window * input_size, hidden_size), nn.Tanh(),
+            nn.Flatten(),
+            nn.Linear(window * input_size, hidden_size),
+            nn.Tanh(),
             nn.Linear(hidden_size, output_size),
-        )  # fmt: skip
+        )
 
     def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
         prediction = self.net(x)

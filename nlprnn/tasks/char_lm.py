@@ -53,7 +53,8 @@ class CharLM(Recipe):
     def train_loss(self, model, batch):
         x, y = (t.to(self.device, non_blocking=True) for t in batch)
         loss, hidden = model(x, self.hidden, targets=y)
-        self.hidden = detach_state(hidden)
+        # stateful (the default): the next window starts from this one's state, detached
+        self.hidden = detach_state(hidden) if self.cfg.batching.get("stateful", True) else None
         return loss, y.numel()
 
     def evaluate(self, model) -> dict[str, float]:
@@ -61,12 +62,14 @@ class CharLM(Recipe):
         return {"val_loss": nats, "val_bpc": nats / math.log(2)}
 
     @torch.inference_mode()
-    def nats_per_char(self, model, ids: torch.Tensor, bptt: int) -> float:
-        """Mean cross-entropy over a whole split, the state carried across windows."""
+    def nats_per_char(self, model, ids: torch.Tensor, bptt: int, carry: bool | None = None) -> float:
+        """Mean cross-entropy over a whole split, the state carried across windows (or, for a
+        model trained with batching.stateful=false, reset at each window as in its training)."""
+        carry = self.cfg.batching.get("stateful", True) if carry is None else carry
         model.eval()
         total, count, hidden = 0.0, 0, None
         for x, y in BpttBatches(ids, self.cfg.batching.eval_batch_size, bptt):
-            logits, hidden = model(x.to(self.device), hidden)
+            logits, hidden = model(x.to(self.device), hidden if carry else None)
             total += F.cross_entropy(
                 logits.flatten(0, 1), y.to(self.device).flatten(), reduction="sum"
             ).item()
@@ -83,8 +86,9 @@ class CharLM(Recipe):
         self.hidden = hidden.to(self.device) if isinstance(hidden, torch.Tensor) else hidden
 
     def score(self, generator: Generator, text: str) -> dict:
-        bptt = generator.config["batching"]["bptt"]
-        nats = self.nats_per_char(generator.model, generator.vocab.encode(text), bptt)
+        batching = generator.config["batching"]
+        ids = generator.vocab.encode(text)
+        nats = self.nats_per_char(generator.model, ids, batching["bptt"], batching.get("stateful", True))
         return {"loss": nats, "bpc": nats / math.log(2), "chars": len(text)}
 
     def describe(self, split: str, scores: dict) -> str:

@@ -12,14 +12,22 @@ from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem
 from nlprnn.models.many_to_one import SequenceToOne
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (
-    parameter_count, start, synthetic_splits, to_device, train_and_score, write_results,
-)  # fmt: skip
+    parameter_count,
+    start,
+    synthetic_splits,
+    to_device,
+    train_and_score,
+    write_results,
+)
 
 
 def matching_jordan_hidden(elman: SequenceToOne, inputs: int, outputs: int) -> int:
     """The Jordan hidden size whose parameter count comes closest to ``elman``'s."""
     target = parameter_count(elman)
-    return min(range(1, 4 * target), key=lambda h: abs(parameter_count(SequenceToOne(inputs, h, outputs, "jordan")) - target))
+    return min(
+        range(1, 4 * target),
+        key=lambda h: abs(parameter_count(SequenceToOne(inputs, h, outputs, "jordan")) - target),
+    )
 
 
 def run(cfg) -> dict:
@@ -40,11 +48,19 @@ def run(cfg) -> dict:
         rows.append(row)
     line_plot(
         {name: ([r["epoch"] for r in c], [r["val_loss"] for r in c]) for name, c in curves.items()},
-        out / "val_mse.png", "epoch", "validation MSE", title=f"adding problem, T={e.length}",
-        logy=True, hline=(ADDING_BASELINE_MSE, "predict the mean (0.167)"),
-    )  # fmt: skip
-    write_results(out, f"Elman vs Jordan, adding problem T={e.length}", {"result": rows},
-                  {"baseline_mse": ADDING_BASELINE_MSE})  # fmt: skip
+        out / "val_mse.png",
+        "epoch",
+        "validation MSE",
+        title=f"adding problem, T={e.length}",
+        logy=True,
+        hline=(ADDING_BASELINE_MSE, "predict the mean (0.167)"),
+    )
+    write_results(
+        out,
+        f"Elman vs Jordan, adding problem T={e.length}",
+        {"result": rows},
+        {"baseline_mse": ADDING_BASELINE_MSE},
+    )
     return {"result": rows, "curves": curves}
 
 

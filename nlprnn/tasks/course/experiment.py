@@ -88,16 +88,24 @@ def score(model, x: torch.Tensor, y: torch.Tensor, loss: str, batch_size: int = 
     return scores
 
 
-def fit(cfg: DictConfig, model: torch.nn.Module, task, folder: Path, optimizer: dict | None = None,
-        **trainer) -> dict:  # fmt: skip
+def fit(
+    cfg: DictConfig,
+    model: torch.nn.Module,
+    task,
+    folder: Path,
+    optimizer: dict | None = None,
+    extra: dict | None = None,
+    **trainer,
+) -> dict:
     """Train ``model`` on ``task`` with the shared Trainer in ``folder`` (``trainer`` overrides
-    cfg.trainer, ``optimizer`` replaces cfg.optimizer) and keep its best weights. -> {"curve": the evaluation records, "seconds": wall
+    cfg.trainer, ``optimizer`` replaces cfg.optimizer, ``extra`` goes into the checkpoints) and
+    keep its best weights. -> {"curve": the evaluation records, "seconds": wall
     time, "diverged": the Trainer's message when the loss stopped being finite, else None}."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("metrics.jsonl", "best.pt", "last.pt"):
         (folder / name).unlink(missing_ok=True)
     settings = OmegaConf.merge(cfg.trainer, {"tensorboard": False, **trainer})
-    extra = {"task": cfg.task, "config": OmegaConf.to_container(cfg, resolve=True)}
+    extra = {"task": cfg.task, "config": OmegaConf.to_container(cfg, resolve=True), **(extra or {})}
     start_time, diverged = time.perf_counter(), None
     try:
         Trainer(settings, optimizer or cfg.optimizer, model, task, folder, extra).fit()
@@ -149,8 +157,9 @@ def write_results(out: Path, title: str, tables: dict[str, list[dict]], extra: d
     write_text_atomic(out / "results.json", json.dumps({**tables, **(extra or {})}, indent=1))
 
 
-def train_and_score(cfg, name: str, model, data: dict, loss: str, out: Path, optimizer: dict | None = None,
-                    **trainer) -> tuple[dict, list]:  # fmt: skip
+def train_and_score(
+    cfg, name: str, model, data: dict, loss: str, out: Path, optimizer: dict | None = None, **trainer
+) -> tuple[dict, list]:
     """Train one model on data {"train"|"val"|"test": (x, y)} in ``out/name``; score its best
     weights on test. -> (its row: parameters, val and test scores, seconds; its curve with epochs)"""
     task = TensorTask(data["train"], data["val"], loss, cfg.experiment.batch_size, cfg.seed)

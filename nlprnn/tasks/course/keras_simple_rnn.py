@@ -39,16 +39,26 @@ def train_one(cfg, length: int, out, device) -> tuple[dict, list[dict]]:
     trained = fit(cfg, model, task, out / f"elman_T{length}")
     steps_per_epoch = len(task.train_batches(0))
     curve = [
-        {"T": length, "epoch": r["step"] / steps_per_epoch, "train_loss": r["train_loss"],
-         "val_loss": r["val_loss"], "val_acc": r["val_acc"]}
+        {
+            "T": length,
+            "epoch": r["step"] / steps_per_epoch,
+            "train_loss": r["train_loss"],
+            "val_loss": r["val_loss"],
+            "val_acc": r["val_acc"],
+        }
         for r in trained["curve"]
-    ]  # fmt: skip
+    ]
     test = score(model, *data["test"], "bce")
     row = {
-        "T": length, "parameters": parameter_count(model), "val_acc before training": before["acc"],
-        "best val_acc": max(r["val_acc"] for r in curve), "test_acc (best val_loss)": test["acc"],
-        "test_loss": test["loss"], "epochs": len(curve), "seconds": trained["seconds"],
-    }  # fmt: skip
+        "T": length,
+        "parameters": parameter_count(model),
+        "val_acc before training": before["acc"],
+        "best val_acc": max(r["val_acc"] for r in curve),
+        "test_acc (best val_loss)": test["acc"],
+        "test_loss": test["loss"],
+        "epochs": len(curve),
+        "seconds": trained["seconds"],
+    }
     return row, curve
 
 
@@ -60,13 +70,23 @@ def run(cfg) -> dict:
         row, curves[length] = train_one(cfg, length, out, device)
         rows.append(row)
     line_plot(
-        {f"{split} T={t}": ([r["epoch"] for r in c], [r[f"{split}_loss"] for r in c])
-         for t, c in curves.items() for split in ("train", "val")},
-        out / "loss_curves.png", "epoch", "binary cross-entropy",
+        {
+            f"{split} T={t}": ([r["epoch"] for r in c], [r[f"{split}_loss"] for r in c])
+            for t, c in curves.items()
+            for split in ("train", "val")
+        },
+        out / "loss_curves.png",
+        "epoch",
+        "binary cross-entropy",
         title=f"Elman {e.hidden} tanh units -> sigmoid, Adam lr={cfg.optimizer.lr}, {e.task}",
-    )  # fmt: skip
-    line_plot({f"T={t}": ([r["epoch"] for r in c], [r["val_acc"] for r in c]) for t, c in curves.items()},
-              out / "val_accuracy.png", "epoch", "validation accuracy", hline=(0.5, "chance"))  # fmt: skip
+    )
+    line_plot(
+        {f"T={t}": ([r["epoch"] for r in c], [r["val_acc"] for r in c]) for t, c in curves.items()},
+        out / "val_accuracy.png",
+        "epoch",
+        "validation accuracy",
+        hline=(0.5, "chance"),
+    )
     every = [r for c in curves.values() for r in c]
     write_results(out, f"Keras SimpleRNN example: {e.task}", {"result": rows, "curves": every})
     return {"result": rows, "curves": every}

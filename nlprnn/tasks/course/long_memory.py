@@ -14,8 +14,13 @@ from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem, first_sym
 from nlprnn.models.many_to_one import SequenceToOne
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (
-    parameter_count, start, synthetic_splits, to_device, train_and_score, write_results,
-)  # fmt: skip
+    parameter_count,
+    start,
+    synthetic_splits,
+    to_device,
+    train_and_score,
+    write_results,
+)
 
 NAMES = {"rnn": "Elman", "lstm": "LSTM", "gru": "GRU"}
 
@@ -65,8 +70,12 @@ def run(cfg) -> dict:
             longest.append({"task": task, "cell": NAMES[cell], "longest T remembered": max(ok, default=None)})
     plot(rows, e, out)
     table = [{k: v for k, v in r.items() if k in COLUMNS} for r in rows]
-    write_results(out, "Long memory: Elman vs LSTM vs GRU at equal parameters",
-                  {"longest length remembered": longest, "result": table}, {"rows": rows})  # fmt: skip
+    write_results(
+        out,
+        "Long memory: Elman vs LSTM vs GRU at equal parameters",
+        {"longest length remembered": longest, "result": table},
+        {"rows": rows},
+    )
     return {"longest": longest, "rows": rows}
 
 
@@ -76,17 +85,32 @@ COLUMNS = ("task", "T", "cell", "H", "parameters", "test_loss", "test_acc", "sec
 def plot(rows: list[dict], e, out) -> None:
     def series(task: str, metric: str) -> dict:
         return {
-            NAMES[c]: ([r["T"] for r in rows if r["task"] == task and r["cell"] == NAMES[c]],
-                       [r[metric] for r in rows if r["task"] == task and r["cell"] == NAMES[c]])
+            NAMES[c]: (
+                [r["T"] for r in rows if r["task"] == task and r["cell"] == NAMES[c]],
+                [r[metric] for r in rows if r["task"] == task and r["cell"] == NAMES[c]],
+            )
             for c in e.cells
-        }  # fmt: skip
+        }
 
-    line_plot(series("adding", "test_loss"), out / "adding_mse_vs_length.png", "sequence length T",
-              "test MSE", "adding problem", logx=True, logy=True,
-              hline=(ADDING_BASELINE_MSE, "predict the mean (0.167)"))  # fmt: skip
-    line_plot(series("first_symbol", "test_acc"), out / "first_symbol_acc_vs_length.png",
-              "sequence length T", "test accuracy", f"first symbol of {e.num_symbols}", logx=True,
-              hline=(1 / e.num_symbols, "chance"))  # fmt: skip
+    line_plot(
+        series("adding", "test_loss"),
+        out / "adding_mse_vs_length.png",
+        "sequence length T",
+        "test MSE",
+        "adding problem",
+        logx=True,
+        logy=True,
+        hline=(ADDING_BASELINE_MSE, "predict the mean (0.167)"),
+    )
+    line_plot(
+        series("first_symbol", "test_acc"),
+        out / "first_symbol_acc_vs_length.png",
+        "sequence length T",
+        "test accuracy",
+        f"first symbol of {e.num_symbols}",
+        logx=True,
+        hline=(1 / e.num_symbols, "chance"),
+    )
 
 
 MODES = {"train": run}

@@ -41,12 +41,14 @@ def run(cfg) -> dict:
     T, D, M, k = e.window, e.features, e.hidden, e.outputs
     rows = []
     for name, module in models(T, D, M, k).items():
-        rows.append({
-            "model": name,
-            "weights (no biases)": parameter_count(module, biases=False),
-            "lecture's formula": formula(name, T, D, M, k),
-            "with biases (torch)": parameter_count(module),
-        })  # fmt: skip
+        rows.append(
+            {
+                "model": name,
+                "weights (no biases)": parameter_count(module, biases=False),
+                "lecture's formula": formula(name, T, D, M, k),
+                "with biases (torch)": parameter_count(module),
+            }
+        )
     growth = {r["model"]: [] for r in rows}
     for t in e.windows:
         for name, module in models(t, D, M, k).items():

@@ -30,8 +30,10 @@ def models(e) -> dict:
 
 
 def errors(prediction: torch.Tensor, target: torch.Tensor) -> dict:
-    return {"mae": (prediction - target).abs().mean().item(),
-            "rmse": (prediction - target).pow(2).mean().sqrt().item()}  # fmt: skip
+    return {
+        "mae": (prediction - target).abs().mean().item(),
+        "rmse": (prediction - target).pow(2).mean().sqrt().item(),
+    }
 
 
 def fit_and_predict(cfg, name, make, x, y, split, seed, folder) -> torch.Tensor:
@@ -41,8 +43,13 @@ def fit_and_predict(cfg, name, make, x, y, split, seed, folder) -> torch.Tensor:
     xn, yn = (x - mean) / sd, (y - mean) / sd
     torch.manual_seed(seed)
     model = make()
-    task = TensorTask((xn[split["train"]], yn[split["train"]]), (xn[split["val"]], yn[split["val"]]),
-                      "mse", cfg.experiment.batch_size, seed)  # fmt: skip
+    task = TensorTask(
+        (xn[split["train"]], yn[split["train"]]),
+        (xn[split["val"]], yn[split["val"]]),
+        "mse",
+        cfg.experiment.batch_size,
+        seed,
+    )
     fit(cfg, model, task, folder)
     with torch.no_grad():
         model.eval()
@@ -57,8 +64,10 @@ def run(cfg) -> dict:
     target_times = times[e.window :]
     splits = {
         "time": split_windows(target_times, cfg.data.val_from, cfg.data.test_from),
-        "random": split_windows(target_times, cfg.data.val_from, cfg.data.test_from, "random", cfg.seed, allow_leak=True),
-    }  # fmt: skip
+        "random": split_windows(
+            target_times, cfg.data.val_from, cfg.data.test_from, "random", cfg.seed, allow_leak=True
+        ),
+    }
     naive = x[:, -1]  # the last value of the window
     rows, predictions = [], {}
     for split_name, split in splits.items():
@@ -81,24 +90,39 @@ def run(cfg) -> dict:
         runs = [errors(p[time_test], y[time_test]) for p in predictions[("random", name)]]
         rows.append(row("random, scored on the time split's test windows", name, runs, base))
     plot(out, cfg, e, target_times, y, naive, predictions, time_test)
-    summary = {"series": cfg.data.name, "values": len(values), "missing values filled": filled,
-               "windows": len(y), "train / val / test windows": "/".join(str(len(splits["time"][s])) for s in ("train", "val", "test")),
-               "time split's test windows seen in random-split training": len(leaked)}  # fmt: skip
-    write_results(out, f"Sliding windows on {cfg.data.name}: split by time vs at random",
-                  {"data": [summary], "test errors (series units)": rows})  # fmt: skip
+    summary = {
+        "series": cfg.data.name,
+        "values": len(values),
+        "missing values filled": filled,
+        "windows": len(y),
+        "train / val / test windows": "/".join(str(len(splits["time"][s])) for s in ("train", "val", "test")),
+        "time split's test windows seen in random-split training": len(leaked),
+    }
+    write_results(
+        out,
+        f"Sliding windows on {cfg.data.name}: split by time vs at random",
+        {"data": [summary], "test errors (series units)": rows},
+    )
     return {"rows": rows, "summary": summary}
 
 
-MODES = {"train": run}
+def _sd(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def row(split: str, model: str, runs: list[dict], naive: dict) -> dict:
     """Mean ± sd over seeds of MAE and RMSE, and the MAE relative to the naive forecast's."""
     mae, rmse = [r["mae"] for r in runs], [r["rmse"] for r in runs]
-    sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
-    return {"split": split, "model": model, "test MAE": statistics.mean(mae), "MAE sd": sd(mae),
-            "test RMSE": statistics.mean(rmse), "RMSE sd": sd(rmse),
-            "MAE / naive MAE": statistics.mean(mae) / naive["mae"], "seeds": len(runs)}  # fmt: skip
+    return {
+        "split": split,
+        "model": model,
+        "test MAE": statistics.mean(mae),
+        "MAE sd": _sd(mae),
+        "test RMSE": statistics.mean(rmse),
+        "RMSE sd": _sd(rmse),
+        "MAE / naive MAE": statistics.mean(mae) / naive["mae"],
+        "seeds": len(runs),
+    }
 
 
 def plot(out, cfg, e, target_times, y, naive, predictions, test) -> None:
@@ -106,5 +130,13 @@ def plot(out, cfg, e, target_times, y, naive, predictions, test) -> None:
     series = {"actual": (t, y[test, 0].tolist()), "naive": (t, naive[test, 0].tolist())}
     for name in models(e):
         series[f"{name}, time split"] = (t, predictions[("time", name)][0][test, 0].tolist())
-    line_plot(series, out / "test_forecasts.png", cfg.data.time_column, cfg.data.value_column,
-              title=f"{cfg.data.name}: one-step forecasts on the test period (split by time)")  # fmt: skip
+    line_plot(
+        series,
+        out / "test_forecasts.png",
+        cfg.data.time_column,
+        cfg.data.value_column,
+        title=f"{cfg.data.name}: one-step forecasts on the test period (split by time)",
+    )
+
+
+MODES = {"train": run}

@@ -1,0 +1,122 @@
+"""Karpathy's char-rnn experiment: samples from one checkpoint with the same seed at several
+temperatures and with top-p, side by side, and the per-character loss of a held-out passage.
+
+Low temperatures pick the likeliest characters: real words, but loops; high ones invent words.
+The passage shows where the model is unsure: word beginnings and names cost the most, the rest
+of a word once begun costs little.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+import torch.nn.functional as F
+
+from nlprnn.inference.generator import Generator
+from nlprnn.plotting import line_plot
+from nlprnn.tasks.char_lm import CharLM
+from nlprnn.tasks.course.experiment import fit, start, write_results
+from nlprnn.tasks.recipe import load_splits
+
+WORD = re.compile(r"[A-Za-z']+")
+
+
+def trained_generator(cfg, splits: dict, out, device) -> Generator:
+    """A char LM trained here (the char_lm recipe's code, ``experiment.train_chars`` characters),
+    saved as a char_lm checkpoint that ``recipe=char_lm mode=generate ckpt=...`` can use too."""
+    recipe = CharLM(cfg, device)
+    folder = out / "char_lm"
+    folder.mkdir(parents=True, exist_ok=True)
+    model, extra = recipe.build(splits, folder)
+    steps = max(1, cfg.experiment.train_chars // (cfg.batching.batch_size * cfg.batching.bptt))
+    fit(
+        cfg,
+        model.to(device),
+        recipe,
+        folder,
+        extra={**extra, "task": "char_lm"},
+        max_steps=steps,
+        eval_every=max(1, steps // 5),
+    )
+    return Generator.from_checkpoint(folder / "best.pt", device=str(device))
+
+
+def sample_stats(text: str, known_words: set[str]) -> dict:
+    words = WORD.findall(text)
+    return {
+        "words": len(words),
+        "real words %": 100 * sum(w.lower() in known_words for w in words) / max(1, len(words)),
+        "distinct words %": 100 * len({w.lower() for w in words}) / max(1, len(words)),
+    }
+
+
+@torch.inference_mode()
+def per_char_loss(generator: Generator, passage: str) -> list[float]:
+    """nats of each character of ``passage`` after the ones before it (from a zero state)."""
+    ids = generator.vocab.encode(passage).to(generator.device)
+    logits, _ = generator.model(ids[None, :-1], None)
+    return F.cross_entropy(logits[0], ids[1:], reduction="none").tolist()
+
+
+def run(cfg) -> dict:
+    out, device = start(cfg)
+    e = cfg.experiment
+    splits = load_splits(cfg.data, cfg.seed)
+    generator = (
+        Generator.from_checkpoint(cfg.ckpt, device=str(device))
+        if cfg.ckpt
+        else trained_generator(cfg, splits, out, device)
+    )
+    known = {w.lower() for w in WORD.findall(splits["train"])}
+    settings = [{"temperature": t, "top_p": None} for t in e.temperatures] + [
+        {"temperature": 1.0, "top_p": e.top_p}
+    ]
+    rows, samples = [], []
+    for s in settings:
+        generator.length, generator.temperature, generator.top_p, generator.seed = (
+            e.length,
+            s["temperature"],
+            s["top_p"],
+            cfg.seed,
+        )
+        text = generator(e.prompt)
+        label = f"temperature {s['temperature']}" + (f", top-p {s['top_p']}" if s["top_p"] else "")
+        rows.append({"sampling": label, **sample_stats(text[len(e.prompt) :], known)})
+        samples.append((label, text))
+    passage = splits["test"][: e.passage_chars]
+    losses = per_char_loss(generator, passage)
+    hardest = sorted(range(len(losses)), key=lambda i: -losses[i])[:10]
+    hard_rows = [
+        {"char": repr(passage[i + 1]), "context": repr(passage[max(0, i - 15) : i + 2]), "nats": losses[i]}
+        for i in hardest
+    ]
+    mean = sum(losses) / len(losses)
+    line_plot(
+        {"per character": (list(range(1, len(losses) + 1)), losses)},
+        out / "passage_loss.png",
+        "character of the held-out passage",
+        "nats",
+        hline=(mean, f"mean {mean:.2f}"),
+        title="loss of each character given the ones before it",
+    )
+    write_results(
+        out,
+        "Sampling a char LM: temperature and top-p, same checkpoint and seed",
+        {"samples": rows, "hardest characters of the held-out passage": hard_rows},
+        {
+            "samples_text": dict(samples),
+            "passage": passage,
+            "passage_losses": losses,
+            "passage nats/char": mean,
+            "checkpoint step": generator.step,
+        },
+    )
+    with open(out / "results.md", "a") as md:  # the samples themselves, side by side
+        md.write(f"\npassage: {mean:.3f} nats/char over {len(losses)} characters\n")
+        for label, text in samples:
+            md.write(f"\n### {label}\n\n```\n{text}\n```\n")
+    return {"rows": rows, "samples": dict(samples), "passage_losses": losses, "passage": passage}
+
+
+MODES = {"train": run}

@@ -1,0 +1,82 @@
+"""Truncated BPTT on the char LM, with the recipe's own code (``CharLM``) in each run.
+
+- stateful vs stateless: at the same window, one run carries the (detached) state from each
+  window into the next, so the model reads context across window edges even though gradients
+  stop there; the other starts every window from zeros (and is scored the same way).
+- the window length: gradients flow back at most ``bptt`` characters; longer windows mean fewer,
+  larger updates for the same characters read.
+
+Every run reads the same number of training characters; validation nats/char, time and speed.
+"""
+
+from __future__ import annotations
+
+import time
+
+from omegaconf import OmegaConf
+
+from nlprnn.plotting import line_plot
+from nlprnn.tasks.char_lm import CharLM
+from nlprnn.tasks.course.experiment import fit, start, write_results
+from nlprnn.tasks.recipe import load_splits
+
+
+def variants(e) -> dict[str, dict]:
+    """{run name: batching overrides}."""
+    runs = {f"stateful bptt={b}": {"bptt": b, "stateful": True} for b in e.bptts}
+    runs[f"stateless bptt={e.stateless_bptt}"] = {"bptt": e.stateless_bptt, "stateful": False}
+    return runs
+
+
+def train_variant(cfg, name: str, batching: dict, splits: dict, out, device) -> tuple[dict, list]:
+    e = cfg.experiment
+    run_cfg = OmegaConf.merge(cfg, {"batching": batching})
+    steps = max(1, e.train_chars // (run_cfg.batching.batch_size * run_cfg.batching.bptt))
+    recipe = CharLM(run_cfg, device)
+    folder = out / name.replace(" ", "_").replace("=", "")
+    folder.mkdir(parents=True, exist_ok=True)
+    model, extra = recipe.build(splits, folder)
+    trained = fit(
+        run_cfg,
+        model.to(device),
+        recipe,
+        folder,
+        extra=extra,
+        max_steps=steps,
+        eval_every=max(1, steps // e.evals),
+    )
+    start_time = time.perf_counter()
+    test = recipe.nats_per_char(model, recipe.ids["test"], run_cfg.batching.bptt)
+    curve = trained["curve"]
+    row = {
+        "run": name,
+        "updates": curve[-1]["step"],
+        "chars read": curve[-1]["step"] * run_cfg.batching.batch_size * run_cfg.batching.bptt,
+        "best val nats/char": min(r["val_loss"] for r in curve),
+        "test nats/char": test,
+        "train chars/s": curve[-1]["train_tok_s"],
+        "seconds": trained["seconds"] + time.perf_counter() - start_time,
+    }
+    return row, curve
+
+
+def run(cfg) -> dict:
+    out, device = start(cfg)
+    splits = load_splits(cfg.data, cfg.seed)
+    rows, curves = [], {}
+    for name, batching in variants(cfg.experiment).items():
+        row, curves[name] = train_variant(cfg, name, batching, splits, out, device)
+        rows.append(row)
+    chars = lambda name, r: r["step"] * cfg.batching.batch_size * variants(cfg.experiment)[name]["bptt"]  # noqa: E731
+    line_plot(
+        {n: ([chars(n, r) / 1e6 for r in c], [r["val_loss"] for r in c]) for n, c in curves.items()},
+        out / "val_loss_vs_chars.png",
+        "training characters read (millions)",
+        "validation nats/char",
+        title=f"char LM {cfg.model.num_layers} x {cfg.model.hidden_size} {cfg.model.cell}, {cfg.data.name}",
+    )
+    write_results(out, "Truncated BPTT: stateful vs stateless, and the window length", {"result": rows})
+    return {"rows": rows, "curves": curves}
+
+
+MODES = {"train": run}
