@@ -99,3 +99,14 @@ def test_step_projected_equals_fused_kernel(cell):
         steps.append(y)
     torch.testing.assert_close(torch.stack(steps, 1), out)
     torch.testing.assert_close(_final_h(state), _final_h(final))
+
+
+def test_forget_bias_starts_every_lstm_forget_gate_there():
+    rnn = StackedRNN(3, 4, num_layers=2, cell="lstm", bidirectional=True, forget_bias=1.0)
+    for name, p in rnn.rnn.named_parameters():
+        if name.startswith("bias_ih"):
+            assert torch.all(p[4:8] == 1.0) and not torch.all(p[:4] == 1.0)
+        elif name.startswith("bias_hh"):
+            assert torch.all(p[4:8] == 0.0)
+    with pytest.raises(ValueError, match="lstm. only"):
+        StackedRNN(3, 4, cell="gru", forget_bias=1.0)

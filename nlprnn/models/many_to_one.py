@@ -29,6 +29,7 @@ class SequenceToOne(nn.Module):
 
     cell "rnn" | "lstm" | "gru": a ``StackedRNN`` (Elman h_t = act(W x_t + U h_{t-1} + b)),
     the top layer's last state through ``Linear(H, O)``.
+    ``forget_bias``: an LSTM's initial forget-gate bias (see ``StackedRNN``).
     cell "jordan": a ``JordanRNN`` (h_t = act(W x_t + U y_{t-1} + b), y_t = V h_t + c) whose last
     output is the prediction: the output, not the hidden state, is what recurs.
     """
@@ -42,6 +43,7 @@ class SequenceToOne(nn.Module):
         num_layers: int = 1,
         nonlinearity: str = "tanh",
         loss: str = "mse",
+        forget_bias: float | None = None,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
@@ -53,7 +55,7 @@ class SequenceToOne(nn.Module):
             self.rnn = JordanRNN(input_size, hidden_size, output_size, nonlinearity)
             self.head = nn.Identity()
         else:
-            self.rnn = StackedRNN(input_size, hidden_size, num_layers, cell, nonlinearity)
+            self.rnn = StackedRNN(input_size, hidden_size, num_layers, cell, nonlinearity, forget_bias=forget_bias)
             self.head = nn.Linear(hidden_size, output_size)
 
     def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:

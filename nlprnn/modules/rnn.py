@@ -26,6 +26,8 @@ class StackedRNN(nn.Module):
         nonlinearity: "tanh" | "relu", only for cell="rnn".
         bidirectional: D = 2 when True; outputs concatenate both directions.
         dropout: dropout between layers (not after the last one).
+        forget_bias: LSTM only: start every forget gate's bias here (e.g. 1.0, Jozefowicz et al.
+            2015) instead of torch's small random values, so the cell keeps its memory at first.
 
     forward(x (B, T, I), lengths (B,) or None, state or None)
         -> outputs (B, T, D*H)  every step of the top layer  (Keras: return_sequences)
@@ -46,6 +48,7 @@ class StackedRNN(nn.Module):
         nonlinearity: str = "tanh",
         bidirectional: bool = False,
         dropout: float = 0.0,
+        forget_bias: float | None = None,
     ) -> None:
         super().__init__()
         if cell not in _FUSED:
@@ -64,6 +67,19 @@ class StackedRNN(nn.Module):
             dropout=dropout if num_layers > 1 else 0.0,
             **kwargs,
         )
+        if forget_bias is not None:
+            self._set_forget_bias(forget_bias)
+
+    @torch.no_grad()
+    def _set_forget_bias(self, value: float) -> None:
+        if self.cell != "lstm":
+            raise ValueError("forget_bias applies to cell='lstm' only")
+        h = self.hidden_size
+        for name, p in self.rnn.named_parameters():
+            if name.startswith("bias_ih"):  # gate blocks i, f, g, o: the sum b_ih + b_hh is the bias
+                p[h : 2 * h] = value
+            elif name.startswith("bias_hh"):
+                p[h : 2 * h] = 0.0
 
     @property
     def output_size(self) -> int:

@@ -6,6 +6,9 @@ same number of updates, on two tasks whose answer lies ``length`` steps back:
 
 A cell "remembers" at a length when its test MSE is below half the baseline, or its accuracy is
 above halfway between chance and 1. The lecture's claim: the Elman net stops remembering first.
+The LSTM runs twice: with torch's initialisation (forget gates start near 0.5, so the cell state
+halves every step until training opens them) and with the forget-gate bias at 1 (Jozefowicz et
+al. 2015), which starts it remembering.
 """
 
 from __future__ import annotations
@@ -22,14 +25,21 @@ from nlprnn.tasks.course.experiment import (
     write_results,
 )
 
-NAMES = {"rnn": "Elman", "lstm": "LSTM", "gru": "GRU"}
+NAMES = {"rnn": "Elman", "lstm": "LSTM", "lstm_forget1": "LSTM, forget bias 1", "gru": "GRU"}
+# cell name -> SequenceToOne's cell and LSTM forget-gate bias (torch's default init, or 1.0)
+CELLS = {"rnn": ("rnn", None), "lstm": ("lstm", None), "lstm_forget1": ("lstm", 1.0), "gru": ("gru", None)}
+
+
+def make(name: str, inputs: int, hidden: int, outputs: int, loss: str = "mse") -> SequenceToOne:
+    cell, forget_bias = CELLS[name]
+    return SequenceToOne(inputs, hidden, outputs, cell, loss=loss, forget_bias=forget_bias)
 
 
 def hidden_for_budget(cell: str, budget: int, inputs: int, outputs: int) -> int:
     """The hidden size whose parameter count comes closest to ``budget``."""
     return min(
         range(1, budget),
-        key=lambda h: abs(parameter_count(SequenceToOne(inputs, h, outputs, cell)) - budget),
+        key=lambda h: abs(parameter_count(make(cell, inputs, h, outputs)) - budget),
     )
 
 
@@ -59,7 +69,7 @@ def run(cfg) -> dict:
             data = to_device(synthetic_splits(make, sizes, cfg.seed, length=length, **kwargs), device)
             for cell in e.cells:
                 hidden = hidden_for_budget(cell, budget, inputs, outputs)
-                model = SequenceToOne(inputs, hidden, outputs, cell, loss=loss).to(device)
+                model = make(cell, inputs, hidden, outputs, loss).to(device)
                 name = f"{task} T={length} {NAMES[cell]} H={hidden}"
                 row, _ = train_and_score(cfg, name, model, data, loss, out)
                 row = {"task": task, "T": length, "cell": NAMES[cell], "H": hidden, **row}
