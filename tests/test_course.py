@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from nlprnn.data.synthetic import ADDING_BASELINE_MSE
 
@@ -150,3 +151,32 @@ def test_generation_same_checkpoint_same_seed(run_recipe, tmp_path):
     )
     assert again["samples"] == result["samples"] and again["passage_losses"] == pytest.approx(losses)
     assert "```" in (out / "results.md").read_text() and saved["checkpoint step"] > 0
+
+
+def test_depth_trains_each_variant_as_its_recipe(run_recipe, tmp_path):
+    result, _, out = course(run_recipe, tmp_path, "depth")
+    rows = {r["variant"]: r for r in result["rows"]}
+    assert rows["1 layer"]["parameters"] < rows["2 layers"]["parameters"] < rows["3 layers"]["parameters"]
+    assert rows["left to right"]["parameters"] < rows["bidirectional"]["parameters"]
+    saved = (out / "char_lm" / "3_layers" / "config.yaml").read_text()
+    assert "num_layers: 3" in saved and "seed: 1234" in saved
+    assert all(r["seconds / epoch"] > 0 for r in rows.values())
+    assert (out / "ner_val_curves.png").exists()
+
+
+@pytest.mark.parametrize("name", ["depth", "pooling", "cells"])
+def test_every_comparison_variant_composes(name, data_dir):
+    """Every variant's overrides are real keys of its recipe (a typo would fail after an hour)."""
+    from nlprnn.config_checks import check_config
+    from nlprnn.tasks.course.compare import compose_recipe
+    from tests.conftest import compose_config
+
+    cfg = compose_config([f"recipe=course/{name}"])
+    for comparison in cfg.experiment.comparisons:
+        for overrides in comparison.variants.values():
+            variant = compose_recipe([f"recipe={comparison.recipe}", *comparison.overrides, *overrides])
+            check_config(variant)
+            for override in overrides:
+                key, value = override.split("=", 1)
+                if not key.startswith("data"):
+                    assert str(OmegaConf.select(variant, key)).lower() == value.lower()

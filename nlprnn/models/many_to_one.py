@@ -55,7 +55,9 @@ class SequenceToOne(nn.Module):
             self.rnn = JordanRNN(input_size, hidden_size, output_size, nonlinearity)
             self.head = nn.Identity()
         else:
-            self.rnn = StackedRNN(input_size, hidden_size, num_layers, cell, nonlinearity, forget_bias=forget_bias)
+            self.rnn = StackedRNN(
+                input_size, hidden_size, num_layers, cell, nonlinearity, forget_bias=forget_bias
+            )
             self.head = nn.Linear(hidden_size, output_size)
 
     def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:

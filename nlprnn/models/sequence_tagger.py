@@ -27,6 +27,7 @@ class SequenceTagger(nn.Module):
         char_features: "lstm" | "cnn" | "none"; char_dim, char_size: char embedding size and
             the char encoder's size (per direction for lstm, filters for cnn).
         hidden_size, num_layers, cell: the word-level bidirectional StackedRNN.
+        bidirectional: False reads left to right only (course/depth: what the right context buys).
         dropout: on the word vectors and on the RNN outputs.
         output: "crf" | "softmax".
 
@@ -50,6 +51,7 @@ class SequenceTagger(nn.Module):
         dropout: float = 0.5,
         output: str = "crf",
         pad_id: int = 0,
+        bidirectional: bool = True,
     ) -> None:
         super().__init__()
         if output not in ("crf", "softmax"):
@@ -59,7 +61,9 @@ class SequenceTagger(nn.Module):
         self.chars = char_encoder(char_features, num_chars, char_dim, char_size)
         in_size = emb_dim + case_dim + (self.chars.output_size if self.chars else 0)
         self.dropout = nn.Dropout(dropout)
-        self.rnn = StackedRNN(in_size, hidden_size, num_layers, cell, bidirectional=True, dropout=dropout)
+        self.rnn = StackedRNN(
+            in_size, hidden_size, num_layers, cell, bidirectional=bidirectional, dropout=dropout
+        )
         self.output = nn.Linear(self.rnn.output_size, num_tags)
         self.crf = CRF(num_tags) if output == "crf" else None
 

@@ -108,4 +108,5 @@ class CharLM(Recipe):
         print("sample:\n" + generator(self.cfg.prompt))
 
 
+RECIPE = CharLM  # the class, for code that trains a recipe itself (course comparisons)
 MODES = modes_of(CharLM)

@@ -115,4 +115,5 @@ class NER(Recipe):
         return " ".join(f"{t}/{lab}" for t, lab in tagged) + "\n" + (entities or "(no entities)")
 
 
+RECIPE = NER  # the class, for code that trains a recipe itself (course comparisons)
 MODES = modes_of(NER)

@@ -126,10 +126,11 @@ def load_splits(data_cfg: DictConfig, seed: int) -> dict:
     return build(data_cfg, _convert_="all").splits(seed)
 
 
-def train(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:
+def train(recipe_cls: type[Recipe], cfg: DictConfig, out: Path | None = None) -> dict:
+    """Train into ``out`` (default: Hydra's run directory) and score the best checkpoint."""
     seed_everything(cfg.seed)
     device = setup_device(cfg)
-    out = run_dir()
+    out = out or run_dir()
     # every check before any write; resume: False too for a run killed before its first checkpoint
     resume = check_run_dir(out, recipe_cls.name, cfg.trainer.resume, cfg.trainer.overwrite)
     cfg.trainer.resume = resume

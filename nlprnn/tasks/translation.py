@@ -146,4 +146,5 @@ def attention(cfg: DictConfig) -> Path:
 
 
 Translation.modes = {"attention": attention}
+RECIPE = Translation  # the class, for code that trains a recipe itself (course comparisons)
 MODES = modes_of(Translation)

@@ -193,6 +193,8 @@ class Trainer:
             "train_loss": train_loss,
             "grad_norm": total / count if count else None,  # before clipping, mean since the last evaluation
             "grad_norm_max": peak if count else None,
+            "epochs": self.state["step"] / self.steps_per_epoch,  # fractional: steps over steps per epoch
+            "train_seconds": self.train_seconds,  # this invocation's training steps, evaluation excluded
             "train_tok_s": self.tokens_per_second(),
             "lr": self.optimizer.param_groups[0]["lr"],
             **metrics,
