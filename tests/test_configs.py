@@ -17,7 +17,18 @@ DATA = {
     "translation": ["multi30k", "anki_spa_eng"],
     "ner": ["conll2003_en", "conll2002_es"],
     "sentiment": ["sst2", "imdb"],
+    "course": ["synthetic", "sunspots", "co2"],  # conf/recipe/course/: the course experiments
 }
+COURSE = sorted(p.stem for p in (CONF / "recipe" / "course").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", COURSE)
+def test_every_course_recipe_has_a_module_and_a_tiny_config(name):
+    from importlib import import_module
+
+    cfg = compose_config([f"recipe=course/{name}", "debug=tiny"])
+    assert "train" in import_module(f"nlprnn.tasks.{cfg.task}").MODES
+    assert (CONF / "debug_recipe" / "tiny_course" / f"{name}.yaml").exists()
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
