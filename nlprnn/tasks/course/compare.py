@@ -5,8 +5,9 @@ epoch, and the recipe's validation and test metric; one plot per recipe shows va
 against training time.
 
 experiment.comparisons: a list of
-    {recipe: NAME, metric: KEY of results.json's val/test (e.g. f1), higher_is_better: BOOL,
-     overrides: [...shared...], variants: {label: [...overrides...]}}
+    {recipe: NAME, name: its folder and plot (default: the recipe), metric: the KEY of
+     results.json's val/test to tabulate (e.g. f1), overrides: [...shared...],
+     variants: {label: [...overrides...]}}
 experiment.overrides: added to every variant (the tiny config adds debug=tiny).
 """
 
@@ -64,7 +65,7 @@ def train_variant(cfg, comparison, label: str, overrides: list[str], folder: Pat
         results = train(recipe_cls, run_cfg, folder)
     except UserError as error:  # e.g. an Elman net whose loss stopped being finite: a result too
         return {"recipe": comparison.recipe, "variant": label, "failed": str(error)}, []
-    curve = read_curve(folder / "metrics.jsonl")
+    curve = [{**r, "plotted": r[recipe_cls.metric]} for r in read_curve(folder / "metrics.jsonl")]
     last = curve[-1]
     key = comparison.metric
     row = {
@@ -84,18 +85,21 @@ def run(cfg) -> dict:
     out, _ = start(cfg)
     rows = []
     for comparison in cfg.experiment.comparisons:
+        name = comparison.get("name") or comparison.recipe
         curves = {}
         for label, overrides in comparison.variants.items():
-            folder = out / comparison.recipe / folder_name(label)
+            folder = out / name / folder_name(label)
             row, curves[label] = train_variant(cfg, comparison, label, list(overrides), folder)
             rows.append(row)
-        key = f"val_{comparison.metric}"
         line_plot(
-            {label: ([r["train_seconds"] for r in c], [r[key] for r in c]) for label, c in curves.items()},
-            out / f"{comparison.recipe}_val_curves.png",
+            {
+                label: ([r["train_seconds"] for r in c], [r["plotted"] for r in c])
+                for label, c in curves.items()
+            },
+            out / f"{name}_val_curves.png",
             "training seconds (evaluation excluded)",
-            key,
-            title=f"{comparison.recipe}: {cfg.experiment.title}",
+            f"validation {comparison.metric}",
+            title=f"{name}: {cfg.experiment.title}",
         )
     write_results(out, cfg.experiment.title, {"result": rows})
     (out / "results.json").write_text(json.dumps({"result": rows}, indent=1))

@@ -54,7 +54,8 @@ def state_gradient_norms(model: SequenceToOne, x: torch.Tensor, y: torch.Tensor)
     hs = [s[0] if isinstance(s, tuple) else s for s in states]
     loss = ((model.head(hs[-1]) - y) ** 2).sum()
     grads = torch.autograd.grad(loss, hs)
-    return [g.norm(dim=-1).mean().item() for g in grads]
+    # in float64: squaring float32 entries below ~1e-20 would underflow to a norm of 0
+    return [g.double().norm(dim=-1).mean().item() for g in grads]
 
 
 def vanishing(cfg, out, device) -> tuple[list[dict], dict]:
