@@ -41,6 +41,12 @@ def test_malformed_csv_names_file_and_line(tmp_path):
     bad.write_text("year,value\n2000,1.5\n2001,abc\n")
     with pytest.raises(UserError, match=r"s.csv:3: not a number"):
         read_series(bad, "year", "value")
+    bad.write_text("year,value\n2000,1.5\n2001\n")
+    with pytest.raises(UserError, match=r"s.csv:3: fewer columns"):
+        read_series(bad, "year", "value")
+    bad.write_text("year,value\n2000,nan\n")
+    with pytest.raises(UserError, match=r"s.csv:2: not a finite number"):
+        read_series(bad, "year", "value")
     with pytest.raises(UserError, match="no column 'v'"):
         read_series(bad, "year", "v")
 

@@ -9,6 +9,7 @@ train/val/test, a test target sits inside training windows (the future leaks int
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import torch
@@ -26,12 +27,16 @@ def read_series(path: Path, time_column: str, value_column: str) -> tuple[list[f
             if name not in (reader.fieldnames or []):
                 raise UserError(f"{path}: no column {name!r} (the header has {reader.fieldnames})")
         for line, row in enumerate(reader, start=2):
+            if row[time_column] is None or row[value_column] is None:
+                raise UserError(f"{path}:{line}: fewer columns than the header: {row}")
             try:
                 times.append(float(row[time_column]))
                 raw = row[value_column].strip()
                 values.append(float(raw) if raw else None)
-            except (TypeError, ValueError):
+            except ValueError:
                 raise UserError(f"{path}:{line}: not a number: {row}") from None
+            if not math.isfinite(times[-1]) or (values[-1] is not None and not math.isfinite(values[-1])):
+                raise UserError(f"{path}:{line}: not a finite number: {row}")
     if len(times) < 2:
         raise UserError(f"{path}: fewer than two rows")
     if any(b <= a for a, b in zip(times, times[1:])):
@@ -41,7 +46,9 @@ def read_series(path: Path, time_column: str, value_column: str) -> tuple[list[f
 
 def fill_gaps(values: list[float | None]) -> tuple[torch.Tensor, int]:
     """Linear interpolation over missing values (by position: the rows are evenly spaced), the
-    ends held at the nearest measurement. -> (values, how many were filled)"""
+    ends held at the nearest measurement. -> (values, how many were filled). A gap just before a
+    split boundary is filled from the next measurement, a few weeks into the later split: the
+    result states how many values were filled (co2: 59 of 2,284)."""
     known = [i for i, v in enumerate(values) if v is not None]
     if not known:
         raise UserError("the series has no values")

@@ -219,7 +219,8 @@ class CellRNN(nn.Module):
         return x, torch.stack(finals)
 
     def layer_states(self, k: int, x: Tensor, state: State) -> list[State]:
-        """Layer k's state after every step of x (B, T, I), starting from ``state`` (B, H).
+        """Layer k's state after every step of x (B, T, I), starting from ``state`` (h (B, H), or
+        the pair (h, c) for an LSTM).
 
         Each is a node of the autograd graph, so ``torch.autograd.grad(loss, [h_1, ..., h_T])``
         gives dLoss/dh_t through all later steps (the course's vanishing-gradient measurement);
@@ -239,6 +240,9 @@ class CellRNN(nn.Module):
         """(L, B, H) state(s) -> one per-layer state per cell."""
         if state is None:
             return [cell.zero_state(x) for cell in self.cells]
+        layers = (state[0] if isinstance(state, tuple) else state).shape[0]
+        if layers != len(self.cells):
+            raise ValueError(f"the state has {layers} layers, the network {len(self.cells)}")
         if isinstance(state, tuple):
             return list(zip(*(s.unbind(0) for s in state), strict=True))
         return list(state.unbind(0))

@@ -40,6 +40,15 @@ from nlprnn.training.run_dir import cut_metrics
 from nlprnn.training.schedule import LRSchedule
 
 
+class Diverged(UserError):
+    """The training loss stopped being finite (the message says what to change); ``step`` and the
+    largest gradient norm since the last evaluation say when and how (course/gradients)."""
+
+    def __init__(self, step: int, grad_norm_max: float, loss: float) -> None:
+        super().__init__(f"loss became {loss} at step {step}; lower optimizer.lr or trainer.clip_norm")
+        self.step, self.grad_norm_max = step, grad_norm_max
+
+
 class Trainer:
     """Fits ``model`` on ``task``; ``cfg`` is the ``trainer`` config node, ``optim_cfg`` the
     ``optimizer`` node (a Hydra ``_target_``); ``extra`` goes into every checkpoint (config,
@@ -143,10 +152,7 @@ class Trainer:
         self.net.train()
         loss, ntok, *units = self.task.train_loss(self.net, batch)
         if dist.any_rank(not torch.isfinite(loss)):  # every rank stops, none waits for the others
-            raise UserError(
-                f"loss became {loss.item()} at step {self.state['step']}; "
-                "lower optimizer.lr or trainer.clip_norm"
-            )
+            raise Diverged(self.state["step"], self.grad_norms[2], loss.item())
         self.optimizer.zero_grad(set_to_none=True)
         dist.global_mean(loss, units[0] if units else ntok).backward()
         self._record_grad_norm(self._clip_gradients())
@@ -161,12 +167,15 @@ class Trainer:
         if self.cfg.clip_norm:
             return nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm).item()
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item()
+        if not grads:
+            return 0.0
+        norms = torch.stack([torch.linalg.vector_norm(g, dtype=torch.float64) for g in grads])
+        return torch.linalg.vector_norm(norms).item()  # float64: huge gradients do not overflow
 
     def _record_grad_norm(self, norm: float) -> None:
         """Mean and max of the gradient norms since the last evaluation (logged with it)."""
         total, count, peak = self.grad_norms
-        self.grad_norms = (total + norm, count + 1, max(peak, norm))
+        self.grad_norms = (total + norm, count + 1, norm if math.isnan(norm) else max(peak, norm))
 
     def _evaluate_and_save(self, train_loss: float | None) -> bool:
         """Validate, log, write last (and maybe best) checkpoint; True when early stopping fires."""

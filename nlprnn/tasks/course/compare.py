@@ -25,6 +25,7 @@ from nlprnn.errors import UserError
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import folder_name, read_curve, start, write_results
 from nlprnn.tasks.recipe import train
+from nlprnn.training.trainer import Diverged
 
 
 def conf_dir() -> Path:
@@ -55,6 +56,7 @@ def stored_parameters(ckpt: Path) -> int:
 
 def train_variant(cfg, comparison, label: str, overrides: list[str], folder: Path) -> tuple[dict, list]:
     shared = [f"recipe={comparison.recipe}", f"seed={cfg.seed}", "trainer.progress=false"]
+    shared.append(f"trainer.overwrite={str(cfg.trainer.overwrite).lower()}")
     if cfg.data.get("dir"):
         shared.append(f"data.dir={cfg.data.dir}")
     run_cfg = compose_recipe([*shared, *comparison.overrides, *cfg.experiment.overrides, *overrides])
@@ -63,11 +65,16 @@ def train_variant(cfg, comparison, label: str, overrides: list[str], folder: Pat
     started = time.perf_counter()
     try:
         results = train(recipe_cls, run_cfg, folder)
-    except UserError as error:  # e.g. an Elman net whose loss stopped being finite: a result too
-        return {"recipe": comparison.recipe, "variant": label, "failed": str(error)}, []
+    except Diverged as error:  # e.g. an Elman net whose loss stopped being finite: a result too
+        return {"recipe": comparison.recipe, "variant": label, "diverged": str(error)}, []
     curve = [{**r, "plotted": r[recipe_cls.metric]} for r in read_curve(folder / "metrics.jsonl")]
     last = curve[-1]
     key = comparison.metric
+    if key not in results["val"]:
+        metrics = [k for k, v in results["val"].items() if isinstance(v, (int, float))]
+        raise UserError(
+            f"experiment.comparisons: metric={key!r} is not a result of {comparison.recipe}: {metrics}"
+        )
     row = {
         "recipe": comparison.recipe,
         "variant": label,

@@ -8,6 +8,8 @@ make its parameter count match Elman's, so the comparison is also fair in weight
 
 from __future__ import annotations
 
+import torch
+
 from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem
 from nlprnn.models.many_to_one import SequenceToOne
 from nlprnn.plotting import line_plot
@@ -23,7 +25,7 @@ from nlprnn.tasks.course.experiment import (
 
 def matching_jordan_hidden(elman: SequenceToOne, inputs: int, outputs: int) -> int:
     """The Jordan hidden size whose parameter count comes closest to ``elman``'s."""
-    target = parameter_count(elman)
+    target = parameter_count(elman)  # the Jordan count 5H + 1 (2 inputs, 1 output) grows with H
     return min(
         range(1, 4 * target),
         key=lambda h: abs(parameter_count(SequenceToOne(inputs, h, outputs, "jordan")) - target),
@@ -35,16 +37,16 @@ def run(cfg) -> dict:
     e = cfg.experiment
     sizes = {"train": e.train_size, "val": e.val_size, "test": e.test_size}
     data = to_device(synthetic_splits(adding_problem, sizes, cfg.seed, length=e.length), device)
-    elman = SequenceToOne(2, e.hidden, 1, "rnn")
-    wide = matching_jordan_hidden(elman, 2, 1)
+    wide = matching_jordan_hidden(SequenceToOne(2, e.hidden, 1, "rnn"), 2, 1)
     models = {
-        f"Elman H={e.hidden}": elman,
-        f"Jordan H={e.hidden}": SequenceToOne(2, e.hidden, 1, "jordan"),
-        f"Jordan H={wide} (Elman's parameters)": SequenceToOne(2, wide, 1, "jordan"),
+        f"Elman H={e.hidden}": lambda: SequenceToOne(2, e.hidden, 1, "rnn"),
+        f"Jordan H={e.hidden}": lambda: SequenceToOne(2, e.hidden, 1, "jordan"),
+        f"Jordan H={wide} (Elman's parameters)": lambda: SequenceToOne(2, wide, 1, "jordan"),
     }
     rows, curves = [], {}
-    for name, model in models.items():
-        row, curves[name] = train_and_score(cfg, name, model.to(device), data, "mse", out)
+    for name, build_model in models.items():
+        torch.manual_seed(cfg.seed)  # every model starts from the run's seed
+        row, curves[name] = train_and_score(cfg, name, build_model().to(device), data, "mse", out)
         rows.append(row)
     line_plot(
         {name: ([r["epoch"] for r in c], [r["val_loss"] for r in c]) for name, c in curves.items()},

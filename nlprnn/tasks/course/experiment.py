@@ -16,14 +16,17 @@ from omegaconf import DictConfig, OmegaConf
 from nlprnn.errors import UserError
 from nlprnn.models.many_to_one import objective
 from nlprnn.tasks.recipe import run_dir, seed_everything, setup_device
+from nlprnn.training import distributed as dist
 from nlprnn.training.run_dir import write_text_atomic
-from nlprnn.training.trainer import Trainer
+from nlprnn.training.trainer import Diverged, Trainer
 
 
 def start(cfg: DictConfig) -> tuple[Path, torch.device]:
     """Seed, device and a fresh run directory holding the resolved config.yaml."""
     if cfg.trainer.resume:
         raise UserError("course experiments run in minutes and do not resume: run them again")
+    if dist.world_size() > 1:
+        raise UserError("course experiments run in one process: start them without torchrun")
     seed_everything(cfg.seed)
     device = setup_device(cfg)
     out = run_dir()
@@ -100,7 +103,7 @@ def fit(
     """Train ``model`` on ``task`` with the shared Trainer in ``folder`` (``trainer`` overrides
     cfg.trainer, ``optimizer`` replaces cfg.optimizer, ``extra`` goes into the checkpoints) and
     keep its best weights. -> {"curve": the evaluation records, "seconds": wall
-    time, "diverged": the Trainer's message when the loss stopped being finite, else None}."""
+    time, "diverged": {"message", "step", "grad_norm_max"} when the loss stopped being finite}."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("metrics.jsonl", "best.pt", "last.pt"):
         (folder / name).unlink(missing_ok=True)
@@ -109,8 +112,8 @@ def fit(
     start_time, diverged = time.perf_counter(), None
     try:
         Trainer(settings, optimizer or cfg.optimizer, model, task, folder, extra).fit()
-    except UserError as error:  # a non-finite loss: what an experiment on explosions measures
-        diverged = str(error)
+    except Diverged as error:  # a non-finite loss: what an experiment on explosions measures
+        diverged = {"message": str(error), "step": error.step, "grad_norm_max": error.grad_norm_max}
     seconds = time.perf_counter() - start_time
     if (folder / "best.pt").exists():
         model.load_state_dict(torch.load(folder / "best.pt", weights_only=True)["model"])
@@ -172,8 +175,15 @@ def train_and_score(
     row.update({f"val_{k}": v for k, v in val.items()})
     row.update({f"test_{k}": v for k, v in test.items()})
     row.update({"epochs": round(curve[-1]["epoch"], 2) if curve else 0, "seconds": trained["seconds"]})
-    if trained["diverged"]:
-        row["diverged"] = trained["diverged"]
+    if trained["diverged"]:  # the step and the largest gradient norm of the last, unlogged stretch
+        d = trained["diverged"]
+        row.update(
+            {
+                "diverged": d["message"],
+                "diverged_step": d["step"],
+                "diverged_grad_norm_max": d["grad_norm_max"],
+            }
+        )
     return row, curve
 
 

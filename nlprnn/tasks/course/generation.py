@@ -12,6 +12,7 @@ import re
 
 import torch
 import torch.nn.functional as F
+from omegaconf import OmegaConf
 
 from nlprnn.inference.generator import Generator
 from nlprnn.plotting import line_plot
@@ -62,12 +63,13 @@ def per_char_loss(generator: Generator, passage: str) -> list[float]:
 def run(cfg) -> dict:
     out, device = start(cfg)
     e = cfg.experiment
-    splits = load_splits(cfg.data, cfg.seed)
-    generator = (
-        Generator.from_checkpoint(cfg.ckpt, device=str(device))
-        if cfg.ckpt
-        else trained_generator(cfg, splits, out, device)
-    )
+    if cfg.ckpt:  # that model's own data and split: the passage stays held out from it
+        generator = Generator.from_checkpoint(cfg.ckpt, device=str(device))
+        trained = generator.config
+        splits = load_splits(OmegaConf.merge(trained["data"], {"dir": cfg.data.dir}), trained["seed"])
+    else:
+        splits = load_splits(cfg.data, cfg.seed)
+        generator = trained_generator(cfg, splits, out, device)
     known = {w.lower() for w in WORD.findall(splits["train"])}
     settings = [{"temperature": t, "top_p": None} for t in e.temperatures] + [
         {"temperature": 1.0, "top_p": e.top_p}

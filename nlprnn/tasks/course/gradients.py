@@ -44,12 +44,16 @@ def state_gradient_norms(model: SequenceToOne, x: torch.Tensor, y: torch.Tensor)
     """Mean over the sequences of |dLoss/dh_t| for t = 1..T (the summed squared error of the last
     step's prediction), computed through the cell-by-cell twin of the model's fused layer."""
     fused = model.rnn.rnn
-    loop = CellRNN(
-        model.rnn.cell,
-        fused.input_size,
-        fused.hidden_size,
-        nonlinearity=getattr(fused, "nonlinearity", "tanh"),
-    ).load_from_fused(fused)
+    loop = (
+        CellRNN(
+            model.rnn.cell,
+            fused.input_size,
+            fused.hidden_size,
+            nonlinearity=getattr(fused, "nonlinearity", "tanh"),
+        )
+        .to(x.device)
+        .load_from_fused(fused)
+    )
     states = loop.layer_states(0, x, loop.cells[0].zero_state(x))
     hs = [s[0] if isinstance(s, tuple) else s for s in states]
     loss = ((model.head(hs[-1]) - y) ** 2).sum()
@@ -66,6 +70,7 @@ def vanishing(cfg, out, device) -> tuple[list[dict], dict]:
     rows, norms = [], {}
     for name in e.cells:
         cell, act = CELLS[name]
+        torch.manual_seed(cfg.seed)  # every cell starts from the run's seed
         model = SequenceToOne(2, e.hidden, 1, cell, nonlinearity=act).to(device)
         norms[f"{name} init"] = state_gradient_norms(copy.deepcopy(model), *probe)
         row, _ = train_and_score(cfg, name, model, data, "mse", out)
@@ -78,7 +83,7 @@ def vanishing(cfg, out, device) -> tuple[list[dict], dict]:
                     "weights": when,
                     "|dL/dh_1|": g[0],
                     "|dL/dh_T|": g[-1],
-                    "ratio h_1 / h_T": g[0] / g[-1] if g[-1] else None,
+                    "|dL/dh_1| / |dL/dh_T|": g[0] / g[-1] if g[-1] else None,
                     "test_mse (trained)": row["test_loss"],
                 }
             )
@@ -127,9 +132,11 @@ def exploding(cfg, out, device) -> tuple[list[dict], dict]:
         rows.append(
             {
                 "run": name,
-                "steps trained": curves[name][-1]["step"] if curves[name] else 0,
+                "steps trained": row.get("diverged_step", curves[name][-1]["step"] if curves[name] else 0),
                 "diverged": bool(row.get("diverged")),
-                "max grad norm": max(r["grad_norm_max"] for r in curves[name]),
+                "max grad norm": max(
+                    [r["grad_norm_max"] for r in curves[name]] + [row.get("diverged_grad_norm_max", 0.0)]
+                ),
                 "last val_mse": curves[name][-1]["val_loss"] if curves[name] else None,
                 "best val_mse": min((r["val_loss"] for r in finite), default=None),
                 "test_mse (best weights)": row["test_loss"],

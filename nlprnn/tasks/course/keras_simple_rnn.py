@@ -33,6 +33,7 @@ def train_one(cfg, length: int, out, device) -> tuple[dict, list[dict]]:
     """Train the Keras model on sequences of ``length``: (its summary row, its per-epoch curve)."""
     e = cfg.experiment
     data = {k: (x.to(device), y.to(device)) for k, (x, y) in binary_data(e, length, cfg.seed).items()}
+    torch.manual_seed(cfg.seed)  # each length's model starts from the run's seed
     model = SequenceToOne(data["train"][0].shape[-1], e.hidden, 1, cell="rnn", loss="bce").to(device)
     task = TensorTask(data["train"], data["val"], "bce", e.batch_size, cfg.seed)
     before = score(model, *data["val"], "bce")
@@ -56,7 +57,7 @@ def train_one(cfg, length: int, out, device) -> tuple[dict, list[dict]]:
         "best val_acc": max(r["val_acc"] for r in curve),
         "test_acc (best val_loss)": test["acc"],
         "test_loss": test["loss"],
-        "epochs": len(curve),
+        "epochs": curve[-1]["epoch"],
         "seconds": trained["seconds"],
     }
     return row, curve

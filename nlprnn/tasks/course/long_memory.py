@@ -24,27 +24,29 @@ from nlprnn.tasks.course.experiment import (
     train_and_score,
     write_results,
 )
+from nlprnn.tasks.recipe import seed_everything
 
 NAMES = {"rnn": "Elman", "lstm": "LSTM", "lstm_forget1": "LSTM, forget bias 1", "gru": "GRU"}
 # cell name -> SequenceToOne's cell and LSTM forget-gate bias (torch's default init, or 1.0)
 CELLS = {"rnn": ("rnn", None), "lstm": ("lstm", None), "lstm_forget1": ("lstm", 1.0), "gru": ("gru", None)}
 
 
-def make(name: str, inputs: int, hidden: int, outputs: int, loss: str = "mse") -> SequenceToOne:
+def make_model(name: str, inputs: int, hidden: int, outputs: int, loss: str = "mse") -> SequenceToOne:
     cell, forget_bias = CELLS[name]
     return SequenceToOne(inputs, hidden, outputs, cell, loss=loss, forget_bias=forget_bias)
 
 
 def hidden_for_budget(cell: str, budget: int, inputs: int, outputs: int) -> int:
-    """The hidden size whose parameter count comes closest to ``budget``."""
-    return min(
-        range(1, budget),
-        key=lambda h: abs(parameter_count(make(cell, inputs, h, outputs)) - budget),
-    )
+    """The hidden size whose parameter count comes closest to ``budget`` (counts grow with H)."""
+    h = 1
+    while parameter_count(make_model(cell, inputs, h + 1, outputs)) <= budget:
+        h += 1
+    below, above = (parameter_count(make_model(cell, inputs, k, outputs)) for k in (h, h + 1))
+    return h if budget - below <= above - budget else h + 1
 
 
 def tasks(e) -> dict:
-    """{task name: (make, kwargs, inputs, outputs, loss)}."""
+    """{task name: (data generator, its kwargs, inputs, outputs, loss)}."""
     return {
         "adding": (adding_problem, {}, 2, 1, "mse"),
         "first_symbol": (first_symbol, {"num_symbols": e.num_symbols}, e.num_symbols, e.num_symbols, "ce"),
@@ -63,13 +65,14 @@ def run(cfg) -> dict:
     e = cfg.experiment
     sizes = {"train": e.train_size, "val": e.val_size, "test": e.test_size}
     rows, longest = [], []
-    for task, (make, kwargs, inputs, outputs, loss) in tasks(e).items():
+    for task, (generate, kwargs, inputs, outputs, loss) in tasks(e).items():
         budget = parameter_count(SequenceToOne(inputs, e.budget_hidden, outputs, "lstm"))
         for length in e.lengths:
-            data = to_device(synthetic_splits(make, sizes, cfg.seed, length=length, **kwargs), device)
+            data = to_device(synthetic_splits(generate, sizes, cfg.seed, length=length, **kwargs), device)
             for cell in e.cells:
                 hidden = hidden_for_budget(cell, budget, inputs, outputs)
-                model = make(cell, inputs, hidden, outputs, loss).to(device)
+                seed_everything(cfg.seed)  # every model starts from the run's seed
+                model = make_model(cell, inputs, hidden, outputs, loss).to(device)
                 name = f"{task} T={length} {NAMES[cell]} H={hidden}"
                 row, _ = train_and_score(cfg, name, model, data, loss, out)
                 row = {"task": task, "T": length, "cell": NAMES[cell], "H": hidden, **row}

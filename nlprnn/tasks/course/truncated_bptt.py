@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 
+import torch
 from omegaconf import OmegaConf
 
 from nlprnn.plotting import line_plot
@@ -35,13 +36,14 @@ def train_variant(cfg, name: str, batching: dict, splits: dict, out, device) -> 
     recipe = CharLM(run_cfg, device)
     folder = out / name.replace(" ", "_").replace("=", "")
     folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)  # every run starts from the same weights
     model, extra = recipe.build(splits, folder)
     trained = fit(
         run_cfg,
         model.to(device),
         recipe,
         folder,
-        extra=extra,
+        extra={**extra, "task": "char_lm"},  # a char_lm checkpoint: recipe=char_lm modes load it
         max_steps=steps,
         eval_every=max(1, steps // e.evals),
     )
@@ -51,7 +53,7 @@ def train_variant(cfg, name: str, batching: dict, splits: dict, out, device) -> 
     row = {
         "run": name,
         "updates": curve[-1]["step"],
-        "chars read": curve[-1]["step"] * run_cfg.batching.batch_size * run_cfg.batching.bptt,
+        "chars read": round(curve[-1]["train_tok_s"] * curve[-1]["train_seconds"]),  # the trainer's count
         "best val nats/char": min(r["val_loss"] for r in curve),
         "test nats/char": test,
         "train chars/s": curve[-1]["train_tok_s"],
