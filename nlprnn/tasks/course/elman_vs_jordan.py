@@ -8,6 +8,8 @@ make its parameter count match Elman's, so the comparison is also fair in weight
 
 from __future__ import annotations
 
+import statistics
+
 import torch
 
 from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem
@@ -32,6 +34,20 @@ def matching_jordan_hidden(elman: SequenceToOne, inputs: int, outputs: int) -> i
     )
 
 
+def summary(name: str, runs: list[dict]) -> dict:
+    """One model's row: its test MSE over the seeds (mean ± sd, and each), how many beat the baseline."""
+    mse = [r["test_loss"] for r in runs]
+    return {
+        "model": name,
+        "parameters": runs[0]["parameters"],
+        "test MSE": statistics.mean(mse),
+        "sd": statistics.stdev(mse) if len(mse) > 1 else 0.0,
+        "each seed": " / ".join(f"{m:.4f}" for m in mse),
+        "seeds below baseline / 2": sum(m < ADDING_BASELINE_MSE / 2 for m in mse),
+        "seconds (all seeds)": sum(r["seconds"] for r in runs),
+    }
+
+
 def run(cfg) -> dict:
     out, device = start(cfg)
     e = cfg.experiment
@@ -45,15 +61,21 @@ def run(cfg) -> dict:
     }
     rows, curves = [], {}
     for name, build_model in models.items():
-        torch.manual_seed(cfg.seed)  # every model starts from the run's seed
-        row, curves[name] = train_and_score(cfg, name, build_model().to(device), data, "mse", out)
-        rows.append(row)
+        runs = []
+        for seed in e.seeds:  # the same data; each seed its own initial weights and batch order
+            torch.manual_seed(seed)
+            row, curve = train_and_score(
+                cfg, f"{name} seed {seed}", build_model().to(device), data, "mse", out, seed=seed
+            )
+            runs.append(row)
+            curves.setdefault(name, curve)  # the first seed's curve is plotted
+        rows.append(summary(name, runs))
     line_plot(
         {name: ([r["epoch"] for r in c], [r["val_loss"] for r in c]) for name, c in curves.items()},
         out / "val_mse.png",
         "epoch",
         "validation MSE",
-        title=f"adding problem, T={e.length}",
+        title=f"adding problem, T={e.length}, seed {e.seeds[0]}",
         logy=True,
         hline=(ADDING_BASELINE_MSE, "predict the mean (0.167)"),
     )

@@ -161,11 +161,20 @@ def write_results(out: Path, title: str, tables: dict[str, list[dict]], extra: d
 
 
 def train_and_score(
-    cfg, name: str, model, data: dict, loss: str, out: Path, optimizer: dict | None = None, **trainer
+    cfg,
+    name: str,
+    model,
+    data: dict,
+    loss: str,
+    out: Path,
+    optimizer: dict | None = None,
+    seed: int | None = None,
+    **trainer,
 ) -> tuple[dict, list]:
     """Train one model on data {"train"|"val"|"test": (x, y)} in ``out/name``; score its best
     weights on test. -> (its row: parameters, val and test scores, seconds; its curve with epochs)"""
-    task = TensorTask(data["train"], data["val"], loss, cfg.experiment.batch_size, cfg.seed)
+    seed = cfg.seed if seed is None else seed  # the batch order's
+    task = TensorTask(data["train"], data["val"], loss, cfg.experiment.batch_size, seed)
     trained = fit(cfg, model, task, out / folder_name(name), optimizer, **trainer)
     steps_per_epoch = len(task.train_batches(0))
     curve = [{**r, "model": name, "epoch": r["step"] / steps_per_epoch} for r in trained["curve"]]
