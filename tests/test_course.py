@@ -97,6 +97,11 @@ def test_course_refuses_to_overwrite_results(run_recipe, tmp_path, name):
     course(run_recipe, tmp_path, name)
     with pytest.raises(UserError, match="already holds"):
         run_recipe(tmp_path / name, f"recipe=course/{name}", "debug=tiny")
+    stale = tmp_path / name / "old_model"
+    stale.mkdir()
+    (stale / "metrics.jsonl").write_text("{}\n")
+    run_recipe(tmp_path / name, f"recipe=course/{name}", "debug=tiny", "trainer.overwrite=true")
+    assert not stale.exists()  # an overwritten experiment leaves no model folder of the old one
 
 
 def test_sliding_windows_random_split_looks_better_than_it_is(run_recipe, tmp_path):

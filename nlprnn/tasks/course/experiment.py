@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -35,6 +36,9 @@ def start(cfg: DictConfig) -> tuple[Path, torch.device]:
             f"{out} already holds an experiment's results: choose another hydra.run.dir "
             "or pass trainer.overwrite=true"
         )
+    if cfg.trainer.overwrite:  # the earlier experiment's models go too: no stale folder is left
+        for folder in {p.parent for p in out.glob("**/metrics.jsonl")}:
+            shutil.rmtree(folder)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     print(f"run directory: {out}")
