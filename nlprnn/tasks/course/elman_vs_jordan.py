@@ -16,6 +16,7 @@ from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem
 from nlprnn.models.many_to_one import SequenceToOne
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (
+    hidden_for_budget,
     parameter_count,
     start,
     synthetic_splits,
@@ -23,15 +24,6 @@ from nlprnn.tasks.course.experiment import (
     train_and_score,
     write_results,
 )
-
-
-def matching_jordan_hidden(elman: SequenceToOne, inputs: int, outputs: int) -> int:
-    """The Jordan hidden size whose parameter count comes closest to ``elman``'s."""
-    target = parameter_count(elman)  # the Jordan count 5H + 1 (2 inputs, 1 output) grows with H
-    return min(
-        range(1, 4 * target),
-        key=lambda h: abs(parameter_count(SequenceToOne(inputs, h, outputs, "jordan")) - target),
-    )
 
 
 def summary(name: str, runs: list[dict]) -> dict:
@@ -53,7 +45,8 @@ def run(cfg) -> dict:
     e = cfg.experiment
     sizes = {"train": e.train_size, "val": e.val_size, "test": e.test_size}
     data = to_device(synthetic_splits(adding_problem, sizes, cfg.seed, length=e.length), device)
-    wide = matching_jordan_hidden(SequenceToOne(2, e.hidden, 1, "rnn"), 2, 1)
+    budget = parameter_count(SequenceToOne(2, e.hidden, 1, "rnn"))
+    wide = hidden_for_budget(lambda h: SequenceToOne(2, h, 1, "jordan"), budget)
     models = {
         f"Elman H={e.hidden}": lambda: SequenceToOne(2, e.hidden, 1, "rnn"),
         f"Jordan H={e.hidden}": lambda: SequenceToOne(2, e.hidden, 1, "jordan"),

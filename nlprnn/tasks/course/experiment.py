@@ -139,6 +139,16 @@ def parameter_count(module: torch.nn.Module, biases: bool = True) -> int:
     )
 
 
+def hidden_for_budget(make, budget: int) -> int:
+    """The hidden size H whose model ``make(H)`` has the parameter count closest to ``budget``
+    (counts grow with H, so the search stops at the first H past it)."""
+    h = 1
+    while parameter_count(make(h + 1)) <= budget:
+        h += 1
+    below, above = parameter_count(make(h)), parameter_count(make(h + 1))
+    return h if budget - below <= above - budget else h + 1
+
+
 def markdown_table(rows: list[dict]) -> str:
     """Rows of {column: value} -> a markdown table (floats with 4 significant digits)."""
     columns = list(dict.fromkeys(k for row in rows for k in row))

@@ -17,6 +17,7 @@ from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem, first_sym
 from nlprnn.models.many_to_one import SequenceToOne
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (
+    hidden_for_budget,
     parameter_count,
     start,
     synthetic_splits,
@@ -34,15 +35,6 @@ CELLS = {"rnn": ("rnn", None), "lstm": ("lstm", None), "lstm_forget1": ("lstm", 
 def make_model(name: str, inputs: int, hidden: int, outputs: int, loss: str = "mse") -> SequenceToOne:
     cell, forget_bias = CELLS[name]
     return SequenceToOne(inputs, hidden, outputs, cell, loss=loss, forget_bias=forget_bias)
-
-
-def hidden_for_budget(cell: str, budget: int, inputs: int, outputs: int) -> int:
-    """The hidden size whose parameter count comes closest to ``budget`` (counts grow with H)."""
-    h = 1
-    while parameter_count(make_model(cell, inputs, h + 1, outputs)) <= budget:
-        h += 1
-    below, above = (parameter_count(make_model(cell, inputs, k, outputs)) for k in (h, h + 1))
-    return h if budget - below <= above - budget else h + 1
 
 
 def tasks(e) -> dict:
@@ -70,7 +62,7 @@ def run(cfg) -> dict:
         for length in e.lengths:
             data = to_device(synthetic_splits(generate, sizes, cfg.seed, length=length, **kwargs), device)
             for cell in e.cells:
-                hidden = hidden_for_budget(cell, budget, inputs, outputs)
+                hidden = hidden_for_budget(lambda h: make_model(cell, inputs, h, outputs), budget)
                 seed_everything(cfg.seed)  # every model starts from the run's seed
                 model = make_model(cell, inputs, hidden, outputs, loss).to(device)
                 name = f"{task} T={length} {NAMES[cell]} H={hidden}"
