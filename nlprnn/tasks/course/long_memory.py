@@ -62,7 +62,9 @@ def run(cfg) -> dict:
         for length in e.lengths:
             data = to_device(synthetic_splits(generate, sizes, cfg.seed, length=length, **kwargs), device)
             for cell in e.cells:
-                hidden = hidden_for_budget(lambda h: make_model(cell, inputs, h, outputs), budget)
+                hidden = hidden_for_budget(
+                    lambda h, c=cell, i=inputs, o=outputs: make_model(c, i, h, o), budget
+                )
                 seed_everything(cfg.seed)  # every model starts from the run's seed
                 model = make_model(cell, inputs, hidden, outputs, loss).to(device)
                 name = f"{task} T={length} {NAMES[cell]} H={hidden}"
