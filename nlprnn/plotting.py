@@ -22,12 +22,7 @@ def attention_heatmap(weights: torch.Tensor, src: list[str], tgt: list[str], pat
     ax.set_xlabel("source")
     ax.set_ylabel("translation")
     fig.colorbar(image, ax=ax, fraction=0.04)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=130)
 
 
 def line_plot(
@@ -58,9 +53,16 @@ def line_plot(
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    return _save(fig, path, dpi=120)
+
+
+def _save(fig, path: str | Path, dpi: int) -> Path:
+    """Lay out, write (creating the folder) and close a figure."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
