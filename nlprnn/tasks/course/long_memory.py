@@ -5,13 +5,17 @@ same number of updates, on two tasks whose answer lies ``length`` steps back:
 - first_symbol (classification): name the first of ``length`` random symbols; chance is 1/S.
 
 A cell "remembers" at a length when its test MSE is below half the baseline, or its accuracy is
-above halfway between chance and 1. The lecture's claim: the Elman net stops remembering first.
+above halfway between chance and 1; the table counts, for each cell and length, in how many of
+the seeds it remembered (each seed: its own initial weights and batch order, the same data).
+The lecture's claim: the Elman net stops remembering first.
 The LSTM runs twice: with torch's initialisation (forget gates start near 0.5, so the cell state
 halves every step until training opens them) and with the forget-gate bias at 1 (Jozefowicz et
 al. 2015), which starts it remembering.
 """
 
 from __future__ import annotations
+
+import statistics
 
 from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem, first_symbol
 from nlprnn.models.many_to_one import SequenceToOne
@@ -56,7 +60,7 @@ def run(cfg) -> dict:
     out, device = start(cfg)
     e = cfg.experiment
     sizes = {"train": e.train_size, "val": e.val_size, "test": e.test_size}
-    rows, longest = [], []
+    rows = []
     for task, (generate, kwargs, inputs, outputs, loss) in tasks(e).items():
         budget = parameter_count(SequenceToOne(inputs, e.budget_hidden, outputs, "lstm"))
         for length in e.lengths:
@@ -65,46 +69,87 @@ def run(cfg) -> dict:
                 hidden = hidden_for_budget(
                     lambda h, c=cell, i=inputs, o=outputs: make_model(c, i, h, o), budget
                 )
-                seed_everything(cfg.seed)  # every model starts from the run's seed
-                model = make_model(cell, inputs, hidden, outputs, loss).to(device)
-                name = f"{task} T={length} {NAMES[cell]} H={hidden}"
-                row, _ = train_and_score(cfg, name, model, data, loss, out)
-                row = {"task": task, "T": length, "cell": NAMES[cell], "H": hidden, **row}
-                row["remembers"] = remembers(loss, row, e.num_symbols)
-                rows.append(row)
-        for cell in e.cells:
-            ok = [r["T"] for r in rows if r["task"] == task and r["cell"] == NAMES[cell] and r["remembers"]]
-            longest.append({"task": task, "cell": NAMES[cell], "longest T remembered": max(ok, default=None)})
-    plot(rows, e, out)
-    table = [{k: v for k, v in r.items() if k in COLUMNS} for r in rows]
+                for seed in e.seeds:  # the same data; each seed its own initial weights and batch order
+                    seed_everything(seed)
+                    model = make_model(cell, inputs, hidden, outputs, loss).to(device)
+                    name = f"{task} T={length} {NAMES[cell]} H={hidden} seed {seed}"
+                    row, _ = train_and_score(cfg, name, model, data, loss, out, seed=seed)
+                    row = {"task": task, "T": length, "cell": NAMES[cell], "H": hidden, "seed": seed, **row}
+                    row["remembers"] = remembers(loss, row, e.num_symbols)
+                    rows.append(row)
+    summary = summarize(rows, e)
+    plot(summary, e, out)
     write_results(
         out,
         "Long memory: Elman vs LSTM vs GRU at equal parameters",
-        {"longest length remembered": longest, "result": table},
+        {
+            "seeds that remembered, by length": remembered_table(summary, e),
+            "mean over seeds": summary,
+            "each run": [{k: v for k, v in r.items() if k in COLUMNS} for r in rows],
+        },
         {"rows": rows},
     )
-    return {"longest": longest, "rows": rows}
+    return {"summary": summary, "rows": rows}
 
 
-COLUMNS = ("task", "T", "cell", "H", "parameters", "test_loss", "test_acc", "seconds", "remembers")
+COLUMNS = ("task", "T", "cell", "H", "seed", "parameters", "test_loss", "test_acc", "seconds", "remembers")
 
 
-def plot(rows: list[dict], e, out) -> None:
+def summarize(rows: list[dict], e) -> list[dict]:
+    """One row per (task, T, cell): the mean test metric over the seeds and how many remembered."""
+    summary = []
+    for task in tasks(e):
+        for length in e.lengths:
+            for cell in e.cells:
+                runs = [r for r in rows if (r["task"], r["T"], r["cell"]) == (task, length, NAMES[cell])]
+                metric = "test_loss" if task == "adding" else "test_acc"
+                values = [r[metric] for r in runs]
+                summary.append(
+                    {
+                        "task": task,
+                        "T": length,
+                        "cell": NAMES[cell],
+                        "parameters": runs[0]["parameters"],
+                        metric: statistics.mean(values),
+                        "each seed": " / ".join(f"{v:.4f}" for v in values),
+                        "remembered": sum(r["remembers"] for r in runs),
+                        "seeds": len(runs),
+                        "seconds (all seeds)": sum(r["seconds"] for r in runs),
+                    }
+                )
+    return summary
+
+
+def remembered_table(summary: list[dict], e) -> list[dict]:
+    """Rows (task, T), one column per cell: "k/n" seeds that remembered."""
+    table = []
+    for task in tasks(e):
+        for length in e.lengths:
+            row = {"task": task, "T": length}
+            for s in summary:
+                if (s["task"], s["T"]) == (task, length):
+                    row[s["cell"]] = f"{s['remembered']}/{s['seeds']}"
+            table.append(row)
+    return table
+
+
+def plot(summary: list[dict], e, out) -> None:
     def series(task: str, metric: str) -> dict:
         return {
             NAMES[c]: (
-                [r["T"] for r in rows if r["task"] == task and r["cell"] == NAMES[c]],
-                [r[metric] for r in rows if r["task"] == task and r["cell"] == NAMES[c]],
+                [s["T"] for s in summary if s["task"] == task and s["cell"] == NAMES[c]],
+                [s[metric] for s in summary if s["task"] == task and s["cell"] == NAMES[c]],
             )
             for c in e.cells
         }
 
+    seeds = f"mean of {len(e.seeds)} seeds"
     line_plot(
         series("adding", "test_loss"),
         out / "adding_mse_vs_length.png",
         "sequence length T",
         "test MSE",
-        "adding problem",
+        f"adding problem ({seeds})",
         logx=True,
         logy=True,
         hline=(ADDING_BASELINE_MSE, "predict the mean (0.167)"),
@@ -114,7 +159,7 @@ def plot(rows: list[dict], e, out) -> None:
         out / "first_symbol_acc_vs_length.png",
         "sequence length T",
         "test accuracy",
-        f"first symbol of {e.num_symbols}",
+        f"first symbol of {e.num_symbols} ({seeds})",
         logx=True,
         hline=(1 / e.num_symbols, "chance"),
     )
