@@ -29,7 +29,7 @@ def test_reads_docstart_blank_lines_and_tag_column(tmp_path):
     [
         ("a O\nb B-PER\nc\n", 3, "columns"),
         ("a O\nb B-PER extra\n", 2, "columns"),
-        ("a O\n\nb PERSON\n", 3, "not O, B-TYPE or I-TYPE"),
+        ("a O\n\nb PERSON\n", 3, "not O or B-TYPE, I-TYPE"),
     ],
 )
 def test_malformed_lines_name_file_and_line(tmp_path, text, line, what):
@@ -77,5 +77,5 @@ def test_iobes_marks_single_and_last_tokens_and_round_trips():
     # an ill-formed prediction still maps to tags seqeval reads
     assert iobes_to_iob2(["E-PER", "S-LOC", "I-LOC"]) == ["I-PER", "B-LOC", "I-LOC"]
     assert tagging("iob2")[0](iob2) == iob2
-    with pytest.raises(UserError, match="tagging='bilou'"):
-        tagging("bilou")
+    with pytest.raises(UserError, match="tagging='bioes'"):
+        tagging("bioes")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from nlprnn.data.hub import load_from_hub
 from nlprnn.data.paths import data_file, first_n, missing_data
+from nlprnn.data.user_files import carve_missing, split_files
 from nlprnn.errors import UserError
 
 Sentence = tuple[list[str], list[str]]  # tokens, tags
@@ -42,11 +43,24 @@ def iob2_to_iob1(tags: list[str]) -> list[str]:
     return out
 
 
+SCHEMES = {  # the prefixes each scheme's tags may carry
+    "iob1": ("B-", "I-"),
+    "iob2": ("B-", "I-"),
+    "iobes": ("B-", "I-", "E-", "S-"),
+    "bilou": ("B-", "I-", "L-", "U-"),
+}
+_AS_IOB = {"E-": "I-", "S-": "B-", "L-": "I-", "U-": "B-"}  # end / single (unit) -> inside / begin
+
+
 def to_iob2(tags: list[str], scheme: str) -> list[str]:
-    """Tags of either scheme as IOB2. For IOB2 input this changes nothing but an I-X that opens an
-    entity (invalid IOB2), which becomes B-X, as seqeval itself would read it."""
-    if scheme not in ("iob1", "iob2"):
-        raise UserError(f"data.scheme={scheme!r}: the tag scheme of the files must be iob1 or iob2")
+    """Tags of any scheme in ``SCHEMES`` as IOB2. For IOB2 input this changes nothing but an I-X
+    that opens an entity (invalid IOB2), which becomes B-X, as seqeval itself would read it."""
+    if scheme not in SCHEMES:
+        raise UserError(
+            f"data.scheme={scheme!r}: the tag scheme of the files must be one of {', '.join(SCHEMES)}"
+        )
+    if scheme in ("iobes", "bilou"):
+        tags = [t if t == "O" else _AS_IOB.get(t[:2], t[:2]) + t[2:] for t in tags]
     return iob1_to_iob2(tags)
 
 
@@ -70,27 +84,54 @@ def iobes_to_iob2(tags: list[str]) -> list[str]:
     return [{"S-": "B-", "E-": "I-"}.get(t[:2], t[:2]) + t[2:] if t != "O" else t for t in tags]
 
 
-TAGGINGS = {"iob2": (lambda tags: tags, lambda tags: tags), "iobes": (iob2_to_iobes, iobes_to_iob2)}
+def iob2_to_bilou(tags: list[str]) -> list[str]:
+    """BILOU is IOBES with other letters: L-X (last) for E-X, U-X (unit) for S-X."""
+    return [
+        {"E-": "L-", "S-": "U-"}.get(t[:2], t[:2]) + t[2:] if t != "O" else t for t in iob2_to_iobes(tags)
+    ]
+
+
+def bilou_to_iob2(tags: list[str]) -> list[str]:
+    return to_iob2(tags, "bilou")
+
+
+TAGGINGS = {  # name -> (from IOB2, back to IOB2)
+    "iob1": (iob2_to_iob1, iob1_to_iob2),
+    "iob2": (lambda tags: tags, lambda tags: tags),
+    "iobes": (iob2_to_iobes, iobes_to_iob2),
+    "bilou": (iob2_to_bilou, bilou_to_iob2),
+}
 
 
 def tagging(name: str):
-    """(from IOB2, back to IOB2) converters of the scheme a tagger is trained on."""
+    """(from IOB2, back to IOB2) converters of a tag scheme (what a tagger trains on or writes)."""
     if name not in TAGGINGS:
         raise UserError(f"tagging={name!r}: choose one of {', '.join(TAGGINGS)}")
     return TAGGINGS[name]
 
 
-def _valid_tag(tag: str) -> bool:
-    return tag == "O" or (len(tag) > 2 and tag[:2] in ("B-", "I-"))
+def _valid_tag(tag: str, scheme: str) -> bool:
+    return tag == "O" or (len(tag) > 2 and tag[:2] in SCHEMES.get(scheme, ()))
 
 
-def read_conll(path: str | Path, tag_column: int = -1, scheme: str = "iob2") -> list[Sentence]:
-    """Sentences of a CoNLL file as (tokens, IOB2 tags). ``tag_column`` counts from 0 (-1: last).
+def read_conll(
+    path: str | Path,
+    tag_column: int = -1,
+    scheme: str = "iob2",
+    token_column: int = 0,
+    separator: str | None = None,
+    comment_prefix: str | None = "#",
+) -> list[Sentence]:
+    """Sentences of a CoNLL file as (tokens, IOB2 tags). Columns count from 0 (-1: the last);
+    ``separator``: what splits the columns (None: any run of whitespace); tags in ``scheme``
+    (iob1 | iob2 | iobes | bilou), converted to IOB2.
 
-    ``-DOCSTART-`` lines are skipped. Every token line must have as many columns as the file's
-    first one; a wrong column count or a tag that is not O / B-X / I-X stops with the file and
-    line number.
+    ``-DOCSTART-`` lines are skipped, and so are lines that start with ``comment_prefix`` and are
+    not token lines (``# sent_id = 3``, but not a ``#`` token tagged O). Every token line must have
+    as many columns as the file's first one; a wrong column count or a tag the scheme does not
+    allow stops with the file and line number.
     """
+    to_iob2([], scheme)  # an unknown scheme fails here, before reading
     path = Path(path)
     sentences: list[Sentence] = []
     tokens: list[str] = []
@@ -103,29 +144,43 @@ def read_conll(path: str | Path, tag_column: int = -1, scheme: str = "iob2") -> 
             tokens.clear()
             tags.clear()
 
+    def columns(cols: list[str]) -> tuple[str, str] | None:
+        """(token, tag) of a well-formed token line, else None."""
+        ok = len(cols) == (width or len(cols)) and all(
+            -len(cols) <= c < len(cols) for c in (tag_column, token_column)
+        )
+        return (cols[token_column], cols[tag_column]) if ok and _valid_tag(cols[tag_column], scheme) else None
+
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     for lineno, line in enumerate(lines, 1):
-        cols = line.split()
-        if not cols:
+        cols = line.split(separator) if separator else line.split()
+        if not line.strip():
             close()
             continue
         if cols[0] == "-DOCSTART-":
             close()
             continue
+        parsed = columns(cols)
+        if parsed is None and comment_prefix and line.startswith(comment_prefix):
+            continue
         width = width or len(cols)
-        if len(cols) != width or not -width <= tag_column < width:
+        if len(cols) != width or not (-width <= tag_column < width and -width <= token_column < width):
+            sep = "space" if separator is None else repr(separator)
             raise UserError(
-                f"{path}:{lineno}: expected {width} space-separated columns (token ... tag) with the tag "
-                f"in column {tag_column}, got {len(cols)}: {line!r}"
+                f"{path}:{lineno}: expected {width} {sep}-separated columns with the token in column "
+                f"{token_column} and the tag in column {tag_column}, got {len(cols)}: {line!r}"
             )
-        tag = cols[tag_column]
-        if not _valid_tag(tag):
-            raise UserError(f"{path}:{lineno}: tag {tag!r} is not O, B-TYPE or I-TYPE: {line!r}")
-        tokens.append(cols[0])
-        tags.append(tag)
+        if parsed is None:
+            allowed = ", ".join(p + "TYPE" for p in SCHEMES[scheme])
+            raise UserError(
+                f"{path}:{lineno}: tag {cols[tag_column]!r} is not O or {allowed} "
+                f"(data.scheme={scheme}): {line!r}"
+            )
+        tokens.append(parsed[0])
+        tags.append(parsed[1])
     close()
     if not sentences:
         raise UserError(f"{path}: no sentences found (expected CoNLL columns: token ... tag)")
@@ -151,7 +206,7 @@ def spans(tokens: Sequence[str], tags: Sequence[str]) -> list[tuple[str, int, in
 
 class ConllDataset:
     """NER splits {train, val, test: [(tokens, IOB2 tags)]} from CoNLL ``files`` under ``dir``
-    (tag in ``tag_column``, tags in ``scheme``), else from the hub dataset ``hub`` (name, config)."""
+    (format options as in ``read_conll``), else from the hub dataset ``hub`` (name, config)."""
 
     def __init__(
         self,
@@ -160,17 +215,30 @@ class ConllDataset:
         files: dict[str, str],
         tag_column: int = -1,
         scheme: str = "iob2",
+        token_column: int = 0,
+        separator: str | None = None,
+        comment_prefix: str | None = "#",
         hub: dict | None = None,
         train_limit: int | None = None,
         eval_limit: int | None = None,
     ) -> None:
-        self.name, self.dir, self.files, self.tag_column, self.scheme = name, dir, files, tag_column, scheme
-        self.hub, self.train_limit, self.eval_limit = hub, train_limit, eval_limit
+        self.name, self.dir, self.files, self.hub = name, dir, files, hub
+        self.format = {
+            "tag_column": tag_column,
+            "scheme": scheme,
+            "token_column": token_column,
+            "separator": separator,
+            "comment_prefix": comment_prefix,
+        }
+        self.train_limit, self.eval_limit = train_limit, eval_limit
+
+    def read_file(self, path: str | Path) -> list[Sentence]:
+        return read_conll(path, **self.format)
 
     def splits(self, seed: int = 0) -> dict[str, list[Sentence]]:
         paths = {split: data_file(self.dir, rel) for split, rel in self.files.items()}
         if all(paths.values()):
-            splits = {s: read_conll(p, self.tag_column, self.scheme) for s, p in paths.items()}
+            splits = {s: self.read_file(p) for s, p in paths.items()}
         else:
             splits = self._from_hub()
         return first_n(splits, self.train_limit, self.eval_limit)
@@ -187,3 +255,16 @@ class ConllDataset:
             split: [(ex["tokens"], [names[t] for t in ex["ner_tags"]]) for ex in ds[hub] if ex["tokens"]]
             for split, hub in hub_split.items()
         }
+
+
+class ConllFiles(ConllDataset):
+    """``data=conll``: the user's CoNLL-like files (``files.train`` required; a missing val or test
+    is a seeded ``carve_fraction`` of train's sentences), any columns, separator and tag scheme."""
+
+    def __init__(self, *args, carve_fraction: float = 0.1, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.carve_fraction = carve_fraction
+
+    def splits(self, seed: int = 0) -> dict[str, list[Sentence]]:
+        splits = {split: self.read_file(path) for split, path in split_files(self.files, self.dir).items()}
+        return first_n(carve_missing(splits, self.carve_fraction, seed), self.train_limit, self.eval_limit)

@@ -1,7 +1,8 @@
-"""Labelled texts for sentiment classification: SST-2 (GLUE tsv, sentence-level files) and IMDB.
+"""Labelled texts for classification: SST-2 (GLUE tsv, sentence-level files), IMDB, and any CSV /
+TSV / JSON-lines table of the user's (``data=table``).
 
-Every reader returns ``[(text, label id)]``; a malformed line stops with the file, the line number
-and what was expected.
+Every reader's ``splits`` returns ``{split: [(text, label name)]}``; the recipe numbers the labels.
+A malformed line stops with the file, the line number and what was expected.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from pathlib import Path
 
 from nlprnn.data.hub import load_from_hub
 from nlprnn.data.paths import data_file, missing_data
+from nlprnn.data.table import read_columns
+from nlprnn.data.user_files import carve_missing, split_files
 from nlprnn.errors import UserError
 
-Example = tuple[str, int]  # text, label id
+Example = tuple[str, int]  # text, label id (the SST-2 / IMDB files' 0 / 1)
+Named = tuple[str, str]  # text, label name
 
 _IMDB_MEMBER = re.compile(r"^aclImdb/(train|test)/(pos|neg)/\d+_\d+\.txt$")
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -132,19 +136,26 @@ class LabelledTexts:
         name: str,
         dir: str | None,
         files: dict[str, str],
-        labels: list[str],
+        labels: list[str] | None,
         val_size: int | None = None,
         hub: dict | None = None,
         train_limit: int | None = None,
         eval_limit: int | None = None,
     ) -> None:
-        self.name, self.dir, self.files, self.labels, self.val_size = name, dir, files, list(labels), val_size
+        self.name, self.dir, self.files, self.labels, self.val_size = name, dir, files, labels, val_size
         self.hub, self.train_limit, self.eval_limit = hub, train_limit, eval_limit
 
-    def splits(self, seed: int = 0) -> dict[str, list[Example]]:
-        splits = self.read(seed)
+    def splits(self, seed: int = 0) -> dict[str, list[Named]]:
+        splits = {
+            split: [(text, self.name_of(label)) for text, label in examples]
+            for split, examples in self.read(seed).items()
+        }
         limits = {"train": self.train_limit, "val": self.eval_limit, "test": self.eval_limit}
         return {split: _sample(examples, limits[split], seed) for split, examples in splits.items()}
+
+    def name_of(self, label: int | str) -> str:
+        """The files' label id -> its name in ``labels`` (negative, positive)."""
+        return self.labels[label] if isinstance(label, int) and self.labels else str(label)
 
     def read(self, seed: int) -> dict[str, list[Example]]:
         raise NotImplementedError
@@ -164,6 +175,9 @@ class LabelledTexts:
 
 class Sst2(LabelledTexts):
     """SST-2 style files: ``files.train`` / ``val`` / ``test``, each a GLUE .tsv or ``label text`` lines."""
+
+    def read_file(self, path: str | Path) -> list[Named]:
+        return [(text, self.name_of(label)) for text, label in read_labelled(path)]
 
     def read(self, seed: int) -> dict[str, list[Example]]:
         paths = {split: data_file(self.dir, rel) for split, rel in self.files.items()}
@@ -195,3 +209,44 @@ def _sample(examples: list[Example], limit: int | None, seed: int) -> list[Examp
         return examples
     keep = sorted(random.Random(f"limit:{seed}").sample(range(len(examples)), limit))
     return [examples[i] for i in keep]
+
+
+class TableTexts(LabelledTexts):
+    """``data=table``: the user's CSV / TSV / JSON-lines files, text and label columns chosen by name
+    (or number, with ``header=false``). Labels are whatever the label column holds (strings or
+    integers, any number of classes); ``labels`` fixes their order, else the recipe sorts them.
+    A split without a file is a seeded ``carve_fraction`` of train."""
+
+    def __init__(
+        self,
+        *args,
+        text_column: str | int = "text",
+        label_column: str | int = "label",
+        format: str | None = None,
+        header: bool = True,
+        carve_fraction: float = 0.1,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.text_column, self.label_column, self.format, self.header = (
+            text_column,
+            label_column,
+            format,
+            header,
+        )
+        self.carve_fraction = carve_fraction
+
+    def read_file(self, path: str | Path) -> list[Named]:
+        rows = read_columns(path, [self.text_column, self.label_column], self.format, self.header)
+        examples = []
+        for lineno, (text, label) in rows:
+            if not text.strip() or not label.strip():
+                raise UserError(f"{path}:{lineno}: empty {'text' if not text.strip() else 'label'}")
+            examples.append((text.strip(), label.strip()))
+        if not examples:
+            raise UserError(f"{path}: no rows found")
+        return examples
+
+    def read(self, seed: int) -> dict[str, list[Named]]:
+        splits = {split: self.read_file(path) for split, path in split_files(self.files, self.dir).items()}
+        return carve_missing(splits, self.carve_fraction, seed)

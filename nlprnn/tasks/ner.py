@@ -93,8 +93,13 @@ class NER(Recipe):
         return {"val_f1": scores["f1"], "val_precision": scores["precision"], "val_recall": scores["recall"]}
 
     def score(self, tagger: Tagger, sentences: list[Sentence]) -> dict:
+        """seqeval scores; entity types the model was never trained on are scored (recall 0) and
+        listed under ``unknown_types``."""
         predicted = tagger.tag_tokens([tokens for tokens, _ in sentences])
-        return {**ner_scores([tags for _, tags in sentences], predicted), "sentences": len(sentences)}
+        scores = {**ner_scores([tags for _, tags in sentences], predicted), "sentences": len(sentences)}
+        known = {tag[2:] for tag in tagger.tags.itos if tag != "O"}
+        unknown = sorted({tag[2:] for _, tags in sentences for tag in tags if tag != "O"} - known)
+        return {**scores, "unknown_types": unknown} if unknown else scores
 
     def describe(self, split: str, scores: dict) -> str:
         per_type = "\n".join(
@@ -106,13 +111,22 @@ class NER(Recipe):
             f"{split}: F1 {scores['f1']:.2f}  precision {scores['precision']:.2f}  "
             f"recall {scores['recall']:.2f}  ({scores['sentences']} sentences in {scores['seconds']:.1f} s)"
             f"\n{per_type}"
+            + (
+                "\n  entity types the model does not know (never predicted): "
+                + ", ".join(scores["unknown_types"])
+                if scores.get("unknown_types")
+                else ""
+            )
         )
 
     def format(self, text: str, tagged: list[tuple[str, str]]) -> str:
         """tokens with tags, then the entity spans: ``Peter/B-PER ...`` / ``[PER Peter]``."""
         tokens, labels = [t for t, _ in tagged], [t for _, t in tagged]
         entities = "  ".join(f"[{kind} {words}]" for kind, _, _, words in spans(tokens, labels))
-        return " ".join(f"{t}/{lab}" for t, lab in tagged) + "\n" + (entities or "(no entities)")
+        written = tagging(self.cfg.output_scheme)[0](labels)  # IOB2 -> the scheme asked for
+        return (
+            " ".join(f"{t}/{lab}" for t, lab in zip(tokens, written)) + "\n" + (entities or "(no entities)")
+        )
 
 
 RECIPE = NER  # the class, for code that trains a recipe itself (course comparisons)

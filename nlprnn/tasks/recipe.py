@@ -21,6 +21,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from nlprnn.data.user_files import resolve
 from nlprnn.errors import UserError, build
 from nlprnn.inference.textio import open_output, read_lines
 from nlprnn.training import distributed as dist
@@ -185,13 +186,11 @@ def next_steps(recipe: Recipe, out: Path) -> str:
 
 
 def evaluate(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:
-    """Score a checkpoint on ``split`` (null: every split but train) of the data it was trained on."""
+    """Score a checkpoint on ``split`` (null: every split but train) of the data it was trained on,
+    or on a new file: ``data.files.test=FILE`` on the command line (see ``evaluation_splits``)."""
     recipe = recipe_cls(cfg, setup_device(cfg))
     predictor = recipe.load_predictor(cfg.ckpt)
-    trained = predictor.config
-    from_command_line = {k: cfg.data[k] for k in ("dir", "eval_limit") if k in cfg.data}
-    data_cfg = OmegaConf.merge(trained["data"], from_command_line)
-    splits = load_splits(data_cfg, trained["seed"])
+    splits = evaluation_splits(cfg, predictor.config)
     names = [cfg.split] if cfg.split else [s for s in splits if s != "train"]
     if cfg.split and cfg.split not in splits:
         raise UserError(f"split={cfg.split!r}: choose one of {', '.join(splits)}")
@@ -200,6 +199,39 @@ def evaluate(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:
         with open_output(cfg.output) as dst:
             dst.write(json.dumps(results, indent=1) + "\n")
     return results
+
+
+def command_line_overrides() -> list[str]:
+    """The overrides the command line gave (``key=value``), when Hydra composed this run."""
+    try:
+        return list(HydraConfig.get().overrides.task)
+    except (ValueError, AttributeError):
+        return []
+
+
+def evaluation_splits(cfg: DictConfig, trained: dict) -> dict:
+    """The splits ``mode=evaluate`` scores. The trained run's data reader and settings, with any
+    ``data.KEY=...`` of the command line on top (``data=FORMAT`` there: that reader instead); with
+    ``data.files.test=FILE`` only that file is read, through the reader's ``read_file``."""
+    overrides = command_line_overrides()
+    keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
+    if "data" in keys:  # the command line chose a reader: use it as composed
+        data_cfg = cfg.data
+    else:
+        given = OmegaConf.from_dotlist(
+            [o.lstrip("+~") for o, k in zip(overrides, keys) if k.startswith("data.")]
+        )
+        from_command_line = {k: cfg.data[k] for k in ("dir", "eval_limit") if k in cfg.data}
+        data_cfg = OmegaConf.merge(trained["data"], from_command_line, given.get("data", {}))
+    if "data.files.test" not in keys:
+        return load_splits(data_cfg, trained["seed"])
+    reader = build(data_cfg, _convert_="all")
+    if not hasattr(reader, "read_file"):
+        raise UserError(
+            f"data.files.test: the reader of data={data_cfg.get('name')} does not read single files; "
+            "choose the file's format on the command line too (e.g. data=table, data=conll)"
+        )
+    return {"test": reader.read_file(resolve(data_cfg.get("dir"), data_cfg.files.test, "data.files.test"))}
 
 
 def infer(recipe_cls: type[Recipe], cfg: DictConfig) -> None:

@@ -6,18 +6,32 @@ Modes: train (default), evaluate (ckpt=... [split=test]), predict (ckpt=... text
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 import torch
 
 from nlprnn.data.batching import IndexedBatches, make_batches, pad_batch
-from nlprnn.data.sentiment import Example, ImdbReviews
+from nlprnn.data.sentiment import ImdbReviews, Named
 from nlprnn.data.subword import SubwordTokenizer
 from nlprnn.data.tokenizers import tokenizer_to_dict
-from nlprnn.errors import build
+from nlprnn.errors import UserError, build
 from nlprnn.inference.classifier import Classifier
 from nlprnn.tasks.recipe import Recipe, modes_of
 from nlprnn.training import distributed as dist
 from nlprnn.training.metrics import classification_scores, format_confusion
+
+
+def label_order(given: list[str] | None, train: list[str]) -> list[str]:
+    """The class names in a stable order: ``data.labels`` when set (it must cover train), else the
+    training labels sorted (as numbers when they all are: "1" < "2" < "10")."""
+    seen = set(train)
+    if given:
+        missing = sorted(seen - {str(g) for g in given})
+        if missing:
+            raise UserError(f"data.labels={list(given)} lacks the training labels {missing}")
+        return [str(g) for g in given]
+    numeric = all(label.lstrip("-").isdigit() for label in seen)
+    return sorted(seen, key=int if numeric else str)
 
 
 class Sentiment(Recipe):
@@ -27,19 +41,23 @@ class Sentiment(Recipe):
     metric, metric_mode = "val_acc", "max"
     try_input = "'text=\"a gripping , funny film .\"'"
 
-    def build(self, splits: dict[str, list[Example]], out):
+    def build(self, splits: dict[str, list[Named]], out):
         cfg, start = self.cfg, time.perf_counter()
         texts = [text for text, _ in splits["train"]]
         # the training texts only; rank 0 builds it and the other ranks receive it (torchrun)
         tokenizer = dist.built_by_main(lambda: build(cfg.tokenizer, texts=texts))
         kind = "sentencepiece" if isinstance(tokenizer, SubwordTokenizer) else "word"
+        labels = label_order(cfg.data.get("labels"), [label for _, label in splits["train"]])
+        for split in ("val", "test"):
+            unknown = {label for _, label in splits.get(split, [])} - set(labels)
+            if unknown:
+                raise UserError(f"{split} labels {sorted(unknown)} never occur in the training data")
+        if len(labels) < 2:
+            raise UserError(f"the training data holds one label only ({labels[0]!r}): nothing to classify")
         model = build(
-            cfg.model,
-            vocab_size=tokenizer.vocab_size,
-            num_classes=len(cfg.data.labels),
-            pad_id=tokenizer.pad_id,
+            cfg.model, vocab_size=tokenizer.vocab_size, num_classes=len(labels), pad_id=tokenizer.pad_id
         )
-        self.clf = Classifier(model, tokenizer, cfg.data.labels, cfg.max_len, cfg.truncate, self.device)
+        self.clf = Classifier(model, tokenizer, labels, cfg.max_len, cfg.truncate, self.device)
         self.train, self.val = (self.encode(splits[s]) for s in ("train", "val"))  # tokenize once
         self.lengths = [len(ids) for ids, _ in self.train]
         seconds = time.perf_counter() - start
@@ -51,17 +69,21 @@ class Sentiment(Recipe):
             print(
                 f"data: {cfg.data.name}: "
                 + ", ".join(f"{k} {len(v):,}" for k, v in splits.items())
+                + f"; labels {', '.join(labels)}"
                 + f"; {kind} vocabulary {tokenizer.vocab_size:,}; training tokens per text: "
                 f"median {lengths[len(lengths) // 2]}, max {lengths[-1]} (after truncation); "
                 f"tokenized in {seconds:.1f} s; {sum(p.numel() for p in model.parameters()):,} parameters\n"
                 f"{vectors_log}"
             )
-        vocab = {"tokenizer": tokenizer_to_dict(tokenizer), "labels": list(cfg.data.labels)}
+        vocab = {"tokenizer": tokenizer_to_dict(tokenizer), "labels": labels}
         return model, {"vocab": vocab}
 
-    def encode(self, examples: list[Example], clf: Classifier | None = None) -> list[tuple[list[int], int]]:
+    def encode(self, examples: list[Named], clf: Classifier | None = None) -> list[tuple[list[int], int]]:
+        """(token ids, label id) of each example whose label the classifier knows."""
         clf = clf or self.clf
-        return list(zip(clf.encode([text for text, _ in examples]), [label for _, label in examples]))
+        index = {label: i for i, label in enumerate(clf.labels)}
+        known = [(text, index[label]) for text, label in examples if label in index]
+        return list(zip(clf.encode([text for text, _ in known]), [label for _, label in known]))
 
     def train_batches(self, epoch: int) -> IndexedBatches:
         b = self.cfg.batching
@@ -87,14 +109,35 @@ class Sentiment(Recipe):
         predicted = clf.probabilities_of([ids for ids, _ in encoded]).argmax(-1).tolist()
         return classification_scores([label for _, label in encoded], predicted, clf.labels)
 
-    def score(self, clf: Classifier, examples: list[Example]) -> dict:
+    def score(self, clf: Classifier, examples: list[Named]) -> dict:
+        """Scores over the examples whose gold label the model knows; the others are counted by label
+        (a new file may hold classes the model was never trained on)."""
         self.labels = clf.labels
-        return {**self.scores_of(clf, self.encode(examples, clf)), "texts": len(examples)}
+        unknown = Counter(label for _, label in examples if label not in set(clf.labels))
+        encoded = self.encode(examples, clf)
+        if not encoded:
+            raise UserError(
+                f"none of the {len(examples)} texts has a label the model knows ({', '.join(clf.labels)})"
+            )
+        scores = {**self.scores_of(clf, encoded), "texts": len(encoded)}
+        return {**scores, "unknown_labels": dict(unknown)} if unknown else scores
 
     def describe(self, split: str, scores: dict) -> str:
+        per_class = "\n".join(
+            f"  {label:<12} P {s['precision']:6.2f}  R {s['recall']:6.2f}  F1 {s['f1']:6.2f}  "
+            f"support {s['support']}"
+            for label, s in scores["per_class"].items()
+        )
+        unknown = scores.get("unknown_labels")
+        skipped = (
+            f"\n  not scored: {sum(unknown.values()):,} texts with labels the model does not know: "
+            + ", ".join(f"{label!r} x{n}" for label, n in sorted(unknown.items()))
+            if unknown
+            else ""
+        )
         return (
             f"{split}: accuracy {scores['accuracy']:.2f}  macro F1 {scores['macro_f1']:.2f}  "
-            f"({scores['texts']:,} texts in {scores['seconds']:.1f} s)\n"
+            f"({scores['texts']:,} texts in {scores['seconds']:.1f} s){skipped}\n{per_class}\n"
             + format_confusion(scores["confusion"], self.labels)
         )
 

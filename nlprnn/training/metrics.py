@@ -47,7 +47,8 @@ def ner_scores(gold: list[list[str]], predicted: list[list[str]]) -> dict:
 
 
 def classification_scores(gold: Sequence[int], predicted: Sequence[int], labels: Sequence[str]) -> dict:
-    """Accuracy and macro F1 (x100) and the confusion matrix (rows: gold label, columns: predicted)."""
+    """Accuracy and macro F1 (x100), per-class precision / recall / F1 (x100) and support, and the
+    confusion matrix (rows: gold label, columns: predicted)."""
     k = len(labels)
     gold_t, pred_t = torch.as_tensor(list(gold)), torch.as_tensor(list(predicted))
     confusion = torch.bincount(gold_t * k + pred_t, minlength=k * k).reshape(k, k)
@@ -59,6 +60,15 @@ def classification_scores(gold: Sequence[int], predicted: Sequence[int], labels:
         "accuracy": 100 * float(hits.sum() / max(1, len(gold_t))),
         "macro_f1": 100 * float(f1.mean()),
         "confusion": confusion.tolist(),
+        "per_class": {
+            label: {
+                "precision": 100 * float(precision[i]),
+                "recall": 100 * float(recall[i]),
+                "f1": 100 * float(f1[i]),
+                "support": int(confusion[i].sum()),
+            }
+            for i, label in enumerate(labels)
+        },
     }
 
 

@@ -1,0 +1,148 @@
+"""A user's own files: tables (CSV / TSV / JSON lines), CoNLL dialects, carved splits, and the
+errors a malformed file gives (file:line)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nlprnn.data.conll import ConllFiles, read_conll, tagging, to_iob2
+from nlprnn.data.sentiment import TableTexts
+from nlprnn.data.table import read_columns
+from nlprnn.data.user_files import carve_missing, resolve, split_files
+from nlprnn.errors import UserError
+from nlprnn.tasks.sentiment import label_order
+
+
+def write(path, text: str):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_tables_in_three_formats_give_the_same_rows(tmp_path):
+    rows = [("good film, really", "5"), ('a "quoted" one', "1"), ("tabs\tinside? no", "3")]
+    csv = write(
+        tmp_path / "a.csv",
+        'id,review,stars\n1,"good film, really",5\n2,"a ""quoted"" one",1\n3,tabs\tinside? no,3\n',
+    )
+    tsv = write(
+        tmp_path / "a.tsv", "review\tstars\n" + "".join(f"{t.replace(chr(9), ' ')}\t{s}\n" for t, s in rows)
+    )
+    jsonl = write(
+        tmp_path / "a.jsonl", "".join(json.dumps({"review": t, "stars": int(s)}) + "\n" for t, s in rows)
+    )
+    assert [r for _, r in read_columns(csv, ["review", "stars"])] == [list(r) for r in rows]
+    assert [r[1] for _, r in read_columns(tsv, ["review", "stars"])] == ["5", "1", "3"]
+    assert [r for _, r in read_columns(jsonl, ["review", "stars"])] == [list(r) for r in rows]
+    no_header = write(tmp_path / "b.tsv", "5\tgreat\n1\tawful\n")
+    assert [r for _, r in read_columns(no_header, [1, 0], header=False)] == [["great", "5"], ["awful", "1"]]
+
+
+def test_malformed_tables_name_the_file_and_line(tmp_path):
+    csv = write(tmp_path / "bad.csv", "text,label\nfine,1\ntoo,many,cells\n")
+    with pytest.raises(UserError, match=r"bad.csv:3: expected 2 csv columns, got 3"):
+        read_columns(csv, ["text", "label"])
+    with pytest.raises(UserError, match=r"bad.csv:1: no column 'stars' in the header \(text, label\)"):
+        read_columns(csv, ["text", "stars"])
+    jsonl = write(tmp_path / "bad.jsonl", '{"text": "a", "label": 1}\n{"text": "b"\n')
+    with pytest.raises(UserError, match=r"bad.jsonl:2: not a JSON object"):
+        read_columns(jsonl, ["text", "label"])
+    with pytest.raises(UserError, match=r"bad.jsonl:1: no key 'stars'"):
+        read_columns(jsonl, ["text", "stars"])
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("text,label\ncaf\xe9,1\n".encode("latin-1"))
+    with pytest.raises(UserError, match=r"latin1.csv:2: not UTF-8 text .* at byte 14"):
+        read_columns(latin1, ["text", "label"])
+    with pytest.raises(UserError, match="set data.format"):
+        read_columns(write(tmp_path / "data.dat", "x"), ["text"])
+
+
+def test_missing_splits_are_carved_from_train_seeded_and_disjoint():
+    train = [f"ex{i}" for i in range(100)]
+    a = carve_missing({"train": train}, 0.1, seed=3)
+    assert [len(a[s]) for s in ("train", "val", "test")] == [80, 10, 10]
+    assert set(a["train"]) | set(a["val"]) | set(a["test"]) == set(train)
+    assert not set(a["val"]) & set(a["test"])
+    assert a == carve_missing({"train": train}, 0.1, seed=3)  # seeded
+    assert a["val"] != carve_missing({"train": train}, 0.1, seed=4)["val"]
+    only_test = carve_missing({"train": train, "val": ["v"]}, 0.2, seed=0)
+    assert only_test["val"] == ["v"] and len(only_test["test"]) == 20 and len(only_test["train"]) == 80
+    with pytest.raises(UserError, match="cannot carve val and test from 3 training examples"):
+        carve_missing({"train": train[:3]}, 0.1, seed=0)
+
+
+def test_file_keys_are_resolved_under_data_dir_or_absolute(tmp_path):
+    f = write(tmp_path / "train.csv", "text,label\na,1\n")
+    assert resolve(str(tmp_path), "train.csv", "data.files.train") == f
+    assert resolve(None, str(f), "data.files.train") == f
+    with pytest.raises(UserError, match=r"data.files.val=nope.csv: no such file"):
+        split_files({"train": "train.csv", "val": "nope.csv"}, str(tmp_path))
+    with pytest.raises(UserError, match="data.files.train is not set"):
+        split_files({"train": None}, str(tmp_path))
+
+
+def test_table_reader_labels_come_from_the_data_in_a_stable_order(tmp_path):
+    rows = "".join(f'"text number {i}",{lab}\n' for i, lab in enumerate(["10", "2", "1", "2", "10"] * 10))
+    write(tmp_path / "t.csv", "text,label\n" + rows)
+    reader = TableTexts("mine", str(tmp_path), {"train": "t.csv"}, labels=None)
+    splits = reader.splits(seed=0)
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [40, 5, 5]
+    assert all(isinstance(label, str) for _, label in splits["train"])
+    assert label_order(None, [lab for _, lab in splits["train"]]) == ["1", "2", "10"]  # as numbers
+    assert label_order(None, ["pos", "neg", "neutral"]) == ["neg", "neutral", "pos"]
+    assert label_order(["pos", "neg"], ["neg", "pos"]) == ["pos", "neg"]  # data.labels fixes the order
+    with pytest.raises(UserError, match=r"lacks the training labels \['neutral'\]"):
+        label_order(["pos", "neg"], ["neg", "neutral"])
+    write(tmp_path / "empty_label.csv", 'text,label\n"fine",1\n"no label",\n')
+    with pytest.raises(UserError, match="empty_label.csv:3: empty label"):
+        TableTexts("mine", str(tmp_path), {"train": "empty_label.csv"}, labels=None).splits(0)
+
+
+CONLL_TSV = """# newdoc id = 1
+-DOCSTART-\t-X-\tO
+
+# sent_id = 1
+Angela\tNNP\tB-PER
+Merkel\tNNP\tL-PER
+visited\tVBD\tO
+Paris\tNNP\tU-LOC
+#\tSYM\tO
+.\t.\tO
+
+New York\tNNP\tU-LOC
+"""
+
+
+def test_conll_dialect_tabs_bilou_comments_and_tag_column(tmp_path):
+    f = write(tmp_path / "train.bilou", CONLL_TSV)
+    sents = read_conll(f, tag_column=2, scheme="bilou", separator="\t")
+    assert sents[0] == (
+        ["Angela", "Merkel", "visited", "Paris", "#", "."],  # the '#' token is kept, comments are not
+        ["B-PER", "I-PER", "O", "B-LOC", "O", "O"],
+    )
+    assert sents[1] == (["New York"], ["B-LOC"])  # a tab separator keeps spaces inside tokens
+    with pytest.raises(UserError, match=r"train.bilou:6: tag 'L-PER' is not O or B-TYPE, I-TYPE \(data.scheme=iob2\)"):
+        read_conll(f, tag_column=2, scheme="iob2", separator="\t")
+    with pytest.raises(UserError, match=r"train.bilou:12: expected 3 space-separated columns"):
+        read_conll(f, tag_column=2, scheme="bilou")  # whitespace splits "New York"
+
+
+def test_every_scheme_round_trips_through_iob2():
+    iob2 = ["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-LOC", "O", "B-ORG"]
+    for scheme in ("iob1", "iob2", "iobes", "bilou"):
+        there, back = tagging(scheme)
+        assert back(there(iob2)) == iob2, scheme
+        assert to_iob2(there(iob2), scheme) == iob2, scheme
+    assert tagging("bilou")[0](iob2) == ["B-PER", "L-PER", "O", "U-LOC", "B-LOC", "L-LOC", "O", "U-ORG"]
+
+
+def test_conll_files_reader_carves_and_reads_single_files(tmp_path):
+    sentence = "EU\tB-ORG\nrejects\tO\nGerman\tB-MISC\ncall\tO\n\n"
+    write(tmp_path / "train.txt", sentence * 30)
+    reader = ConllFiles(
+        "mine", str(tmp_path), {"train": "train.txt", "val": None, "test": None}, tag_column=1
+    )
+    splits = reader.splits(seed=1)
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [24, 3, 3]
+    assert reader.read_file(tmp_path / "train.txt")[0][1] == ["B-ORG", "O", "B-MISC", "O"]
