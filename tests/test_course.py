@@ -69,7 +69,9 @@ def test_long_memory_fails_far_back_and_flags_by_threshold(run_recipe, tmp_path)
     for s in summary:  # each summary row counts its own seeds' runs
         runs = [r for r in rows if (r["task"], r["T"], r["cell"]) == (s["task"], s["T"], s["cell"])]
         assert s["seeds"] == 2 and s["remembered"] == sum(r["remembers"] for r in runs)
-    adding_t3 = [r["test_loss"] for r in rows if r["task"] == "adding" and r["T"] == 3 and r["cell"] == "LSTM"]
+    adding_t3 = [
+        r["test_loss"] for r in rows if r["task"] == "adding" and r["T"] == 3 and r["cell"] == "LSTM"
+    ]
     assert adding_t3[0] != adding_t3[1]  # the seeds really differ
     budget = {r["parameters"] for r in rows if r["task"] == "adding"}
     assert max(budget) - min(budget) <= 0.1 * max(budget)  # the same budget for every cell

@@ -122,7 +122,9 @@ def test_conll_dialect_tabs_bilou_comments_and_tag_column(tmp_path):
         ["B-PER", "I-PER", "O", "B-LOC", "O", "O"],
     )
     assert sents[1] == (["New York"], ["B-LOC"])  # a tab separator keeps spaces inside tokens
-    with pytest.raises(UserError, match=r"train.bilou:6: tag 'L-PER' is not O or B-TYPE, I-TYPE \(data.scheme=iob2\)"):
+    with pytest.raises(
+        UserError, match=r"train.bilou:6: tag 'L-PER' is not O or B-TYPE, I-TYPE \(data.scheme=iob2\)"
+    ):
         read_conll(f, tag_column=2, scheme="iob2", separator="\t")
     with pytest.raises(UserError, match=r"train.bilou:12: expected 3 space-separated columns"):
         read_conll(f, tag_column=2, scheme="bilou")  # whitespace splits "New York"

@@ -132,6 +132,7 @@ def read_conll(
     allow stops with the file and line number.
     """
     to_iob2([], scheme)  # an unknown scheme fails here, before reading
+    separator = {"tab": "\t", "\\t": "\t", "space": " "}.get(separator, separator)  # command-line spellings
     path = Path(path)
     sentences: list[Sentence] = []
     tokens: list[str] = []
