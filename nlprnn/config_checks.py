@@ -150,7 +150,11 @@ CHECKS = {
 
 
 def check_config(cfg: DictConfig) -> None:
-    """Raise a UserError for the first key (of those this recipe has) whose value is not allowed."""
+    """Raise a UserError for the first key (of those this recipe has) whose value is not allowed,
+    or that must be given and was not (``???`` in the config, e.g. data=parallel's languages)."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise UserError(f"{missing[0]} is not set: give it on the command line ({missing[0]}=...)")
     for key, check in CHECKS.items():
         value = OmegaConf.select(cfg, key, default="<absent>")
         if value == "<absent>":

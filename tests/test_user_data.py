@@ -148,3 +148,76 @@ def test_conll_files_reader_carves_and_reads_single_files(tmp_path):
     splits = reader.splits(seed=1)
     assert [len(splits[s]) for s in ("train", "val", "test")] == [24, 3, 3]
     assert reader.read_file(tmp_path / "train.txt")[0][1] == ["B-ORG", "O", "B-MISC", "O"]
+
+
+def test_parallel_files_moses_prefix_or_tsv_either_direction(tmp_path):
+    from nlprnn.data.parallel import ParallelFiles
+
+    fr = [f"phrase {i} en français" for i in range(40)]
+    en = [f"sentence {i} in English" for i in range(40)]
+    write(tmp_path / "train.fr", "\n".join(fr) + "\n")
+    write(tmp_path / "train.en", "\n".join(en) + "\n")
+    write(tmp_path / "pairs.tsv", "".join(f'{e}\t"{f}"\tattribution\n' for e, f in zip(en, fr)))
+    moses = ParallelFiles("p", str(tmp_path), "fr", "en", files={"train": "train"}).splits(seed=1)
+    assert [len(moses[s]) for s in ("train", "val", "test")] == [32, 4, 4]
+    assert all(s.startswith("phrase") and t.startswith("sentence") for s, t in moses["train"])
+    tsv = ParallelFiles(
+        "p", str(tmp_path), "fr", "en", files={"train": "pairs.tsv"}, src_column=1, tgt_column=0
+    )
+    flipped = tsv.splits(seed=1)
+    assert flipped["train"][0][0].startswith('"phrase')  # quotes are text in a TSV
+    back = ParallelFiles("p", str(tmp_path), "en", "fr", files={"train": "pairs.tsv"}).splits(seed=1)
+    # the same grouped split whichever side is the source
+    assert [t for _, t in back["test"]] == [s for s, _ in flipped["test"]]
+    write(tmp_path / "short.en", "one\ntwo\n")
+    write(tmp_path / "short.fr", "un\n")
+    with pytest.raises(UserError, match="parallel files differ in length"):
+        ParallelFiles("p", str(tmp_path), "fr", "en", files={"train": "short"}).splits(0)
+    with pytest.raises(UserError, match=r"data.files.train=nothing: neither a TSV file nor the prefix"):
+        ParallelFiles("p", str(tmp_path), "fr", "en", files={"train": "nothing"}).splits(0)
+
+
+def test_text_files_contiguous_carving_and_encoding_errors(tmp_path):
+    from nlprnn.data.char_corpus import TextFiles
+
+    write(tmp_path / "a.txt", "a" * 900)
+    write(tmp_path / "b.txt", "b" * 99)  # joined after a newline: 1,001 characters in all
+    splits = TextFiles("t", str(tmp_path), {"train": ["a.txt", "b.txt"]}, carve_fraction=0.05).splits()
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [901, 50, 50]
+    assert splits["train"] + splits["val"] + splits["test"] == "a" * 900 + "\n" + "b" * 99 + "\n"
+    write(tmp_path / "v.txt", "held out\n")
+    only_test = TextFiles("t", str(tmp_path), {"train": "a.txt", "val": "v.txt"}).splits()
+    assert only_test["val"] == "held out\n" and len(only_test["test"]) == 45
+    (tmp_path / "bad.txt").write_bytes(b"line one\nline two caf\xe9\n")
+    with pytest.raises(UserError, match=r"bad.txt: not UTF-8 text \(bad byte at offset 21, line 2\)"):
+        TextFiles("t", str(tmp_path), {"train": "bad.txt"}).splits()
+
+
+def test_hub_reader_with_local_builders_and_the_offline_message(tmp_path, monkeypatch):
+    from nlprnn.data.hub import HubDataset
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    rows = "".join(json.dumps({"review": f"text {i}", "stars": i % 3}) + "\n" for i in range(50))
+    write(tmp_path / "train.jsonl", rows)
+    reader = HubDataset(
+        "h", str(tmp_path), "sentiment", "json", data_files={"train": "train.jsonl"},
+        columns={"text": "review", "label": "stars"},
+    )  # fmt: skip
+    splits = reader.splits(seed=0)
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [40, 5, 5]
+    assert {label for _, label in splits["train"]} == {"0", "1", "2"}
+    tagged = "".join(
+        json.dumps({"words": ["EU", "rejects"], "ner": ["B-ORG", "O"]}) + "\n" for _ in range(20)
+    )
+    write(tmp_path / "ner.jsonl", tagged)
+    ner = HubDataset("h", str(tmp_path), "ner", "json", data_files={"train": "ner.jsonl"},
+                     columns={"tokens": "words", "tags": "ner"})  # fmt: skip
+    assert ner.splits(0)["train"][0] == (["EU", "rejects"], ["B-ORG", "O"])
+    write(tmp_path / "book.txt", "".join(f"line {i}\n" for i in range(100)))
+    text = HubDataset("h", str(tmp_path), "char_lm", "text", data_files={"train": "book.txt"}).splits(0)
+    assert text["train"] + text["val"] + text["test"] == "".join(f"line {i}\n" for i in range(100))
+    with pytest.raises(UserError, match="data.path='someone/dataset': not loadable .* data.path=csv"):
+        HubDataset("h", None, "sentiment", "someone/dataset").splits(0)
+    with pytest.raises(UserError, match="no column 'text' in json"):
+        HubDataset("h", str(tmp_path), "sentiment", "json", data_files={"train": "train.jsonl"}).splits(0)

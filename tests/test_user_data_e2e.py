@@ -150,3 +150,50 @@ def test_ner_on_a_bilou_tab_file_through_data_conll(data_dir, tmp_path):
     assert all(
         t.split("/")[-1][:2] in ("O", "B-", "I-", "L-", "U-") for t in tagged.stdout.split("\n")[0].split()
     )
+
+
+translation = tiny_recipe_cli("translation")
+char_lm = tiny_recipe_cli("char_lm")
+
+
+def test_translation_on_a_tsv_of_a_new_pair_and_evaluation_on_moses_files(data_dir, tmp_path):
+    from nlprnn.data.parallel import read_anki
+
+    pairs = read_anki(data_dir / "translation/anki_spa_eng/spa.txt.gz")[::50][:800]
+    (tmp_path / "pairs.tsv").write_text("".join(f"{en}\t{es}\n" for en, es in pairs), encoding="utf-8")
+    (tmp_path / "new.eng").write_text("".join(en + "\n" for en, _ in pairs[:5]), encoding="utf-8")
+    (tmp_path / "new.spa").write_text("".join(es + "\n" for _, es in pairs[:5]), encoding="utf-8")
+    run = tmp_path / "run"
+    out = translation(
+        "data=parallel",
+        f"data.dir={tmp_path}",
+        "data.files.train=pairs.tsv",
+        "data.src_lang=eng",
+        "data.tgt_lang=spa",
+        f"hydra.run.dir={run}",
+        data_dir=data_dir,
+    ).stdout
+    assert "data: parallel eng->spa: train 600" in out and "test: BLEU" in out
+    scored = translation(
+        "mode=evaluate", f"ckpt={run}", f"data.files.test={tmp_path / 'new'}", data_dir=data_dir
+    ).stdout
+    assert scored.startswith("test: BLEU") and "5 sentences" in scored
+    unset = translation("data=parallel", f"hydra.run.dir={tmp_path}/x", data_dir=data_dir, check=False)
+    assert "data.src_lang is not set" in unset.stderr and "Traceback" not in unset.stderr
+
+
+def test_char_lm_on_a_text_file_and_evaluation_on_another(data_dir, tmp_path):
+    book = tmp_path / "book.txt"
+    book.write_text((data_dir / "charlm/quijote_es/pg2000.txt").read_text(encoding="utf-8")[5000:40000])
+    run = tmp_path / "run"
+    out = char_lm("data=text", f"data.files.train={book}", f"hydra.run.dir={run}", data_dir=data_dir).stdout
+    assert "data: text: train 18,000 chars, val 1,000 chars, test 1,000 chars" in out
+    other = tmp_path / "other.txt"
+    other.write_text("En un lugar de la Mancha, de cuyo nombre no quiero acordarme.\n" * 20 + "Ω\n")
+    # the recipe's default data (tinyshakespeare) has no files.test: name the format, data=text
+    scored = char_lm(
+        "mode=evaluate", f"ckpt={run}", "data=text", f"data.files.test={other}", data_dir=data_dir
+    )
+    scored = scored.stdout
+    assert scored.startswith("test:") and "bpc (1,242 chars)" in scored
+    assert "characters the model never saw: 'Ω'" in scored

@@ -10,6 +10,7 @@ import torch
 
 from nlprnn.data.hub import load_from_hub
 from nlprnn.data.paths import data_file, missing_data
+from nlprnn.data.user_files import resolve
 from nlprnn.errors import UserError
 
 _GUTENBERG_START = re.compile(r"^\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG.*$", re.M)
@@ -18,7 +19,10 @@ _GUTENBERG_END = re.compile(r"^\*\*\* ?END OF (THE|THIS) PROJECT GUTENBERG.*$", 
 
 def read_text(path: str | Path) -> str:
     """Read a UTF-8 file (BOM allowed), normalise CRLF/CR newlines; clear errors otherwise."""
-    raw = Path(path).read_bytes()
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -130,3 +134,54 @@ class CharCorpus:
     def splits(self, seed: int = 0) -> dict[str, str]:
         """{train, val, test: text}; contiguous, so ``seed`` plays no part."""
         return dict(zip(("train", "val", "test"), split_text(self.text(), self.fractions)))
+
+
+class TextFiles(CharCorpus):
+    """``data=text``: the user's plain text. ``files.train`` is one file or a list (joined in order);
+    ``files.val`` / ``files.test`` likewise, or null: then cut contiguously from the end of the
+    training text, ``carve_fraction`` of its characters each (train | val | test, as in ``splits``)."""
+
+    def __init__(
+        self,
+        name: str,
+        dir: str | None,
+        files: dict,
+        carve_fraction: float = 0.05,
+        strip_gutenberg: bool = False,
+        max_chars: int | None = None,
+        prompt: str = "",
+    ) -> None:
+        super().__init__(name, dir, "", None, strip_gutenberg, max_chars, prompt=prompt)
+        self.files, self.carve_fraction = dict(files), carve_fraction
+
+    def read_file(self, path: str | Path) -> str:
+        text = read_text(path)
+        return strip_gutenberg(text, path) if self.strip_gutenberg else text
+
+    def _read(self, split: str) -> str | None:
+        given = self.files.get(split)
+        if not given:
+            return None
+        names = [given] if isinstance(given, str) else list(given)
+        texts = [self.read_file(resolve(self.dir, n, f"data.files.{split}")) for n in names]
+        return "".join(t if t.endswith("\n") else t + "\n" for t in texts)
+
+    def splits(self, seed: int = 0) -> dict[str, str]:
+        """{train, val, test: text}; contiguous, so ``seed`` plays no part."""
+        train = self._read("train")
+        if train is None:
+            raise UserError("data.files.train is not set: give the text file(s) (data.files.train=PATH)")
+        train = train[: self.max_chars] if self.max_chars else train
+        given = {s: self._read(s) for s in ("val", "test")}
+        missing = [s for s, text in given.items() if text is None]
+        f = self.carve_fraction
+        if missing and not 0 < f * len(missing) < 0.5:
+            raise UserError(f"data.carve_fraction={f}: must lie between 0 and {0.5 / len(missing)}")
+        cut = len(train) - int(f * len(train)) * len(missing)
+        out, start = {"train": train[:cut]}, cut
+        for split in ("val", "test"):
+            if given[split] is None:
+                out[split], start = train[start : start + int(f * len(train))], start + int(f * len(train))
+            else:
+                out[split] = given[split]
+        return out

@@ -1,4 +1,5 @@
-"""Sentence-aligned parallel text for translation: Multi30k (de<->en) and Anki/Tatoeba (es<->en).
+"""Sentence-aligned parallel text for translation: Multi30k (de<->en), Anki/Tatoeba (es<->en), and
+any pair of the user's (``data=parallel``: Moses-style ``PREFIX.{lang}`` files or a TSV).
 
 Every loader returns ``{split: [(source sentence, target sentence), ...]}`` of raw, untokenised text.
 """
@@ -12,6 +13,8 @@ from pathlib import Path
 
 from nlprnn.data.hub import load_from_hub
 from nlprnn.data.paths import data_file, first_n, missing_data
+from nlprnn.data.table import read_columns
+from nlprnn.data.user_files import SPLITS, carve_missing, resolve
 from nlprnn.errors import UserError
 
 MULTI30K_HUB = "bentrevett/multi30k"  # train/validation/test with "en" and "de" columns (no test_2017)
@@ -230,3 +233,82 @@ class AnkiPairs(ParallelCorpus):
 
     def read(self, seed: int) -> dict[str, list[tuple[str, str]]]:
         return load_anki(self.dir, self.src_lang, self.tgt_lang, self.fractions, seed, self.file)
+
+
+class ParallelFiles(ParallelCorpus):
+    """``data=parallel``: the user's sentence pairs in any language pair and direction. Each of
+    ``files.train`` / ``val`` / ``test`` is a Moses-style prefix (``PREFIX.{src_lang}`` and
+    ``PREFIX.{tgt_lang}``, optionally ``.gz``, line i of one translating line i of the other) or a
+    TSV file whose ``src_column`` and ``tgt_column`` hold the two sides. Without val and test files,
+    a ``grouped_split`` of train (pairs sharing a sentence stay together) with ``carve_fraction``
+    each; without one of them, a seeded random ``carve_fraction`` of train."""
+
+    def __init__(
+        self,
+        *args,
+        files: dict[str, str | None],
+        src_column: int = 0,
+        tgt_column: int = 1,
+        carve_fraction: float = 0.1,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.files, self.columns, self.carve_fraction = dict(files), [src_column, tgt_column], carve_fraction
+        if self.src_lang == self.tgt_lang:
+            raise UserError(f"data.src_lang and data.tgt_lang are both {self.src_lang!r}")
+
+    def locate(self, rel: str, key: str = "data.files.test") -> Path:
+        """A TSV file, or the prefix of two per-language files."""
+        prefix = Path(rel).expanduser()
+        for suffix in ("", ".gz"):
+            pair = [Path(f"{rel}.{lang}{suffix}") for lang in (self.src_lang, self.tgt_lang)]
+            try:
+                found = [resolve(self.dir, str(p), key) for p in pair]
+            except UserError:
+                continue
+            return found[0].with_name(prefix.name)
+        try:
+            return resolve(self.dir, rel, key)
+        except UserError:
+            raise UserError(
+                f"{key}={rel}: neither a TSV file nor the prefix of {rel}.{self.src_lang} and "
+                f"{rel}.{self.tgt_lang} (or .gz), under data.dir={self.dir} or the working directory"
+            ) from None
+
+    def read_file(self, path: Path) -> list[tuple[str, str]]:
+        """Pairs of a located file (see ``locate``); an empty side of a pair is an error naming the line."""
+        if path.is_file():
+            rows = read_columns(path, self.columns, "tsv", header=False)
+        else:
+            src, tgt = (self._side(path, lang) for lang in (self.src_lang, self.tgt_lang))
+            rows = [(i, list(pair)) for i, pair in enumerate(read_parallel(src, tgt), 1)]
+            path = src
+        pairs = []
+        for lineno, (a, b) in rows:
+            if not a.strip() or not b.strip():
+                raise UserError(f"{path}:{lineno}: an empty sentence (each line needs both sides)")
+            pairs.append((a.strip(), b.strip()))
+        if not pairs:
+            raise UserError(f"{path}: no sentence pairs")
+        return pairs
+
+    @staticmethod
+    def _side(prefix: Path, lang: str) -> Path:
+        plain = prefix.with_name(f"{prefix.name}.{lang}")
+        return plain if plain.is_file() else plain.with_name(plain.name + ".gz")
+
+    def read(self, seed: int) -> dict[str, list[tuple[str, str]]]:
+        given = {s: rel for s, rel in self.files.items() if rel}
+        if set(given) - set(SPLITS) or "train" not in given:
+            raise UserError(f"data.files: give train (and optionally val, test), got {sorted(given)}")
+        splits = {s: self.read_file(self.locate(rel, f"data.files.{s}")) for s, rel in given.items()}
+        if len(splits) > 1:
+            return carve_missing(splits, self.carve_fraction, seed)
+        f = self.carve_fraction
+        if not 0 < f < 0.5:
+            raise UserError(f"data.carve_fraction={f}: must lie between 0 and 0.5")
+        pairs = splits["train"]
+        # grouped in the file's column order, so that both directions get the same split
+        in_file_order = [(b, a) for a, b in pairs] if self.columns[0] > self.columns[1] else pairs
+        parts = grouped_split(in_file_order, [1 - 2 * f, f, f], seed)
+        return {name: [pairs[i] for i in idx] for name, idx in zip(SPLITS, parts)}

@@ -52,7 +52,9 @@ def read_columns(
     text = read_text(path)
     if fmt == "jsonl":
         return _json_rows(path, text, columns)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="," if fmt == "csv" else "\t")
+    # TSV: tabs only, quotes are text (a sentence may start with "); CSV: quoted fields as usual
+    options = {"delimiter": ","} if fmt == "csv" else {"delimiter": "\t", "quoting": csv.QUOTE_NONE}
+    reader = csv.reader(io.StringIO(text, newline=""), **options)
     rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
     if header:
         if not rows:

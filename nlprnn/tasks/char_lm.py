@@ -87,12 +87,21 @@ class CharLM(Recipe):
 
     def score(self, generator: Generator, text: str) -> dict:
         batching = generator.config["batching"]
-        ids = generator.vocab.encode(text)
+        vocab = generator.vocab
+        unknown = sorted({c for c in text if c not in vocab})  # a new text may hold unseen characters
+        if unknown and vocab.unk_id is None:
+            text = "".join(c for c in text if c in vocab)  # a vocabulary without <unk>: skip them
+        ids = vocab.encode(text)
         nats = self.nats_per_char(generator.model, ids, batching["bptt"], batching.get("stateful", True))
-        return {"loss": nats, "bpc": nats / math.log(2), "chars": len(text)}
+        scores = {"loss": nats, "bpc": nats / math.log(2), "chars": len(text)}
+        return {**scores, "unknown_chars": "".join(unknown)} if unknown else scores
 
     def describe(self, split: str, scores: dict) -> str:
-        return f"{split}: {scores['loss']:.4f} nats/char, {scores['bpc']:.4f} bpc"
+        unknown = scores.get("unknown_chars")
+        return (
+            f"{split}: {scores['loss']:.4f} nats/char, {scores['bpc']:.4f} bpc ({scores['chars']:,} chars)"
+            + (f"\n  characters the model never saw: {unknown!r}" if unknown else "")
+        )
 
     def predictor_options(self) -> dict:
         keys = ("length", "temperature", "top_k", "top_p", "seed")

@@ -211,12 +211,12 @@ def command_line_overrides() -> list[str]:
 
 def evaluation_splits(cfg: DictConfig, trained: dict) -> dict:
     """The splits ``mode=evaluate`` scores. The trained run's data reader and settings, with any
-    ``data.KEY=...`` of the command line on top (``data=FORMAT`` there: that reader instead); with
-    ``data.files.test=FILE`` only that file is read, through the reader's ``read_file``."""
+    ``data.KEY=...`` of the command line on top (``data=FORMAT`` naming another reader: that one, as
+    composed); with ``data.files.test=FILE`` only that file is read, through the reader's ``read_file``."""
     overrides = command_line_overrides()
     keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
-    if "data" in keys:  # the command line chose a reader: use it as composed
-        data_cfg = cfg.data
+    if "data" in keys and cfg.data.get("_target_") != trained["data"].get("_target_"):
+        data_cfg = cfg.data  # the command line chose another reader: use it as composed
     else:
         given = OmegaConf.from_dotlist(
             [o.lstrip("+~") for o, k in zip(overrides, keys) if k.startswith("data.")]
@@ -231,7 +231,9 @@ def evaluation_splits(cfg: DictConfig, trained: dict) -> dict:
             f"data.files.test: the reader of data={data_cfg.get('name')} does not read single files; "
             "choose the file's format on the command line too (e.g. data=table, data=conll)"
         )
-    return {"test": reader.read_file(resolve(data_cfg.get("dir"), data_cfg.files.test, "data.files.test"))}
+    rel = data_cfg.files.test
+    locate = getattr(reader, "locate", lambda rel: resolve(data_cfg.get("dir"), rel, "data.files.test"))
+    return {"test": reader.read_file(locate(rel))}  # locate: a file, or a prefix of two (translation)
 
 
 def infer(recipe_cls: type[Recipe], cfg: DictConfig) -> None:
