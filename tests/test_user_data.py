@@ -221,3 +221,34 @@ def test_hub_reader_with_local_builders_and_the_offline_message(tmp_path, monkey
         HubDataset("h", None, "sentiment", "someone/dataset").splits(0)
     with pytest.raises(UserError, match="no column 'text' in json"):
         HubDataset("h", str(tmp_path), "sentiment", "json", data_files={"train": "train.jsonl"}).splits(0)
+
+
+def test_word_vectors_file_matched_case_insensitively_with_coverage(tmp_path):
+    import gzip
+
+    import torch
+
+    from nlprnn.data.pretrained_vectors import PretrainedInit, read_vectors
+    from nlprnn.data.vocab import Vocab
+
+    lines = ["4 3", "Paris 1 0 0", "paris 9 9 9", "the 0 1 0", "Berlin 0 0 1"]
+    with gzip.open(tmp_path / "vec.txt.gz", "wt", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    found, dim = read_vectors(tmp_path / "vec.txt.gz", ["paris", "Paris", "berlin", "rome"])
+    assert dim == 3 and found["Paris"].tolist() == [1, 0, 0] and found["paris"].tolist() == [9, 9, 9]
+    assert found["berlin"].tolist() == [0, 0, 1] and "rome" not in found  # case-insensitive fallback
+    vocab = Vocab(["<pad>", "<unk>", "paris", "berlin", "rome", "the"], unk="<unk>")
+    table = torch.randn(6, 3)
+    before = table.clone()
+    log = PretrainedInit("vec.txt.gz")(table, vocab, [], str(tmp_path))
+    assert "vectors for 3 of 4 words (75.0% coverage" in log
+    assert torch.equal(table[4], before[4]) and not torch.equal(table[2], before[2])  # rome kept
+    # rescaled as a block: directions kept
+    assert torch.allclose(table[2] / table[2].norm(), torch.ones(3) / 3**0.5)
+    with pytest.raises(
+        UserError, match="vectors of 3 dimensions, but the model's embeddings have 5: set model.emb_dim=3"
+    ):
+        PretrainedInit("vec.txt.gz")(torch.randn(6, 5), vocab, [], str(tmp_path))
+    write(tmp_path / "bad.txt", "a 1 2 3\nb 1 2\n")
+    with pytest.raises(UserError, match=r"bad.txt:2: 2 values where line 1 had 3"):
+        read_vectors(tmp_path / "bad.txt", ["a", "b"])

@@ -123,6 +123,8 @@ def to_bilou_tsv(src, dst, limit: int):
 
 def test_ner_on_a_bilou_tab_file_through_data_conll(data_dir, tmp_path):
     train = to_bilou_tsv(data_dir / "ner/conll2002_es/esp.train", tmp_path / "train.tsv", 400)
+    vectors = tmp_path / "vectors.txt"  # the user's own word vectors, 16 dims like the tiny model
+    vectors.write_text("".join(f"{w} " + " ".join(["0.5"] * 16) + "\n" for w in ["EL", "de", "la", "zzz"]))
     run = tmp_path / "run"
     out = ner(
         "data=conll",
@@ -130,9 +132,12 @@ def test_ner_on_a_bilou_tab_file_through_data_conll(data_dir, tmp_path):
         "data.separator=tab",
         "data.scheme=bilou",
         "data.tag_column=2",
+        "embeddings=file",
+        f"embeddings.path={vectors}",
         f"hydra.run.dir={run}",
         data_dir=data_dir,
     ).stdout
+    assert "embeddings: vectors.txt: vectors for 3 of" in out  # el (via EL), de, la
     # 400 sentences: 40 carved for val, 40 for test; the tiny config reads 300 and 40 of them
     assert "data: conll: train 300 sentences, val 40 sentences, test 40 sentences" in out
     assert "S-PER" in out  # read as BILOU, trained as the recipe's IOBES

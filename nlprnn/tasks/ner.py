@@ -68,6 +68,13 @@ class NER(Recipe):
             num_chars=len(self.features.chars),
             pad_id=self.features.pad_id,
         )
+        if cfg.embeddings._target_.endswith("PpmiSvdInit"):
+            raise UserError(
+                "recipe=ner: choose embeddings=random or embeddings=file (ppmi_svd is sentiment's)"
+            )
+        vectors_log = build(cfg.embeddings)(model.embedding.weight, self.features.words, [], cfg.data.dir)
+        if dist.is_main():
+            print(vectors_log)
         return model, {"vocab": {"features": self.features.to_dict(), "tags": self.tags.to_dict()}}
 
     def train_batches(self, epoch: int) -> IndexedBatches:
