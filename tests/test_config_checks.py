@@ -29,7 +29,7 @@ def test_every_shipped_config_passes(recipe, debug):
         ("char_lm", "top_p=0", "top_p=0: must be a number in (0, 1] or null"),
         ("char_lm", "batching.bptt=0", "batching.bptt=0"),
         ("ner", "model.dropout=1.5", "model.dropout=1.5: must be a number in [0, 1)"),
-        ("ner", "tagging=bilou", "tagging='bilou': must be one of iob2, iobes"),
+        ("ner", "tagging=bioes", "tagging='bioes': must be one of iob1, iob2, iobes, bilou"),
         ("sentiment", "truncate=middle", "truncate='middle': must be one of head, tail"),
         ("translation", "decoding.beam_size=0", "decoding.beam_size=0"),
         ("translation", "trainer.ema=1", "trainer.ema=1: must be a number in (0, 1) or null"),
@@ -56,6 +56,8 @@ def test_every_checked_key_exists_in_some_recipe():
     for extra in (
         ["recipe=translation", "decoding=sample"],
         ["recipe=sentiment", "data=imdb", "tokenizer=sentencepiece"],
+        ["recipe=sentiment", "data=table"],
+        ["recipe=ner", "data=conll"],
     ):
         configs.append(compose_config(extra))
     missing = [

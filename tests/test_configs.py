@@ -18,6 +18,12 @@ DATA = {
     "ner": ["conll2003_en", "conll2002_es"],
     "sentiment": ["sst2", "imdb"],
 }
+USER_DATA = {  # the user's own files, and what each needs on the command line to instantiate
+    "char_lm": {"text": [], "hub": ["data.path=text"]},
+    "translation": {"parallel": ["data.src_lang=fr", "data.tgt_lang=en"], "hub": ["data.path=csv"]},
+    "ner": {"conll": [], "hub": ["data.path=conll2003"]},
+    "sentiment": {"table": [], "hub": ["data.path=imdb"]},
+}
 COURSE_DATA = ["synthetic", "sunspots", "co2"]  # conf/recipe/course/: the course experiments
 COURSE = sorted(p.stem for p in (CONF / "recipe" / "course").glob("*.yaml"))
 
@@ -49,6 +55,14 @@ def test_recipe_composes_and_instantiates(recipe, debug):
 def test_data_options(task, data):
     cfg = compose_config([f"recipe={task}", f"data={data}"])
     assert cfg.data.name == data and "dir" in cfg.data
+    reader = instantiate(cfg.data, _convert_="all")  # every key is an argument of its _target_
+    assert reader.name == data and callable(reader.splits)
+
+
+@pytest.mark.parametrize("task, data", [(t, d) for t, names in USER_DATA.items() for d in names])
+def test_user_data_options(task, data):
+    cfg = compose_config([f"recipe={task}", f"data={data}", *USER_DATA[task][data]])
+    assert "dir" in cfg.data and "files" in cfg.data or data == "hub"
     reader = instantiate(cfg.data, _convert_="all")  # every key is an argument of its _target_
     assert reader.name == data and callable(reader.splits)
 
@@ -97,6 +111,7 @@ def test_every_node_instantiates(task, data, choices):
     nodes = _targets(cfg)
     expected = {"data", "model", "optimizer"} | {
         "sentiment": {"tokenizer", "embeddings"},
+        "ner": {"embeddings"},
         "translation": {"subword", "decoding", "validation"},
     }.get(task, set())
     assert set(nodes) == expected
@@ -105,7 +120,10 @@ def test_every_node_instantiates(task, data, choices):
 
 
 def test_every_data_config_belongs_to_a_recipe():
-    assert sorted(p.stem for p in (CONF / "data").glob("*.yaml")) == sorted(sum(DATA.values(), COURSE_DATA))
+    user = sorted({d for names in USER_DATA.values() for d in names})
+    assert sorted(p.stem for p in (CONF / "data").glob("*.yaml")) == sorted(
+        sum(DATA.values(), COURSE_DATA + user)
+    )
 
 
 def test_misspelt_key_fails_loudly():

@@ -67,7 +67,8 @@ def test_imdb_with_sentencepiece_and_conv_front_end(data_dir, tmp_path, pooling)
         data_dir=data_dir,
     ).stdout
     assert (
-        "data: imdb: train 400, val 50, test 50; sentencepiece vocabulary" in out and "test: accuracy" in out
+        "data: imdb: train 400, val 50, test 50; labels negative, positive; sentencepiece vocabulary" in out
+        and "test: accuracy" in out
     )
     assert json.loads((tmp_path / "results.json").read_text())["test"]["texts"] == 50
 
