@@ -214,6 +214,13 @@ def test_hub_reader_with_local_builders_and_the_offline_message(tmp_path, monkey
     ner = HubDataset("h", str(tmp_path), "ner", "json", data_files={"train": "ner.jsonl"},
                      columns={"tokens": "words", "tags": "ner"})  # fmt: skip
     assert ner.splits(0)["train"][0] == (["EU", "rejects"], ["B-ORG", "O"])
+    pairs = "".join(json.dumps({"fr": f"bonjour {i}", "en": f"hello {i}"}) + "\n" for i in range(30))
+    write(tmp_path / "pairs.jsonl", pairs)
+    mt = HubDataset("h", str(tmp_path), "translation", "json", data_files={"train": "pairs.jsonl"},
+                    columns={"src": "fr", "tgt": "en"}, splits={"val": None, "test": None})  # fmt: skip
+    mt_splits = mt.splits(0)
+    assert [len(mt_splits[s]) for s in ("train", "val", "test")] == [24, 3, 3]
+    assert all(s.replace("bonjour", "hello") == t for s, t in mt_splits["train"])
     write(tmp_path / "book.txt", "".join(f"line {i}\n" for i in range(100)))
     text = HubDataset("h", str(tmp_path), "char_lm", "text", data_files={"train": "book.txt"}).splits(0)
     assert text["train"] + text["val"] + text["test"] == "".join(f"line {i}\n" for i in range(100))
