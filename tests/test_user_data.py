@@ -259,3 +259,28 @@ def test_word_vectors_file_matched_case_insensitively_with_coverage(tmp_path):
     write(tmp_path / "bad.txt", "a 1 2 3\nb 1 2\n")
     with pytest.raises(UserError, match=r"bad.txt:2: 2 values where line 1 had 3"):
         read_vectors(tmp_path / "bad.txt", ["a", "b"])
+
+
+def test_evaluate_reads_a_new_file_with_the_trained_readers_settings(tmp_path, monkeypatch):
+    from omegaconf import OmegaConf
+
+    from nlprnn.tasks import recipe
+
+    write(tmp_path / "new.tsv", "words\tstars\nvery good\t5\nbad\t1\n")
+    trained = {
+        "seed": 3,
+        "data": {
+            "_target_": "nlprnn.data.sentiment.TableTexts", "name": "mine", "dir": None, "labels": None,
+            "files": {"train": "gone.csv", "val": None, "test": None},  # the training file is not needed
+            "text_column": "words", "label_column": "stars",
+        },
+    }  # fmt: skip
+    cfg = OmegaConf.create({"data": {"dir": str(tmp_path), "files": {"test": "new.tsv"}}})
+    monkeypatch.setattr(
+        recipe, "command_line_overrides", lambda: ["mode=evaluate", "data.files.test=new.tsv"]
+    )
+    assert recipe.evaluation_splits(cfg, trained) == {"test": [("very good", "5"), ("bad", "1")]}
+    imdb_data = {"_target_": "nlprnn.data.sentiment.ImdbReviews", "name": "imdb", "dir": None}
+    imdb = {"seed": 3, "data": {**imdb_data, "files": {"archive": "x.tar.gz"}, "labels": ["neg", "pos"]}}
+    with pytest.raises(UserError, match="does not read single files; choose the file's format .* data=table"):
+        recipe.evaluation_splits(cfg, imdb)
