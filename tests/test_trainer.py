@@ -37,7 +37,12 @@ def test_resumed_run_matches_uninterrupted_run(run_recipe, tmp_path, monkeypatch
     monkeypatch.setattr(Trainer, "train_step", real_step)
     assert torch.load(tmp_path / "killed/last.pt", weights_only=True)["trainer"]["step"] == 3
 
+    before = torch.load(tmp_path / "killed/last.pt", weights_only=True)["trainer"]["train_seconds"]
     run_recipe(tmp_path / "killed", *TINY, *steps, "trainer.resume=true")
+    seconds = [json.loads(line)["train_seconds"] for line in (tmp_path / "killed/metrics.jsonl").open()]
+    assert (
+        before > 0 and seconds[0] == before and seconds[-1] > before
+    )  # the whole run's time, over the resume
     for entry in ["model", "train_model"] if ema else ["model"]:
         full, resumed = (
             _weights(tmp_path / "full/last.pt", entry),

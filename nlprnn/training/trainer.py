@@ -76,10 +76,12 @@ class Trainer:
             "evals": 0,
             "evaluated": None,
             "stopped_early": False,
+            "train_seconds": 0.0,  # training time of the whole run, over resumes, at the last checkpoint
         }
         self.writer = None
         self.grad_norms = (0.0, 0, 0.0)  # sum, count, max of the norms since the last evaluation
         self.tokens, self.train_seconds = 0, 0.0  # this invocation's training steps (no evaluation)
+        self.seconds_before = 0.0  # what the resumed run had trained before this invocation
 
     # ---- setup -------------------------------------------------------------------------
     def _wrap_ddp(self, model: nn.Module) -> nn.Module:
@@ -203,11 +205,12 @@ class Trainer:
             "grad_norm": total / count if count else None,  # before clipping, mean since the last evaluation
             "grad_norm_max": peak if count else None,
             "epochs": self.state["step"] / self.steps_per_epoch,  # fractional: steps over steps per epoch
-            "train_seconds": self.train_seconds,  # this invocation's training steps, evaluation excluded
+            "train_seconds": self.seconds_before + self.train_seconds,  # the run's, evaluation excluded
             "train_tok_s": self.tokens_per_second(),
             "lr": self.optimizer.param_groups[0]["lr"],
             **metrics,
         }
+        self.state["train_seconds"] = record["train_seconds"]
         ckpt = self._checkpoint()  # collective under DDP: every rank takes part
         if dist.is_main():
             # the order makes a kill at any instant safe: a resume starts from last.pt, drops the
@@ -257,6 +260,7 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.schedule.load_state_dict(ckpt["schedule"])
         self.state.update(ckpt["trainer"])
+        self.seconds_before = self.state.get("train_seconds", 0.0)  # absent in older checkpoints
         self.task.load_state_dict(ckpt["task_state"][dist.rank()])
         torch.set_rng_state(ckpt["rng"]["torch"])
         random.setstate((ckpt["rng"]["python_version"], tuple(ckpt["rng"]["python"]), None))
