@@ -176,6 +176,9 @@ def test_depth_trains_each_variant_as_its_recipe(run_recipe, tmp_path):
     assert "num_layers: 3" in saved and "seed: 1234" in saved
     assert all(r["seconds / epoch"] > 0 for r in rows.values())
     assert (out / "ner_val_curves.png").exists()
+    md = (out / "results.md").read_text()  # one table per recipe, each with its own metric only
+    assert "## char_lm" in md and "## ner" in md
+    assert "val loss" in md.split("## ner")[0] and "val f1" not in md.split("## ner")[0]
 
 
 @pytest.mark.parametrize("name", ["depth", "pooling", "cells"])

@@ -97,7 +97,7 @@ def run(cfg) -> dict:
         for label, overrides in comparison.variants.items():
             folder = out / name / folder_name(label)
             row, curves[label] = train_variant(cfg, comparison, label, list(overrides), folder)
-            rows.append(row)
+            rows.append({"comparison": name, **row})
         line_plot(
             {
                 label: ([r["train_seconds"] for r in c], [r["plotted"] for r in c])
@@ -108,9 +108,20 @@ def run(cfg) -> dict:
             f"validation {comparison.metric}",
             title=f"{name}: {cfg.experiment.title}",
         )
-    write_results(out, cfg.experiment.title, {"result": rows})
+    write_results(out, cfg.experiment.title, by_comparison(rows))
     (out / "results.json").write_text(json.dumps({"result": rows}, indent=1))
     return {"rows": rows}
+
+
+def by_comparison(rows: list[dict]) -> dict[str, list[dict]]:
+    """{comparison: its rows}, each table with only the columns its rows have (every recipe
+    reports its own metric)."""
+    tables: dict[str, list[dict]] = {}
+    for row in rows:
+        tables.setdefault(row.get("comparison", row["recipe"]), []).append(
+            {k: v for k, v in row.items() if k != "comparison"}
+        )
+    return tables
 
 
 MODES = {"train": run}
