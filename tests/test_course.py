@@ -125,6 +125,21 @@ def test_sliding_windows_random_split_looks_better_than_it_is(run_recipe, tmp_pa
     assert (out / "test_forecasts.png").exists()
 
 
+def test_a_trending_series_needs_relative_windows(run_recipe, tmp_path):
+    """CO2 rises every year: a model fed levels never reaches the test years' values, one fed
+    changes from the window's last value beats the naive forecast."""
+    co2 = ["data=co2", "experiment.window=52"]
+    ratio = {}
+    for relative in (False, True):
+        result, _, _ = course(
+            run_recipe, tmp_path / str(relative), "sliding_windows", *co2, f"experiment.relative={relative}"
+        )
+        ratio[relative] = {(r["split"], r["model"]): r["MAE / naive MAE"] for r in result["rows"]}[
+            ("time", "RNN (gru)")
+        ]
+    assert ratio[True] < 1 < 5 < ratio[False]
+
+
 def test_truncated_bptt_same_characters_for_every_window(run_recipe, tmp_path):
     result, _, out = course(run_recipe, tmp_path, "truncated_bptt")
     rows = {r["run"]: r for r in result["rows"]}

@@ -38,7 +38,12 @@ def errors(prediction: torch.Tensor, target: torch.Tensor) -> dict:
 
 def fit_and_predict(cfg, name, make, x, y, split, seed, folder) -> torch.Tensor:
     """Train on split["train"] (normalised with the training targets' mean and sd), choose the best
-    epoch on split["val"]; -> predictions for every window, in the series' units."""
+    epoch on split["val"]; -> predictions for every window, in the series' units.
+
+    ``experiment.relative``: the models see each window relative to its last value and predict
+    the change, so a series with a trend (CO2) is not asked for levels it never saw in training."""
+    last = x[:, -1] if cfg.experiment.get("relative") else torch.zeros_like(y)  # (N, 1)
+    x, y = x - last.unsqueeze(1), y - last
     mean, sd = y[split["train"]].mean(), y[split["train"]].std()
     xn, yn = (x - mean) / sd, (y - mean) / sd
     torch.manual_seed(seed)
@@ -53,7 +58,7 @@ def fit_and_predict(cfg, name, make, x, y, split, seed, folder) -> torch.Tensor:
     fit(cfg, model, task, folder)
     with torch.no_grad():
         model.eval()
-        return model(xn) * sd + mean
+        return model(xn) * sd + mean + last
 
 
 def run(cfg) -> dict:
