@@ -182,8 +182,13 @@ def test_generation_same_checkpoint_same_seed(run_recipe, tmp_path):
     assert "```" in (out / "results.md").read_text() and saved["checkpoint step"] > 0
 
 
-def test_depth_trains_each_variant_as_its_recipe(run_recipe, tmp_path):
+def test_depth_trains_each_variant_as_its_recipe(run_recipe, tmp_path, capsys):
     result, _, out = course(run_recipe, tmp_path, "depth")
+    printed = capsys.readouterr().out  # the next steps name the variant's own recipe
+    assert (
+        "python -m nlprnn recipe=char_lm mode=evaluate" in printed
+        and "recipe=course/depth mode" not in printed
+    )
     rows = {r["variant"]: r for r in result["rows"]}
     assert rows["1 layer"]["parameters"] < rows["2 layers"]["parameters"] < rows["3 layers"]["parameters"]
     assert rows["left to right"]["parameters"] < rows["bidirectional"]["parameters"]

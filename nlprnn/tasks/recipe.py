@@ -177,6 +177,8 @@ def next_steps(recipe: Recipe, out: Path) -> str:
         name = HydraConfig.get().runtime.choices.recipe
     except ValueError:
         name = recipe.name
+    if not name.startswith(recipe.name):  # trained by another recipe (a course comparison)
+        name = recipe.name
     command = f"python -m nlprnn recipe={name}"
     return (
         f"best checkpoint: {out / 'best.pt'}\nuse it:\n"
