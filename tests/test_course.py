@@ -138,6 +138,10 @@ def test_a_trending_series_needs_relative_windows(run_recipe, tmp_path):
             ("time", "RNN (gru)")
         ]
     assert ratio[True] < 1 < 5 < ratio[False]
+    from nlprnn.tasks.course.sliding_windows import decimal_years
+
+    new_year = decimal_years(torch.tensor([19961231, 19970101]))  # the plot's x axis has no jumps
+    assert 0 < new_year[1] - new_year[0] < 0.01 and decimal_years(torch.tensor([1700])) == [1700]
 
 
 def test_truncated_bptt_same_characters_for_every_window(run_recipe, tmp_path):

@@ -130,15 +130,24 @@ def row(split: str, model: str, runs: list[dict], naive: dict) -> dict:
     }
 
 
+def decimal_years(times: torch.Tensor) -> list[float]:
+    """Time stamps for a plot's x axis: years as they are, YYYYMMDD dates as fractional years (a
+    date read as a number would jump by 8,870 from 19961231 to 19970101)."""
+    if times.max() < 10000:
+        return times.tolist()
+    year, month, day = times // 10000, (times // 100) % 100, times % 100
+    return (year + (month - 1) / 12 + (day - 1) / 365).tolist()
+
+
 def plot(out, cfg, e, target_times, y, naive, predictions, test) -> None:
-    t = target_times[test].tolist()
+    t = decimal_years(target_times[test])
     series = {"actual": (t, y[test, 0].tolist()), "naive": (t, naive[test, 0].tolist())}
     for name in models(e):
         series[f"{name}, time split"] = (t, predictions[("time", name)][0][test, 0].tolist())
     line_plot(
         series,
         out / "test_forecasts.png",
-        cfg.data.time_column,
+        "year" if target_times.max() >= 10000 else cfg.data.time_column,
         cfg.data.value_column,
         title=f"{cfg.data.name}: one-step forecasts on the test period (split by time)",
     )
