@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nlprnn.data.hub import load_from_hub
 from nlprnn.data.paths import data_file, first_n, missing_data
-from nlprnn.data.table import read_columns
+from nlprnn.data.table import filled_pairs, read_columns
 from nlprnn.data.user_files import SPLITS, carve_missing, resolve
 from nlprnn.errors import UserError
 
@@ -283,14 +283,7 @@ class ParallelFiles(ParallelCorpus):
             src, tgt = (self._side(path, lang) for lang in (self.src_lang, self.tgt_lang))
             rows = [(i, list(pair)) for i, pair in enumerate(read_parallel(src, tgt), 1)]
             path = src
-        pairs = []
-        for lineno, (a, b) in rows:
-            if not a.strip() or not b.strip():
-                raise UserError(f"{path}:{lineno}: an empty sentence (each line needs both sides)")
-            pairs.append((a.strip(), b.strip()))
-        if not pairs:
-            raise UserError(f"{path}: no sentence pairs")
-        return pairs
+        return filled_pairs(path, rows, ("source sentence", "target sentence"))
 
     @staticmethod
     def _side(prefix: Path, lang: str) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nlprnn.data.hub import load_from_hub
 from nlprnn.data.paths import data_file, missing_data
-from nlprnn.data.table import read_columns
+from nlprnn.data.table import filled_pairs, read_columns
 from nlprnn.data.user_files import carve_missing, split_files
 from nlprnn.errors import UserError
 
@@ -238,14 +238,7 @@ class TableTexts(LabelledTexts):
 
     def read_file(self, path: str | Path) -> list[Named]:
         rows = read_columns(path, [self.text_column, self.label_column], self.format, self.header)
-        examples = []
-        for lineno, (text, label) in rows:
-            if not text.strip() or not label.strip():
-                raise UserError(f"{path}:{lineno}: empty {'text' if not text.strip() else 'label'}")
-            examples.append((text.strip(), label.strip()))
-        if not examples:
-            raise UserError(f"{path}: no rows found")
-        return examples
+        return filled_pairs(path, rows, ("text", "label"))
 
     def read(self, seed: int) -> dict[str, list[Named]]:
         splits = {split: self.read_file(path) for split, path in split_files(self.files, self.dir).items()}

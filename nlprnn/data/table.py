@@ -74,6 +74,20 @@ def read_columns(
     return out
 
 
+def filled_pairs(path, rows: list[tuple[int, list[str]]], names: tuple[str, str]) -> list[tuple[str, str]]:
+    """The two chosen columns of each row, stripped; an empty one, or no rows at all, is an error
+    naming the file (and line, and which of ``names`` is empty)."""
+    pairs = []
+    for lineno, (a, b) in rows:
+        a, b = a.strip(), b.strip()
+        if not a or not b:
+            raise UserError(f"{path}:{lineno}: empty {names[0] if not a else names[1]}")
+        pairs.append((a, b))
+    if not pairs:
+        raise UserError(f"{path}: no rows found")
+    return pairs
+
+
 def _json_rows(path: Path, text: str, columns: list[str | int]) -> list[tuple[int, list[str]]]:
     out = []
     for lineno, line in enumerate(text.splitlines(), 1):
