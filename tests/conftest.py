@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,11 @@ from omegaconf import open_dict
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
+
+
+def pytest_configure(config):
+    """A fresh disk cache (PPMI-SVD vectors) per test session: no test reads a user's stale entry."""
+    os.environ["NLPRNN_CACHE"] = tempfile.mkdtemp(prefix="nlprnn-cache-")
 
 
 def real_data_dir() -> Path:

@@ -1,10 +1,14 @@
-"""PPMI-SVD word vectors: co-occurrence counts, PPMI against the dense formula, vector geometry."""
+"""PPMI-SVD word vectors: co-occurrence counts, PPMI against the dense formula, vector geometry,
+and their disk cache."""
 
 import math
 
+import pytest
 import torch
 
-from nlprnn.data.word_vectors import cooccurrence, ppmi, ppmi_svd_vectors
+from nlprnn.data import disk_cache, word_vectors
+from nlprnn.data.word_tokenizer import WordTokenizer
+from nlprnn.data.word_vectors import PpmiSvdInit, cooccurrence, ppmi, ppmi_svd_vectors
 
 
 def test_cooccurrence_weights_by_distance_and_stays_inside_texts():
@@ -55,3 +59,44 @@ def test_an_accurate_svd_does_not_depend_on_the_seed():
 
     assert agreement(oversample=60, iters=4) > 0.999
     assert agreement(oversample=0, iters=0) < 0.99  # one random draw: seed-dependent
+
+
+def _init_table(init, tokenizer, texts, vocab_size=40):
+    table = torch.zeros(vocab_size, 6)
+    log = init(table, tokenizer, texts, data_dir=None, seed=0)
+    return table, log
+
+
+def test_ppmi_svd_vectors_are_cached_on_disk_by_texts_tokenizer_and_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("NLPRNN_CACHE", str(tmp_path))
+    calls = []
+    real = word_vectors.ppmi_svd_vectors
+    monkeypatch.setattr(word_vectors, "ppmi_svd_vectors", lambda *a, **k: calls.append(a) or real(*a, **k))
+    texts = [f"the {w} sat on the {c} mat" for w in ("cat", "dog", "fox") for c in ("red", "blue")] * 5
+    tokenizer = WordTokenizer.build(texts, min_freq=1)
+    first, log = _init_table(PpmiSvdInit(corpus=["train"], window=2), tokenizer, texts)
+    assert len(calls) == 1 and "computed" in log and first.abs().sum() > 0
+    assert len(list((tmp_path / "ppmi_svd").glob("*.pt"))) == 1
+    again, log = _init_table(PpmiSvdInit(corpus=["train"], window=2), tokenizer, texts)
+    assert len(calls) == 1 and "cached" in log and torch.equal(first, again)
+    # any change of what the vectors depend on misses the cache
+    _init_table(PpmiSvdInit(corpus=["train"], window=3), tokenizer, texts)
+    _init_table(PpmiSvdInit(corpus=["train"], window=2), tokenizer, texts[:-1])
+    other = WordTokenizer.build(texts + ["a new word"], min_freq=1)
+    _init_table(PpmiSvdInit(corpus=["train"], window=2), other, texts)
+    assert len(calls) == 4
+    _init_table(PpmiSvdInit(corpus=["train"], window=2, cache=False), tokenizer, texts)
+    assert len(calls) == 5 and len(list((tmp_path / "ppmi_svd").glob("*.pt"))) == 4
+
+
+def test_an_unreadable_cache_entry_is_recomputed_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setenv("NLPRNN_CACHE", str(tmp_path))
+    texts = [f"a {w} b {w} c" for w in ("x", "y", "z")] * 4
+    tokenizer = WordTokenizer.build(texts, min_freq=1)
+    first, _ = _init_table(PpmiSvdInit(corpus=["train"], window=2), tokenizer, texts)
+    (entry,) = (tmp_path / "ppmi_svd").glob("*.pt")
+    entry.write_bytes(b"half a file")
+    with pytest.warns(UserWarning, match="unreadable cache entry"):
+        again, log = _init_table(PpmiSvdInit(corpus=["train"], window=2), tokenizer, texts)
+    assert "computed" in log and torch.equal(first, again)
+    assert disk_cache.load("ppmi_svd", entry.stem) is not None  # rewritten whole

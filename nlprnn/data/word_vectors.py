@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
+from nlprnn.data import disk_cache
 from nlprnn.data.paths import data_file
 from nlprnn.data.sentiment import read_imdb
 from nlprnn.errors import UserError
@@ -140,6 +141,16 @@ def unlabelled_texts(entries: Sequence[str], data_dir: str | None, train_texts: 
     return texts
 
 
+CACHE_VERSION = "ppmi_svd/1"  # bump when ppmi_svd_vectors changes what it returns
+
+
+def tokenizer_fingerprint(tokenizer) -> bytes:
+    """What a tokenizer maps text to: its vocabulary (word) or its sentencepiece model (subword)."""
+    if hasattr(tokenizer, "to_dict"):
+        return repr((type(tokenizer).__name__, tokenizer.to_dict())).encode("utf-8")
+    return type(tokenizer).__name__.encode("utf-8") + tokenizer.to_tensor().numpy().tobytes()
+
+
 class PpmiSvdInit:
     """Embedding initialisation from count-based word vectors: PPMI-SVD vectors of the unlabelled
     ``corpus`` texts (entries as in ``unlabelled_texts``; co-occurrence ``window``)."""
@@ -151,9 +162,11 @@ class PpmiSvdInit:
         oversample: int = 0,
         iters: int = 4,
         seed: int | None = None,
+        cache: bool = True,
     ) -> None:
         """``oversample``, ``iters``: the randomized SVD's accuracy; ``seed``: its draw (null: the
-        run's seed, so the vectors change with it)."""
+        run's seed, so the vectors change with it); ``cache``: keep the vectors on disk
+        (``nlprnn.data.disk_cache``), keyed by the texts, the tokenizer and these settings."""
         self.corpus, self.window, self.oversample, self.iters, self.seed = (
             list(corpus),
             window,
@@ -161,6 +174,7 @@ class PpmiSvdInit:
             iters,
             seed,
         )
+        self.cache = cache
 
     def __call__(
         self, table: torch.Tensor, tokenizer, train_texts, data_dir, seed: int = 0, own_archive=False
@@ -169,23 +183,23 @@ class PpmiSvdInit:
         start = time.perf_counter()
         texts = unlabelled_texts(self.corpus, data_dir, train_texts, own_archive)
         svd_seed = seed if self.seed is None else self.seed
-        encoded = (ids for i in range(0, len(texts), 2000) for ids in tokenizer.encode(texts[i : i + 2000]))
-        vectors = ppmi_svd_vectors(
-            encoded,
-            table.size(0),
-            table.size(1),
-            self.window,
-            2,
-            svd_seed,
-            self.oversample,
-            self.iters,
-        )
+        settings = (tuple(table.shape), self.window, 2, svd_seed, self.oversample, self.iters)
+        depends_on = [CACHE_VERSION, repr(settings), tokenizer_fingerprint(tokenizer)]
+        key = disk_cache.fingerprint(depends_on + texts)
+        vectors = disk_cache.load("ppmi_svd", key) if self.cache else None
+        source = "cached" if vectors is not None else "computed"
+        if vectors is None:
+            chunks = (texts[i : i + 2000] for i in range(0, len(texts), 2000))
+            encoded = (ids for chunk in chunks for ids in tokenizer.encode(chunk))
+            vectors = ppmi_svd_vectors(encoded, table.size(0), table.size(1), *settings[1:])
+            if self.cache:
+                disk_cache.save("ppmi_svd", key, vectors)
         found = vectors.abs().sum(1) > 0
         with torch.no_grad():
             table[found] = vectors[found].to(table.device)
         return (
             f"embeddings: PPMI-SVD vectors for {int(found.sum()):,} of {len(found):,} tokens from "
-            f"{len(texts):,} unlabelled texts in {time.perf_counter() - start:.0f} s"
+            f"{len(texts):,} unlabelled texts, {source} in {time.perf_counter() - start:.0f} s"
         )
 
 
