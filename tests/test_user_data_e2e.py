@@ -202,3 +202,15 @@ def test_char_lm_on_a_text_file_and_evaluation_on_another(data_dir, tmp_path):
     scored = scored.stdout
     assert scored.startswith("test:") and "bpc (1,242 chars)" in scored
     assert "characters the model never saw: 'Ω'" in scored
+    # the trained reader's settings can be overridden for the new file; a wrong one names its key
+    wrong = char_lm(
+        "mode=evaluate",
+        f"ckpt={run}",
+        "data=text",
+        f"data.files.test={other}",
+        "data.strip_gutenberg=true",
+        data_dir=data_dir,
+        check=False,
+    )
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+    assert "markers not found (data.strip_gutenberg=true; give data.strip_gutenberg=false" in wrong.stderr

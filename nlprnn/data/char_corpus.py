@@ -38,7 +38,10 @@ def strip_gutenberg(text: str, path: str | Path = "<text>") -> str:
     """Keep only the book between Project Gutenberg's START and END marker lines."""
     start, end = _GUTENBERG_START.search(text), _GUTENBERG_END.search(text)
     if not start or not end or end.start() <= start.end():
-        raise UserError(f"{path}: Project Gutenberg START/END markers not found")
+        raise UserError(
+            f"{path}: Project Gutenberg START/END markers not found "
+            "(data.strip_gutenberg=true; give data.strip_gutenberg=false for a text without them)"
+        )
     return text[start.end() : end.start()].strip("\n") + "\n"
 
 
