@@ -129,9 +129,10 @@ class Sentiment(Recipe):
             for label, s in scores["per_class"].items()
         )
         unknown = scores.get("unknown_labels")
+        n_unknown = sum(unknown.values()) if unknown else 0
         skipped = (
-            f"\n  not scored: {sum(unknown.values()):,} texts with labels the model does not know: "
-            + ", ".join(f"{label!r} x{n}" for label, n in sorted(unknown.items()))
+            f"\n  not scored: {n_unknown:,} text{'s' if n_unknown != 1 else ''} with labels the model "
+            "does not know: " + ", ".join(f"{label!r} x{n}" for label, n in sorted(unknown.items()))
             if unknown
             else ""
         )
