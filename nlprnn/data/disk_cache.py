@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
 import torch
+
+from nlprnn.training.checkpoint import save_atomic
 
 
 def cache_dir() -> Path:
@@ -49,18 +50,14 @@ def load(kind: str, key: str) -> torch.Tensor | None:
         return None
 
 
-def save(kind: str, key: str, tensor: torch.Tensor) -> Path | None:
-    """Store ``tensor`` under ``kind/key`` atomically (a killed run leaves no half-written entry).
+def save(kind: str, key: str, tensor: torch.Tensor) -> None:
+    """Store ``tensor`` under ``kind/key``, atomically (a killed run leaves no half-written entry).
     A cache that cannot be written (read-only home, full disk) only costs the next run time."""
     folder = cache_dir() / kind
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as tmp:
-            torch.save(tensor, tmp)
-        os.replace(tmp.name, folder / f"{key}.pt")
+        save_atomic(tensor, folder / f"{key}.pt")
     except OSError as exc:
         warnings.warn(
             f"could not write the cache under {folder} ({exc}); set NLPRNN_CACHE elsewhere", stacklevel=2
         )
-        return None
-    return folder / f"{key}.pt"

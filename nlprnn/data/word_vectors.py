@@ -19,6 +19,7 @@ import torch
 from nlprnn.data import disk_cache
 from nlprnn.data.paths import data_file
 from nlprnn.data.sentiment import read_imdb
+from nlprnn.data.tokenizers import tokenizer_to_dict
 from nlprnn.errors import UserError
 
 
@@ -144,11 +145,12 @@ def unlabelled_texts(entries: Sequence[str], data_dir: str | None, train_texts: 
 CACHE_VERSION = "ppmi_svd/1"  # bump when ppmi_svd_vectors changes what it returns
 
 
-def tokenizer_fingerprint(tokenizer) -> bytes:
-    """What a tokenizer maps text to: its vocabulary (word) or its sentencepiece model (subword)."""
-    if hasattr(tokenizer, "to_dict"):
-        return repr((type(tokenizer).__name__, tokenizer.to_dict())).encode("utf-8")
-    return type(tokenizer).__name__.encode("utf-8") + tokenizer.to_tensor().numpy().tobytes()
+def tokenizer_fingerprint(tokenizer) -> list[str | bytes]:
+    """What a tokenizer maps text to, as its checkpoint data: the vocabulary (word) or the
+    sentencepiece model's bytes (subword)."""
+    state = tokenizer_to_dict(tokenizer)
+    model = state.pop("model", None)
+    return [repr(sorted(state.items()))] + ([] if model is None else [model.numpy().tobytes()])
 
 
 class PpmiSvdInit:
@@ -183,15 +185,15 @@ class PpmiSvdInit:
         start = time.perf_counter()
         texts = unlabelled_texts(self.corpus, data_dir, train_texts, own_archive)
         svd_seed = seed if self.seed is None else self.seed
-        settings = (tuple(table.shape), self.window, 2, svd_seed, self.oversample, self.iters)
-        depends_on = [CACHE_VERSION, repr(settings), tokenizer_fingerprint(tokenizer)]
-        key = disk_cache.fingerprint(depends_on + texts)
+        svd = dict(window=self.window, skip=2, seed=svd_seed, oversample=self.oversample, iters=self.iters)
+        depends_on = [CACHE_VERSION, repr((tuple(table.shape), sorted(svd.items())))]
+        key = disk_cache.fingerprint(depends_on + tokenizer_fingerprint(tokenizer) + texts)
         vectors = disk_cache.load("ppmi_svd", key) if self.cache else None
         source = "cached" if vectors is not None else "computed"
         if vectors is None:
             chunks = (texts[i : i + 2000] for i in range(0, len(texts), 2000))
             encoded = (ids for chunk in chunks for ids in tokenizer.encode(chunk))
-            vectors = ppmi_svd_vectors(encoded, table.size(0), table.size(1), *settings[1:])
+            vectors = ppmi_svd_vectors(encoded, table.size(0), table.size(1), **svd)
             if self.cache:
                 disk_cache.save("ppmi_svd", key, vectors)
         found = vectors.abs().sum(1) > 0
