@@ -14,7 +14,7 @@ from nlprnn.errors import UserError, build
 FORMAT = 2
 
 
-def save_atomic(obj: object, path: str | Path) -> None:
+def save_atomic(obj: dict, path: str | Path) -> None:
     """Write to a temporary file, then rename: a crash mid-write never leaves a torn checkpoint."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
