@@ -9,7 +9,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from nlprnn.errors import UserError
+from nlprnn.errors import Interrupted, UserError
 from nlprnn.run import register_resolvers
 
 register_resolvers()  # before Hydra composes the config: hydra.run.dir uses them
@@ -27,6 +27,12 @@ def main(cfg: DictConfig):
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted as exc:  # training saved a checkpoint; the message says how to resume
+        print(exc, file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:  # Ctrl-C outside a training loop: nothing to save, no traceback
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
     except BrokenPipeError:  # `| head` closed our stdout: stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit's flush
         sys.exit(141)

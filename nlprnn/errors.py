@@ -6,6 +6,15 @@ class UserError(ValueError):
     as one ``error:`` line. A ValueError, so library callers can catch either."""
 
 
+class Interrupted(Exception):
+    """Training stopped by SIGINT (Ctrl-C) or SIGTERM after saving a resumable checkpoint; the message
+    is the one line to show (with the resume command), ``exit_code`` 130 or 143 as shells expect."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 def build(node, *args, **kwargs):
     """``hydra.utils.instantiate`` for config nodes with a ``_target_``: a UserError raised by the
     target comes out as itself (Hydra wraps it), any other failure as a one-line UserError naming

@@ -21,11 +21,15 @@ CONF = REPO / "conf"
 def pytest_configure(config):
     """A fresh disk cache (PPMI-SVD vectors) per test session: no test reads a user's stale entry."""
     os.environ["NLPRNN_CACHE"] = tempfile.mkdtemp(prefix="nlprnn-cache-")
+    # the Hub is never needed (the hub tests use datasets' local builders): fail fast, never wait on it
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
 def real_data_dir() -> Path:
-    """$NLPRNN_DATA, else ../shared/data beside the repo (the CI layout)."""
-    return Path(os.environ.get("NLPRNN_DATA", REPO.parent / "shared" / "data"))
+    """$NLPRNN_DATA, else ../shared/data beside the repo (the CI layout); absolute, because tests
+    start subprocesses in other working directories (the README's command gives a relative path)."""
+    return Path(os.environ.get("NLPRNN_DATA", REPO.parent / "shared" / "data")).resolve()
 
 
 @pytest.fixture(scope="session")
