@@ -1,5 +1,6 @@
 """One inference API for every recipe, and the streamed inference mode at the edges of text I/O."""
 
+import io
 import subprocess
 import sys
 
@@ -166,3 +167,47 @@ def test_checkpoint_weights_match_the_saved_model(runs):
     ckpt = torch.load(runs["ner"] / "best.pt", weights_only=True)
     tagger = Tagger.from_checkpoint(runs["ner"])
     assert all(torch.equal(v, ckpt["model"][k]) for k, v in tagger.model.state_dict().items())
+
+
+def test_output_never_destroys_a_file_it_was_not_asked_to_create(runs, data_dir, tmp_path):
+    run, mine = runs["sentiment"], tmp_path / "mine.txt"
+    mine.write_text("a good film\n")
+    protected = {p: p.read_bytes() for p in [mine, run / "best.pt", run / "config.yaml"]}
+    cases = [
+        ([f"input={mine}", f"output={mine}"], "is also the input"),
+        (["mode=evaluate", "split=val", f"output={run}/best.pt"], "checkpoint"),
+        (["mode=evaluate", "split=val", f"output={run}/config.yaml"], "would overwrite a file of the run"),
+        ([f"input={tmp_path}/missing.txt", f"output={mine}"], "cannot read it"),  # fails after opening output
+        (["text=fine", f"output={tmp_path}/model.pt"], "checkpoint"),
+    ]
+    for args, message in cases:
+        proc = _cli("sentiment", runs, data_dir, *args)
+        err = proc.stderr.decode()
+        assert proc.returncode == 2 and message in err and "Traceback" not in err, (args, err)
+        assert {p: p.read_bytes() for p in protected} == protected, args
+    assert not list(tmp_path.glob(".*tmp*")) and not (tmp_path / "model.pt").exists()
+    mine.chmod(0o640)  # asked for: an existing output is replaced whole, keeping its permissions
+    proc = _cli("sentiment", runs, data_dir, f"input={run}/stdout.txt", f"output={mine}")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert len(mine.read_text().splitlines()) == len((run / "stdout.txt").read_text().splitlines())
+    assert mine.stat().st_mode & 0o777 == 0o640
+
+
+def test_input_lines_are_read_in_bounded_memory(runs, data_dir, monkeypatch):
+    from nlprnn.inference.textio import read_lines
+
+    stream = io.BytesIO(b"short\n" + b"x" * 10_000_000 + b"\n")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(stream))
+    lines = read_lines("-", max_chars=1000)
+    assert next(lines) == "short"
+    with pytest.raises(UserError, match="stdin, line 2: longer than max_chars=1000"):
+        next(lines)
+    assert stream.tell() < 10_000  # stopped reading at the limit, not at the line's end
+    emoji = "\U0001f600" * 1000  # 4 bytes a character: exactly max_chars is accepted
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(f"{emoji}\n{emoji}x".encode())))
+    lines = read_lines(None, max_chars=1000)
+    assert next(lines) == emoji
+    with pytest.raises(UserError, match="line 2: longer than max_chars=1000"):
+        next(lines)
+    proc = _cli("sentiment", runs, data_dir, "input=-", "max_chars=10", stdin=b"ok\n" + b"y" * 11 + b"\n")
+    assert proc.returncode == 2 and b"stdin, line 2: longer than max_chars=10" in proc.stderr

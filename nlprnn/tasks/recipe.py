@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -22,10 +23,16 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from nlprnn.data.user_files import resolve
-from nlprnn.errors import UserError, build
-from nlprnn.inference.textio import open_output, read_lines
+from nlprnn.errors import Interrupted, UserError, build
+from nlprnn.inference.textio import check_output, open_output, read_lines
 from nlprnn.training import distributed as dist
-from nlprnn.training.run_dir import check_run_dir, remove_partial_writes, start_fresh, write_text_atomic
+from nlprnn.training.run_dir import (
+    check_run_dir,
+    remove_new_entries,
+    remove_partial_writes,
+    start_fresh,
+    write_text_atomic,
+)
 from nlprnn.training.trainer import Trainer
 
 
@@ -133,21 +140,18 @@ def train(recipe_cls: type[Recipe], cfg: DictConfig, out: Path | None = None) ->
     device = setup_device(cfg)
     out = out or run_dir()
     # every check before any write; resume: False too for a run killed before its first checkpoint
-    resume = check_run_dir(out, recipe_cls.name, cfg.trainer.resume, cfg.trainer.overwrite)
-    cfg.trainer.resume = resume
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    if dist.is_main():
-        out.mkdir(parents=True, exist_ok=True)
-        remove_partial_writes(out)
-        if not resume:
-            start_fresh(out)  # an empty directory, trainer.overwrite=true, or nothing to resume from
-        write_text_atomic(out / "config.yaml", OmegaConf.to_yaml(resolved))
-        print(f"run directory: {out}")
-    recipe = recipe_cls(cfg, device)
-    splits = load_splits(cfg.data, cfg.seed)
-    model, extra = recipe.build(splits, out)
-    extra = {"task": recipe.name, "config": resolved, **extra}
-    Trainer(cfg.trainer, cfg.optimizer, model.to(device), recipe, out, extra).fit()
+    resume = check_run_dir(out, recipe_cls.name, cfg.trainer.resume, cfg.trainer.overwrite, resolved)
+    cfg.trainer.resume = resolved["trainer"]["resume"] = resume
+    before = {p.name for p in out.iterdir()} if out.is_dir() else set()
+    try:
+        recipe, splits = _fit(recipe_cls, cfg, device, out, resolved)
+    except Interrupted as exc:
+        raise Interrupted(f"{exc}; continue with: {resume_command(recipe_cls, out)}", exc.exit_code) from None
+    except BaseException:  # failed before its first checkpoint: leave nothing behind
+        if dist.is_main():
+            remove_new_entries(out, before)
+        raise
     results = {}
     if dist.is_main():
         predictor = recipe.load_predictor(out / "best.pt")
@@ -158,6 +162,23 @@ def train(recipe_cls: type[Recipe], cfg: DictConfig, out: Path | None = None) ->
         print(next_steps(recipe, out))
     dist.cleanup()
     return results
+
+
+def _fit(recipe_cls: type[Recipe], cfg: DictConfig, device, out: Path, resolved: dict):
+    """Write the run's config, build the model from the training data, train; (recipe, splits)."""
+    if dist.is_main():
+        out.mkdir(parents=True, exist_ok=True)
+        remove_partial_writes(out)
+        if not cfg.trainer.resume:
+            start_fresh(out)  # an empty directory, trainer.overwrite=true, or nothing to resume from
+        write_text_atomic(out / "config.yaml", OmegaConf.to_yaml(resolved))
+        print(f"run directory: {out}")
+    recipe = recipe_cls(cfg, device)
+    splits = load_splits(cfg.data, cfg.seed)
+    model, extra = recipe.build(splits, out)
+    extra = {"task": recipe.name, "config": resolved, **extra}
+    Trainer(cfg.trainer, cfg.optimizer, model.to(device), recipe, out, extra).fit()
+    return recipe, splits
 
 
 def report(recipe: Recipe, predictor, splits: dict) -> dict:
@@ -172,14 +193,28 @@ def report(recipe: Recipe, predictor, splits: dict) -> dict:
     return {**results, **recipe.summary(results)}
 
 
-def next_steps(recipe: Recipe, out: Path) -> str:
+def command_of(recipe_cls: type[Recipe]) -> str:
+    """``python -m nlprnn recipe=NAME`` for the recipe this run was started as."""
     try:
         name = HydraConfig.get().runtime.choices.recipe
     except ValueError:
-        name = recipe.name
-    if not name.startswith(recipe.name):  # trained by another recipe (a course comparison)
-        name = recipe.name
-    command = f"python -m nlprnn recipe={name}"
+        name = recipe_cls.name
+    if not name.startswith(recipe_cls.name):  # trained by another recipe (a course comparison)
+        name = recipe_cls.name
+    return f"python -m nlprnn recipe={name}"
+
+
+def resume_command(recipe_cls: type[Recipe], out: Path) -> str:
+    """The command line that continues this run: its own overrides (a resume must keep them), the
+    resume flag and the run directory."""
+    skip = ("recipe=", "trainer.resume=", "trainer.overwrite=", "hydra.run.dir=")
+    given = [o for o in command_line_overrides() if not o.lstrip("+~").startswith(skip)]
+    words = [*given, "trainer.resume=true", f"hydra.run.dir={out}"]
+    return " ".join([command_of(recipe_cls), *map(shlex.quote, words)])
+
+
+def next_steps(recipe: Recipe, out: Path) -> str:
+    command = command_of(type(recipe))
     return (
         f"best checkpoint: {out / 'best.pt'}\nuse it:\n"
         f"  {command} mode=evaluate ckpt={out} [split=test]\n"
@@ -190,6 +225,7 @@ def next_steps(recipe: Recipe, out: Path) -> str:
 def evaluate(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:
     """Score a checkpoint on ``split`` (null: every split but train) of the data it was trained on,
     or on a new file: ``data.files.test=FILE`` on the command line (see ``evaluation_splits``)."""
+    check_output_of(cfg)
     recipe = recipe_cls(cfg, setup_device(cfg))
     predictor = recipe.load_predictor(cfg.ckpt)
     splits = evaluation_splits(cfg, predictor.config)
@@ -240,6 +276,7 @@ def evaluation_splits(cfg: DictConfig, trained: dict) -> dict:
 
 def infer(recipe_cls: type[Recipe], cfg: DictConfig) -> None:
     """The recipe's inference mode: each input line -> one output line (or block), in order."""
+    check_output_of(cfg)
     recipe = recipe_cls(cfg, setup_device(cfg))
     predictor = recipe.load_predictor(cfg.ckpt)
     if cfg.text is not None:
@@ -247,12 +284,21 @@ def infer(recipe_cls: type[Recipe], cfg: DictConfig) -> None:
     elif cfg.input is None and recipe.default_lines() is not None:
         lines = recipe.default_lines()
     else:
-        lines = read_lines(cfg.input)
+        lines = read_lines(cfg.input, cfg.max_chars)
     reading_terminal = cfg.input in (None, "-") and cfg.text is None and sys.stdin and sys.stdin.isatty()
     with open_output(cfg.output) as dst:
         for text, result in predictor.pairs(lines, 1 if reading_terminal else None):
             dst.write(recipe.format(text, result) + "\n")
             dst.flush()
+
+
+def check_output_of(cfg: DictConfig) -> None:
+    """``output=`` must not be the input, a data file, the checkpoint or a file of a run directory."""
+    files = cfg.data.get("files") or {}
+    named = [v for value in files.values() for v in (value if isinstance(value, list) else [value])]
+    data_dir = Path(cfg.data.get("dir") or ".")
+    inputs = [cfg.input, *named, *(data_dir / str(v) for v in named if v)]
+    check_output(cfg.output, inputs, cfg.ckpt)
 
 
 def modes_of(recipe_cls: type[Recipe]) -> dict:

@@ -13,8 +13,9 @@ from omegaconf import DictConfig
 
 from nlprnn.data.batching import IndexedBatches, make_batches, pad_batch
 from nlprnn.errors import UserError, build
+from nlprnn.inference.textio import atomic_path
 from nlprnn.inference.translator import Translator
-from nlprnn.tasks.recipe import Recipe, modes_of, setup_device
+from nlprnn.tasks.recipe import Recipe, check_output_of, modes_of, setup_device
 from nlprnn.training import distributed as dist
 from nlprnn.training.metrics import corpus_scores
 
@@ -137,10 +138,12 @@ def attention(cfg: DictConfig) -> Path:
 
     if not cfg.text:
         raise UserError('mode=attention needs text="a sentence"')
+    path = Path(cfg.output or "attention.png")
+    check_output_of(cfg)
     translator = Translation(cfg, setup_device(cfg)).load_predictor(cfg.ckpt)  # as mode=translate
     src, tgt, weights = translator.attention(cfg.text)
-    path = Path(cfg.output or "attention.png")
-    attention_heatmap(weights, src, tgt, path)
+    with atomic_path(path) as tmp:
+        attention_heatmap(weights, src, tgt, tmp)
     print(f"translation: {translator.tgt_tok.sp.decode_pieces(tgt[:-1])}\nwrote {path}")
     return path
 

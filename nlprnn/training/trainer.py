@@ -32,12 +32,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from nlprnn.errors import UserError, build
+from nlprnn.errors import Interrupted, UserError, build
 from nlprnn.training import distributed as dist
 from nlprnn.training.averaging import WeightAverage
 from nlprnn.training.checkpoint import FORMAT, load_checkpoint, save_atomic
 from nlprnn.training.run_dir import cut_metrics
 from nlprnn.training.schedule import LRSchedule
+from nlprnn.training.stop_signals import StopSignals
 
 
 class Diverged(UserError):
@@ -77,9 +78,11 @@ class Trainer:
             "evaluated": None,
             "stopped_early": False,
             "train_seconds": 0.0,  # training time of the whole run, over resumes, at the last checkpoint
+            # what the next metrics line logs, kept in checkpoints so a resume logs the same line
+            "loss_avg": None,  # moving average of the training loss
+            "grad_norms": [0.0, 0, 0.0],  # sum, count, max of the norms since the last evaluation
         }
         self.writer = None
-        self.grad_norms = (0.0, 0, 0.0)  # sum, count, max of the norms since the last evaluation
         self.tokens, self.train_seconds = 0, 0.0  # this invocation's training steps (no evaluation)
         self.seconds_before = 0.0  # what the resumed run had trained before this invocation
 
@@ -109,19 +112,32 @@ class Trainer:
             desc="train",
         )
         stop = self.state["step"] >= self.total_steps or self.state.get("stopped_early", False)
-        loss_avg = None
+        with StopSignals() as signals:
+            self._loop(stop, start, bar, signals)
+        bar.close()
+        if self.state["evaluated"] != self.state["step"] and self.state["step"] > 0:
+            self._evaluate_and_save(self.state["loss_avg"])  # the final weights are always validated, once
+        self._close_logs()
+        return {"best": self.state["best"], "step": self.state["step"]}
+
+    def _loop(self, stop: bool, start: float, bar, signals: StopSignals) -> None:
         while not stop and self.state["epoch"] < self.cfg.max_epochs:
             epoch = self.state["epoch"]
             batches = self.task.train_batches(epoch)
             if self.state["batch"] == 0:
                 self.task.start_epoch(epoch)
             for i in range(self.state["batch"], len(batches)):
+                if dist.any_rank(signals.received is not None):  # a step boundary: every rank stops here
+                    bar.close()
+                    self._stop_on_signal(signals.received)
                 t0 = time.monotonic()
                 loss, ntok = self.train_step(batches[i])  # data preparation included
                 self.train_seconds += time.monotonic() - t0
                 self.state["batch"] = i + 1
                 self.state["step"] += 1
-                loss_avg = loss if loss_avg is None else 0.98 * loss_avg + 0.02 * loss
+                _test_signal(self.state["step"])
+                avg = self.state["loss_avg"]
+                loss_avg = self.state["loss_avg"] = loss if avg is None else 0.98 * avg + 0.02 * loss
                 self.tokens += ntok * dist.world_size()
                 bar.update(1)
                 bar.set_postfix(
@@ -139,12 +155,21 @@ class Trainer:
             else:
                 self.state["epoch"], self.state["batch"] = epoch + 1, 0
                 if not self.cfg.eval_every and self.state["evaluated"] != self.state["step"]:
-                    stop = self._evaluate_and_save(loss_avg)
-        bar.close()
-        if self.state["evaluated"] != self.state["step"] and self.state["step"] > 0:
-            self._evaluate_and_save(loss_avg)  # the final weights are always validated, once
+                    stop = self._evaluate_and_save(self.state["loss_avg"])
+
+    def _stop_on_signal(self, signum: int | None) -> None:
+        """SIGINT / SIGTERM: make last.pt hold this step (no evaluation: a resume then logs exactly
+        what the uninterrupted run logs) and stop with the exit status shells expect."""
+        if self.state["evaluated"] != self.state["step"]:  # else the evaluation just wrote last.pt
+            ckpt = self._checkpoint()  # collective under DDP
+            if dist.is_main():
+                save_atomic(ckpt, self.run_dir / "last.pt")
         self._close_logs()
-        return {"best": self.state["best"], "step": self.state["step"]}
+        name = signal.Signals(signum).name if signum else "a signal on another rank"
+        raise Interrupted(
+            f"stopped by {name} at step {self.state['step']}: saved {self.run_dir / 'last.pt'}",
+            128 + (signum or signal.SIGTERM),
+        )
 
     def tokens_per_second(self) -> float:
         """Target tokens per second of training steps (all ranks), evaluation time excluded."""
@@ -154,7 +179,7 @@ class Trainer:
         self.net.train()
         loss, ntok, *units = self.task.train_loss(self.net, batch)
         if dist.any_rank(not torch.isfinite(loss)):  # every rank stops, none waits for the others
-            raise Diverged(self.state["step"], self.grad_norms[2], loss.item())
+            raise Diverged(self.state["step"], self.state["grad_norms"][2], loss.item())
         self.optimizer.zero_grad(set_to_none=True)
         dist.global_mean(loss, units[0] if units else ntok).backward()
         self._record_grad_norm(self._clip_gradients())
@@ -176,8 +201,8 @@ class Trainer:
 
     def _record_grad_norm(self, norm: float) -> None:
         """Mean and max of the gradient norms since the last evaluation (logged with it)."""
-        total, count, peak = self.grad_norms
-        self.grad_norms = (total + norm, count + 1, norm if math.isnan(norm) else max(peak, norm))
+        total, count, peak = self.state["grad_norms"]
+        self.state["grad_norms"] = [total + norm, count + 1, norm if math.isnan(norm) else max(peak, norm)]
 
     def _evaluate_and_save(self, train_loss: float | None) -> bool:
         """Validate, log, write last (and maybe best) checkpoint; True when early stopping fires."""
@@ -196,8 +221,8 @@ class Trainer:
         patience = self.cfg.patience
         # recorded in the checkpoint: a resume of an early-stopped run does not train on
         self.state["stopped_early"] = bool(patience) and self.state["bad_evals"] >= patience
-        total, count, peak = self.grad_norms
-        self.grad_norms = (0.0, 0, 0.0)
+        total, count, peak = self.state["grad_norms"]
+        self.state["grad_norms"] = [0.0, 0, 0.0]
         record = {
             "step": self.state["step"],
             "epoch": self.state["epoch"],
@@ -309,6 +334,14 @@ class Trainer:
     def _close_logs(self) -> None:
         if self.writer:
             self.writer.close()
+
+
+def _test_signal(step: int) -> None:
+    """Tests only: NLPRNN_TEST_SIGNAL=NAME:STEP sends this process signal NAME (e.g. SIGINT) right
+    after that training step, as a Ctrl-C or a scheduler would (tests/test_interrupt.py)."""
+    name, _, at = os.environ.get("NLPRNN_TEST_SIGNAL", "").partition(":")
+    if name and at == str(step):
+        os.kill(os.getpid(), getattr(signal, name))
 
 
 def _test_kill(point: str, step: int) -> None:
