@@ -279,7 +279,11 @@ class Trainer:
     def _resume(self) -> None:
         path = self.run_dir / "last.pt"  # present: the recipe's check_run_dir made sure
         ckpt = load_checkpoint(path, self.extra["task"])
-        self.model.load_state_dict(ckpt.get("train_model", ckpt["model"]))
+        try:
+            self.model.load_state_dict(ckpt.get("train_model", ckpt["model"]))
+        except RuntimeError as exc:  # same settings, other data files: the vocabulary sizes moved
+            first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+            raise UserError(f"{path} does not fit the model built from today's data: {first}") from None
         if self.average:
             self._resume_average(ckpt)
         self.optimizer.load_state_dict(ckpt["optimizer"])
