@@ -7,6 +7,7 @@ import re
 
 from omegaconf import DictConfig, OmegaConf
 
+from nlprnn.data.conll import SCHEMES
 from nlprnn.errors import UserError
 
 
@@ -100,8 +101,8 @@ CHECKS = {
     "model.pooling": one_of("last", "max", "mean", "attention"),
     "model.output": one_of("crf", "softmax"),
     "model.char_features": one_of("lstm", "cnn", "none", null=True),
-    "tagging": one_of("iob1", "iob2", "iobes", "bilou"),
-    "output_scheme": one_of("iob1", "iob2", "iobes", "bilou"),
+    "tagging": one_of(*SCHEMES),
+    "output_scheme": one_of(*SCHEMES),
     "word_dropout": number(0, 1),
     "word_dropout_alpha": number(0, low_open=True, null=True),
     "max_len": whole(1, null=True),
@@ -141,7 +142,7 @@ CHECKS = {
     "data.token_column": lambda v: (
         None if isinstance(v, int) and not isinstance(v, bool) else "a column number"
     ),
-    "data.scheme": one_of("iob1", "iob2", "iobes", "bilou"),
+    "data.scheme": one_of(*SCHEMES),
     "data.carve_fraction": number(0, 0.5, low_open=True, high_open=True),
     "data.format": one_of("csv", "tsv", "jsonl", null=True),
     "data.header": boolean,

@@ -79,3 +79,42 @@ def test_iobes_marks_single_and_last_tokens_and_round_trips():
     assert tagging("iob2")[0](iob2) == iob2
     with pytest.raises(UserError, match="tagging='bioes'"):
         tagging("bioes")
+
+
+@pytest.mark.parametrize(
+    "text, options, line, message",
+    [
+        ("Melbourne\nis\n", {}, 1, r"1 column, but data.tag_column=-1 needs at least 2 \(token and tag"),
+        ("# id 1\nMelbourne\n", {}, 2, r"1 column, but data.tag_column=-1 needs at least 2"),
+        ("a X O\n", {"tag_column": 3}, 1, r"3 columns, but data.tag_column=3 needs at least 4"),
+        ("a X O\n", {"token_column": -4}, 1, r"3 columns, but data.token_column=-4 needs at least 4"),
+    ],
+)
+def test_missing_token_or_tag_columns_name_the_keys_and_the_count(tmp_path, text, options, line, message):
+    f = tmp_path / "one.conll"
+    f.write_text(text)
+    with pytest.raises(UserError, match=rf"one.conll:{line}: {message}"):
+        read_conll(f, **options)
+
+
+def test_token_and_tag_in_the_same_column_are_refused(tmp_path):
+    with pytest.raises(UserError, match="data.token_column=1 and data.tag_column=1 are the same column"):
+        read_conll(tmp_path / "not_read.conll", token_column=1, tag_column=1)  # before reading
+    f = tmp_path / "three.conll"
+    f.write_text("a X O\n")
+    message = r"three.conll:1: 3 columns, but data.token_column=1 and data.tag_column=-2 are the same"
+    with pytest.raises(UserError, match=message):
+        read_conll(f, token_column=1, tag_column=-2)
+
+
+def test_bio_is_another_name_of_iob2(tmp_path):
+    from nlprnn.config_checks import check_config
+    from nlprnn.data.conll import tagging, to_iob2
+    from tests.conftest import compose_config
+
+    f = tmp_path / "bio.conll"
+    f.write_text("EU B-ORG\nrejects O\nGerman B-MISC\nBritish I-MISC\n\nPeter B-PER\n")
+    assert read_conll(f, scheme="bio") == read_conll(f, scheme="iob2")
+    assert to_iob2(IOB2, "bio") == IOB2 and tagging("bio")[0](IOB2) == IOB2
+    bio = ["tagging=bio", "output_scheme=bio", "data=conll", "data.scheme=bio"]
+    check_config(compose_config(["recipe=ner", *bio]))

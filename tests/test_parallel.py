@@ -26,7 +26,7 @@ def test_read_lines_plain_and_gz(tmp_path):
 def test_read_lines_not_utf8_names_file_and_line(tmp_path):
     path = tmp_path / "bad.de"
     path.write_bytes(b"gut\nauch gut\nschlecht \xe4\n")
-    with pytest.raises(UserError, match=r"bad\.de.*line 3"):
+    with pytest.raises(UserError, match=r"bad\.de:3: not UTF-8 text"):
         read_lines(path)
 
 

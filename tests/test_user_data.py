@@ -189,7 +189,7 @@ def test_text_files_contiguous_carving_and_encoding_errors(tmp_path):
     only_test = TextFiles("t", str(tmp_path), {"train": "a.txt", "val": "v.txt"}).splits()
     assert only_test["val"] == "held out\n" and len(only_test["test"]) == 45
     (tmp_path / "bad.txt").write_bytes(b"line one\nline two caf\xe9\n")
-    with pytest.raises(UserError, match=r"bad.txt: not UTF-8 text \(bad byte at offset 21, line 2\)"):
+    with pytest.raises(UserError, match=r"bad.txt:2: not UTF-8 text \(invalid continuation .* at byte 21\)"):
         TextFiles("t", str(tmp_path), {"train": "bad.txt"}).splits()
 
 
@@ -300,3 +300,69 @@ def test_the_sentiment_report_counts_unscored_texts_in_words():
     two = Sentiment.describe(recipe, "test", {**scores, "unknown_labels": {"7": 2, "x": 1}})
     assert "not scored: 3 texts with labels the model does not know: '7' x2, 'x' x1" in two
     assert "not scored" not in Sentiment.describe(recipe, "test", scores)
+
+
+BOM = "\ufeff"  # what a spreadsheet's "UTF-8 with BOM" puts first
+
+
+def test_a_spreadsheet_csv_with_a_byte_order_mark_is_read(tmp_path):
+    rows = "".join(f"text {i},{i % 2}\n" for i in range(20))
+    write(tmp_path / "reviews.csv", BOM + "review,stars\n" + rows)
+    files = {"train": "reviews.csv"}
+    reader = TableTexts("mine", str(tmp_path), files, labels=None, text_column="review", label_column="stars")
+    assert reader.splits(seed=0)["train"][0] == ("text 0", "0")
+    write(tmp_path / "r.tsv", BOM + "review\tstars\ngood\t5\n")
+    write(tmp_path / "r.jsonl", BOM + '{"review": "good", "stars": 5}\n')
+    for name in ("r.tsv", "r.jsonl"):
+        assert [r for _, r in read_columns(tmp_path / name, ["review", "stars"])] == [["good", "5"]]
+
+
+def test_every_other_reader_drops_a_byte_order_mark(tmp_path):
+    from nlprnn.data.parallel import read_lines
+    from nlprnn.data.pretrained_vectors import read_vectors
+    from nlprnn.data.sentiment import read_labelled
+    from nlprnn.data.timeseries import read_series
+    from nlprnn.data.word_vectors import unlabelled_texts
+
+    assert read_conll(write(tmp_path / "a.conll", BOM + "Paris B-LOC\n")) == [(["Paris"], ["B-LOC"])]
+    assert read_labelled(write(tmp_path / "a.tsv", BOM + "sentence\tlabel\ngood\t1\n")) == [("good", 1)]
+    assert read_labelled(write(tmp_path / "a.txt", BOM + "1 good\n")) == [("good", 1)]
+    assert read_lines(write(tmp_path / "a.de", BOM + "Hund\n")) == ["Hund"]
+    series = write(tmp_path / "s.csv", BOM + "year,co2\n1,2\n2,3\n")
+    assert read_series(series, "year", "co2") == ([1, 2], [2, 3])
+    found, _ = read_vectors(write(tmp_path / "v.txt", BOM + "paris 1 0\n"), ["paris"])
+    assert found["paris"].tolist() == [1, 0]
+    assert unlabelled_texts(["c.txt"], str(write(tmp_path / "c.txt", BOM + "one\n").parent), []) == ["one"]
+
+
+def test_hub_text_builder_drops_a_byte_order_mark(tmp_path, monkeypatch):
+    from nlprnn.data.hub import HubDataset
+
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+    write(tmp_path / "book.txt", BOM + "".join(f"line {i}\n" for i in range(100)))
+    text = HubDataset("h", str(tmp_path), "char_lm", "text", data_files={"train": "book.txt"}).splits(0)
+    assert text["train"].startswith("line 0\n")
+
+
+@pytest.mark.parametrize("reader", ["conll", "sst2", "label_first", "series", "vectors", "corpus", "table"])
+def test_bytes_that_are_not_utf8_name_the_file_and_line(tmp_path, reader):
+    from nlprnn.data.pretrained_vectors import read_vectors
+    from nlprnn.data.sentiment import read_labelled
+    from nlprnn.data.timeseries import read_series
+    from nlprnn.data.word_vectors import unlabelled_texts
+
+    path = tmp_path / "latin1.dat"
+    read = {
+        "conll": (b"Paris B-LOC\nEspa\xf1a B-LOC\n", read_conll),
+        "sst2": (b"sentence\tlabel\ncaf\xe9\t1\n", read_labelled),
+        "label_first": (b"1 good\n0 caf\xe9\n", read_labelled),
+        "series": (b"year,co2\n1,\xb02\n2,3\n", lambda p: read_series(p, "year", "co2")),
+        "vectors": (b"a 1 0\nb\xe9 0 1\n", lambda p: read_vectors(p, ["a"])),
+        "corpus": (b"one\ntwo\xe9\n", lambda p: unlabelled_texts([p.name], str(p.parent), [])),
+        "table": (b"text,label\ncaf\xe9,1\n", lambda p: read_columns(p, ["text", "label"], "csv")),
+    }
+    content, read = read[reader]
+    path = path.with_suffix(".tsv" if reader == "sst2" else ".dat")
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=rf"{path.name}:2: not UTF-8 text"):
+        read(path)

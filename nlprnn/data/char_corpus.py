@@ -10,7 +10,7 @@ import torch
 
 from nlprnn.data.hub import load_from_hub
 from nlprnn.data.paths import data_file, missing_data
-from nlprnn.data.user_files import resolve
+from nlprnn.data.user_files import read_utf8, resolve
 from nlprnn.errors import UserError
 
 _GUTENBERG_START = re.compile(r"^\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG.*$", re.M)
@@ -18,16 +18,8 @@ _GUTENBERG_END = re.compile(r"^\*\*\* ?END OF (THE|THIS) PROJECT GUTENBERG.*$", 
 
 
 def read_text(path: str | Path) -> str:
-    """Read a UTF-8 file (BOM allowed), normalise CRLF/CR newlines; clear errors otherwise."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UserError(f"{path}: not UTF-8 text (bad byte at offset {exc.start}, line {line})") from None
+    """Read a UTF-8 file (BOM allowed, .gz unpacked), normalise CRLF/CR newlines; clear errors otherwise."""
+    text = read_utf8(path)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise UserError(f"{path}: the file is empty")

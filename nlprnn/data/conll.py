@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nlprnn.data.hub import load_from_hub
 from nlprnn.data.paths import data_file, first_n, missing_data
-from nlprnn.data.user_files import carve_missing, split_files
+from nlprnn.data.user_files import carve_missing, read_utf8, split_files
 from nlprnn.errors import UserError
 
 Sentence = tuple[list[str], list[str]]  # tokens, tags
@@ -48,6 +48,7 @@ SCHEMES = {  # the prefixes each scheme's tags may carry
     "iob2": ("B-", "I-"),
     "iobes": ("B-", "I-", "E-", "S-"),
     "bilou": ("B-", "I-", "L-", "U-"),
+    "bio": ("B-", "I-"),  # another name of iob2, common in other toolkits
 }
 _AS_IOB = {"E-": "I-", "S-": "B-", "L-": "I-", "U-": "B-"}  # end / single (unit) -> inside / begin
 
@@ -101,6 +102,7 @@ TAGGINGS = {  # name -> (from IOB2, back to IOB2)
     "iobes": (iob2_to_iobes, iobes_to_iob2),
     "bilou": (iob2_to_bilou, bilou_to_iob2),
 }
+TAGGINGS["bio"] = TAGGINGS["iob2"]  # the same scheme by another name
 
 
 def tagging(name: str):
@@ -124,14 +126,19 @@ def read_conll(
 ) -> list[Sentence]:
     """Sentences of a CoNLL file as (tokens, IOB2 tags). Columns count from 0 (-1: the last);
     ``separator``: what splits the columns (None: any run of whitespace); tags in ``scheme``
-    (iob1 | iob2 | iobes | bilou), converted to IOB2.
+    (iob1 | iob2 (bio) | iobes | bilou), converted to IOB2.
 
     ``-DOCSTART-`` lines are skipped, and so are lines that start with ``comment_prefix`` and are
-    not token lines (``# sent_id = 3``, but not a ``#`` token tagged O). Every token line must have
-    as many columns as the file's first one; a wrong column count or a tag the scheme does not
-    allow stops with the file and line number.
+    not token lines (``# sent_id = 3``, but not a ``#`` token tagged O). The file's first token line
+    must hold both columns, and every other one as many columns as it; a wrong column count or a
+    tag the scheme does not allow stops with the file and line number.
     """
     to_iob2([], scheme)  # an unknown scheme fails here, before reading
+    if token_column == tag_column:
+        raise UserError(
+            f"data.token_column={token_column} and data.tag_column={tag_column} are the same column: "
+            "the token and its tag are two columns"
+        )
     separator = {"tab": "\t", "\\t": "\t", "space": " "}.get(separator, separator)  # command-line spellings
     path = Path(path)
     sentences: list[Sentence] = []
@@ -152,11 +159,7 @@ def read_conll(
         )
         return (cols[token_column], cols[tag_column]) if ok and _valid_tag(cols[tag_column], scheme) else None
 
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    for lineno, line in enumerate(lines, 1):
+    for lineno, line in enumerate(read_utf8(path).splitlines(), 1):
         cols = line.split(separator) if separator else line.split()
         if not line.strip():
             close()
@@ -167,8 +170,10 @@ def read_conll(
         parsed = columns(cols)
         if parsed is None and comment_prefix and line.startswith(comment_prefix):
             continue
-        width = width or len(cols)
-        if len(cols) != width or not (-width <= tag_column < width and -width <= token_column < width):
+        if width is None:
+            width = len(cols)
+            _check_columns(path, lineno, width, token_column, tag_column)
+        if len(cols) != width:
             sep = "space" if separator is None else repr(separator)
             raise UserError(
                 f"{path}:{lineno}: expected {width} {sep}-separated columns with the token in column "
@@ -186,6 +191,29 @@ def read_conll(
     if not sentences:
         raise UserError(f"{path}: no sentences found (expected CoNLL columns: token ... tag)")
     return sentences
+
+
+def _reach(column: int) -> int:
+    """The columns a line needs to have ``column`` (counted from 0, or from the end when negative)."""
+    return column + 1 if column >= 0 else -column
+
+
+def _check_columns(path: Path, lineno: int, width: int, token_column: int, tag_column: int) -> None:
+    """The file's first token line holds the token and the tag column, two distinct ones, among its
+    ``width`` columns; else an error naming the keys and the column count (not a confusing tag error)."""
+    keys = {"tag_column": tag_column, "token_column": token_column}
+    key = max(keys, key=lambda k: _reach(keys[k]))  # the one reaching furthest (the tag on a tie)
+    need = max(_reach(tag_column), _reach(token_column), 2)
+    if width < need:
+        raise UserError(
+            f"{path}:{lineno}: {width} column{'s' if width > 1 else ''}, but data.{key}={keys[key]} "
+            f"needs at least {need} (token and tag columns)"
+        )
+    if token_column % width == tag_column % width:
+        raise UserError(
+            f"{path}:{lineno}: {width} columns, but data.token_column={token_column} and "
+            f"data.tag_column={tag_column} are the same column"
+        )
 
 
 # abbreviations such as "U.S.", numbers such as "3,5" or "1.000", words with inner hyphens or

@@ -133,7 +133,8 @@ class HubDataset:
             ]
         if self.task == "translation":
             return [(str(s).strip(), str(t).strip()) for s, t in zip(rows[col["src"]], rows[col["tgt"]])]
-        return "\n".join(rows[col["text"]]) + "\n"
+        # the text builder keeps the BOM opening a file; no line of text starts with one otherwise
+        return "".join(line.removeprefix("\ufeff") + "\n" for line in rows[col["text"]])
 
     def _text_splits(self, out: dict) -> dict[str, str]:
         """Char LM: a missing split is the end of the training text (contiguous)."""

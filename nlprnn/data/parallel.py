@@ -6,7 +6,6 @@ Every loader returns ``{split: [(source sentence, target sentence), ...]}`` of r
 
 from __future__ import annotations
 
-import gzip
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 from nlprnn.data.hub import load_from_hub
 from nlprnn.data.paths import data_file, first_n, missing_data
 from nlprnn.data.table import filled_pairs, read_columns
-from nlprnn.data.user_files import SPLITS, carve_missing, resolve
+from nlprnn.data.user_files import SPLITS, carve_missing, read_utf8, resolve
 from nlprnn.errors import UserError
 
 MULTI30K_HUB = "bentrevett/multi30k"  # train/validation/test with "en" and "de" columns (no test_2017)
@@ -37,20 +36,7 @@ def read_lines(path: str | Path) -> list[str]:
     Splits on ``\\n`` only (never on the exotic separators ``str.splitlines`` knows), so the i-th entry is
     always the i-th line; a final newline does not add an empty entry, and a leading BOM is dropped.
     """
-    path = Path(path)
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                raw = f.read()
-        else:
-            raw = path.read_bytes()
-    except (OSError, EOFError) as exc:  # missing, unreadable, not gzip, or truncated
-        raise UserError(f"{path}: cannot read ({exc})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UserError(f"{path}: not UTF-8 text (bad byte at line {line})") from None
+    text = read_utf8(path)
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from nlprnn.data.user_files import resolve
+from nlprnn.data.user_files import decode_utf8, resolve
 from nlprnn.errors import UserError
 
 
@@ -41,9 +41,12 @@ def read_vectors(path: Path, words: Sequence[str]) -> tuple[dict[str, torch.Tens
     dim = None
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                parts = line.rstrip("\n").rstrip(" ").split(" ")
+        with opener(path, "rb") as f:
+            offset = 0
+            for lineno, raw in enumerate(f, 1):  # bytes, decoded a line at a time: errors name the line
+                line = decode_utf8(raw, path, lineno, offset)
+                offset += len(raw)
+                parts = line.rstrip("\r\n").rstrip(" ").split(" ")
                 if lineno == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
                     continue  # word2vec's header: COUNT DIM
                 if len(parts) < 2:
@@ -64,8 +67,6 @@ def read_vectors(path: Path, words: Sequence[str]) -> tuple[dict[str, torch.Tens
                 if wanted:
                     found[word] = vector
                 lowered.setdefault(word.lower(), vector)
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except (OSError, EOFError) as exc:
         raise UserError(f"{path}: cannot read ({exc})") from None
     if dim is None:

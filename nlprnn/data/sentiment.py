@@ -16,7 +16,7 @@ from pathlib import Path
 from nlprnn.data.hub import load_from_hub
 from nlprnn.data.paths import data_file, missing_data
 from nlprnn.data.table import filled_pairs, read_columns
-from nlprnn.data.user_files import carve_missing, split_files
+from nlprnn.data.user_files import carve_missing, read_utf8, split_files
 from nlprnn.errors import UserError
 
 Example = tuple[str, int]  # text, label id (the SST-2 / IMDB files' 0 / 1)
@@ -24,13 +24,6 @@ Named = tuple[str, str]  # text, label name
 
 _IMDB_MEMBER = re.compile(r"^aclImdb/(train|test)/(pos|neg)/\d+_\d+\.txt$")
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-
-
-def _lines(path: Path) -> list[str]:
-    try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def _label(value: str, path: Path, lineno: int, line: str) -> int:
@@ -42,7 +35,7 @@ def _label(value: str, path: Path, lineno: int, line: str) -> int:
 def read_glue_tsv(path: str | Path) -> list[Example]:
     """GLUE SST-2 ``train.tsv`` / ``dev.tsv``: a header ``sentence<TAB>label``, then ``text<TAB>label``."""
     path = Path(path)
-    lines = _lines(path)
+    lines = read_utf8(path).splitlines()
     if not lines or lines[0].split("\t") != ["sentence", "label"]:
         raise UserError(f"{path}:1: expected the header 'sentence<TAB>label' of a GLUE SST-2 file")
     examples = []
@@ -58,7 +51,7 @@ def read_label_first(path: str | Path) -> list[Example]:
     """Sentence-level SST files (``stsa.binary.*``): ``label text`` per line."""
     path = Path(path)
     examples = []
-    for lineno, line in enumerate(_lines(path), 1):
+    for lineno, line in enumerate(read_utf8(path).splitlines(), 1):
         label, _, text = line.partition(" ")
         if not text.strip():
             raise UserError(f"{path}:{lineno}: expected '<label 0|1> <text>', got {line[:80]!r}")
@@ -94,7 +87,7 @@ def read_imdb(archive: str | Path, per_class: int | None = None) -> dict[str, li
             for member in tar:
                 match = _IMDB_MEMBER.match(member.name)
                 if member.isfile() and match:
-                    text = tar.extractfile(member).read().decode("utf-8")
+                    text = tar.extractfile(member).read().decode("utf-8-sig")
                     splits[match[1]].append((clean_review(text), int(match[2] == "pos")))
             while tar.fileobj.read(1 << 20):  # to the end of the gzip stream: its CRC is checked there
                 pass

@@ -11,6 +11,7 @@ import io
 import json
 from pathlib import Path
 
+from nlprnn.data.user_files import read_utf8
 from nlprnn.errors import UserError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".txt": "tsv"}
@@ -28,28 +29,13 @@ def table_format(path: Path, fmt: str | None) -> str:
     raise UserError(f"{path}: cannot tell csv / tsv / jsonl from the name; set data.format")
 
 
-def read_text(path: Path) -> str:
-    """The whole file as UTF-8 (gzip when it ends in .gz); bad bytes name the byte offset."""
-    import gzip
-
-    try:
-        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc})") from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-
-
 def read_columns(
     path: str | Path, columns: list[str | int], fmt: str | None = None, header: bool = True
 ) -> list[tuple[int, list[str]]]:
     """[(line number, [value of each chosen column])] for every non-empty row of the file."""
     path = Path(path)
     fmt = table_format(path, fmt)
-    text = read_text(path)
+    text = read_utf8(path)
     if fmt == "jsonl":
         return _json_rows(path, text, columns)
     # TSV: tabs only, quotes are text (a sentence may start with "); CSV: quoted fields as usual

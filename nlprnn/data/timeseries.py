@@ -9,19 +9,21 @@ train/val/test, a test target sits inside training windows (the future leaks int
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
 import torch
 
 from nlprnn.data.paths import data_file, missing_data
+from nlprnn.data.user_files import read_utf8
 from nlprnn.errors import UserError
 
 
 def read_series(path: Path, time_column: str, value_column: str) -> tuple[list[float], list[float | None]]:
     """(times, values) from a CSV with a header; an empty value is None (a missing measurement)."""
     times, values = [], []
-    with open(path, newline="", encoding="utf-8") as f:
+    with io.StringIO(read_utf8(path), newline="") as f:
         reader = csv.DictReader(f)
         for name in (time_column, value_column):
             if name not in (reader.fieldnames or []):

@@ -1,12 +1,16 @@
-"""A user's own data files: where they are (``data.files.*``, relative to ``data.dir`` or absolute)
-and the splits they leave out (carved from train, seeded).
+"""A user's own data files: where they are (``data.files.*``, relative to ``data.dir`` or absolute),
+how their text is read (UTF-8, a spreadsheet's BOM allowed) and the splits they leave out (carved
+from train, seeded).
 
-Used by the generic readers (``data=conll``, ``data=table``, ``data=parallel``, ``data=text``).
+Used by the generic readers (``data=conll``, ``data=table``, ``data=parallel``, ``data=text``) and,
+for reading text, by every dataset reader.
 """
 
 from __future__ import annotations
 
+import gzip
 import random
+import zlib
 from pathlib import Path
 
 from nlprnn.errors import UserError
@@ -27,6 +31,33 @@ def resolve(data_dir: str | None, rel: str, key: str) -> Path:
             return candidate
     tried = " or ".join(str(c) for c in candidates)
     raise UserError(f"{key}={rel}: no such file ({tried})")
+
+
+def read_utf8(path: str | Path) -> str:
+    """The whole file as text (gunzipped when it ends in .gz), decoded by ``decode_utf8``."""
+    path = Path(path)
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path) as f:
+                raw = f.read()
+        else:
+            raw = path.read_bytes()
+    except (OSError, EOFError, zlib.error) as exc:  # missing, unreadable, not gzip, or truncated
+        raise UserError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    return decode_utf8(raw, path)
+
+
+def decode_utf8(raw: bytes, path: str | Path, line: int = 1, offset: int = 0) -> str:
+    """``raw``, the bytes of ``path`` from byte ``offset`` (its line ``line``) on, as UTF-8 text. A BOM
+    opening the file is dropped (spreadsheets write "UTF-8 with BOM"); other bytes are an error
+    naming the file and line."""
+    try:
+        return raw.decode("utf-8-sig" if offset == 0 else "utf-8")
+    except UnicodeDecodeError as exc:
+        line += raw[: exc.start].count(b"\n")
+        raise UserError(
+            f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {offset + exc.start}); save it as UTF-8"
+        ) from None
 
 
 def split_files(files: dict | None, data_dir: str | None) -> dict[str, Path]:

@@ -20,6 +20,7 @@ from nlprnn.data import disk_cache
 from nlprnn.data.paths import data_file
 from nlprnn.data.sentiment import read_imdb
 from nlprnn.data.tokenizers import tokenizer_to_dict
+from nlprnn.data.user_files import read_utf8
 from nlprnn.errors import UserError
 
 
@@ -135,10 +136,7 @@ def unlabelled_texts(entries: Sequence[str], data_dir: str | None, train_texts: 
             reviews = read_imdb(path)
             texts += [text for split in ([half] if half else reviews) for text, _ in reviews[split]]
         else:
-            try:
-                texts += path.read_text(encoding="utf-8").splitlines()
-            except UnicodeDecodeError as exc:
-                raise UserError(f"embeddings.corpus: {path} is not UTF-8 text ({exc.reason})") from None
+            texts += read_utf8(path).splitlines()
     return texts
 
 

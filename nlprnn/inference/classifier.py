@@ -14,7 +14,7 @@ import torch
 
 from nlprnn.data.batching import make_batches, pad_batch
 from nlprnn.data.tokenizers import tokenizer_from_dict, truncate
-from nlprnn.inference.predictor import Predictor, checked_texts
+from nlprnn.inference.predictor import Predictor, checked_id_lists, checked_texts
 from nlprnn.training.checkpoint import model_from_checkpoint
 
 
@@ -54,14 +54,16 @@ class Classifier(Predictor):
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Texts -> truncated id lists; a text with no tokens becomes one <unk>."""
+        texts = checked_texts(texts, "Classifier.encode", "a list of strings")
         return [
             truncate(ids, self.max_len, self.truncate) or [self.tokenizer.unk_id]
-            for ids in self.tokenizer.encode(list(texts))
+            for ids in self.tokenizer.encode(texts)
         ]
 
     @torch.no_grad()
     def probabilities_of(self, encoded: Sequence[Sequence[int]]) -> torch.Tensor:
         """Encoded texts -> class probabilities (N, C), in input order; batched by length."""
+        encoded = checked_id_lists(encoded, "Classifier.probabilities_of", self.tokenizer.vocab_size)
         probs = torch.empty(len(encoded), len(self.labels))
         for batch in make_batches([len(x) for x in encoded], self.max_tokens, 512, shuffle=False):
             tokens, lengths = pad_batch([encoded[i] for i in batch], self.tokenizer.pad_id)
@@ -73,13 +75,14 @@ class Classifier(Predictor):
         """A text -> class probabilities (C,); a list of texts -> (N, C)."""
         if isinstance(texts, str):
             return self.probabilities([texts])[0]
-        return self.probabilities_of(self.encode(checked_texts(texts, "Classifier")))
+        return self.probabilities_of(self.encode(checked_texts(texts, "Classifier.probabilities")))
 
     def predict(self, texts: str | Iterable[str]) -> tuple[str, float] | list[tuple[str, float]]:
         """A text -> (label, probability of that label); a list of texts -> one pair each."""
-        return self(texts)
+        return self._answer(texts, "Classifier.predict")
 
     def predict_batch(self, texts: list[str]) -> list[tuple[str, float]]:
+        texts = checked_texts(texts, "Classifier.predict_batch", "a list of strings")
         probs = self.probabilities_of(self.encode(texts))
         best = probs.argmax(-1)
         return [(self.labels[int(k)], float(probs[i, k])) for i, k in enumerate(best)]

@@ -15,7 +15,7 @@ import torch
 
 from nlprnn.data.vocab import Vocab
 from nlprnn.errors import UserError
-from nlprnn.inference.predictor import Predictor
+from nlprnn.inference.predictor import Predictor, checked_text, checked_texts
 from nlprnn.modules.decoding import sample
 from nlprnn.training.checkpoint import model_from_checkpoint
 
@@ -58,9 +58,10 @@ class Generator(Predictor):
 
     def generate(self, prompts):
         """A prompt -> the prompt and ``length`` sampled characters; a list -> one text each."""
-        return self(prompts)
+        return self._answer(prompts, "Generator.generate")
 
     def predict_batch(self, prompts: list[str]) -> list[str]:
+        prompts = checked_texts(prompts, "Generator.predict_batch", "a list of strings")
         return [self._generate_one(prompt) for prompt in prompts]
 
     @torch.inference_mode()
@@ -79,7 +80,7 @@ class Generator(Predictor):
     def encode_prompt(self, prompt: str) -> list[int]:
         """Prompt -> ids. Characters the model never saw are dropped with a warning; an empty
         prompt (or one with nothing left) starts from a newline, as if at a paragraph break."""
-        vocab = self.vocab
+        prompt, vocab = checked_text(prompt, "Generator.encode_prompt"), self.vocab
         unseen = sorted({c for c in prompt if c not in vocab})
         if unseen:
             warnings.warn(f"prompt characters not in the vocabulary were dropped: {unseen}", stacklevel=2)

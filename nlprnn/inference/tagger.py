@@ -18,7 +18,7 @@ from nlprnn.data.conll import spans, tagging, tokenize
 from nlprnn.data.vocab import Vocab
 from nlprnn.data.word_features import WordFeatures, collate
 from nlprnn.errors import UserError
-from nlprnn.inference.predictor import Predictor, checked_texts
+from nlprnn.inference.predictor import Predictor, checked_items, checked_texts
 from nlprnn.training.checkpoint import model_from_checkpoint
 
 
@@ -58,15 +58,13 @@ class Tagger(Predictor):
     def tag_tokens(self, sentences: Sequence[str] | Iterable[Sequence[str]]) -> list[str] | list[list[str]]:
         """One token list -> its IOB2 tags; a list of token lists -> one tag list each, in order.
         An empty sentence gets no tags."""
+        who = "Tagger.tag_tokens"
         if isinstance(sentences, str):
-            raise UserError("Tagger.tag_tokens takes token lists; use tagger(text) for raw text")
-        sentences = list(sentences)
-        if sentences and all(isinstance(t, str) for t in sentences):
-            return self._tag_token_lists([sentences])[0]
-        for i, tokens in enumerate(sentences):
-            if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
-                raise UserError(f"Tagger.tag_tokens: sentence #{i} is not a list of token strings")
-        return self._tag_token_lists([list(tokens) for tokens in sentences])
+            raise UserError(f"{who} takes token lists; use tagger(text) for raw text")
+        items = checked_items(sentences, who, "a token list or a list of token lists")
+        if items and isinstance(items[0], str):  # one sentence
+            return self._tag_token_lists([checked_texts(items, who, what="token")])[0]
+        return self._tag_token_lists([token_list(tokens, i, who) for i, tokens in enumerate(items)])
 
     @torch.no_grad()
     def _tag_token_lists(self, sentences: list[list[str]]) -> list[list[str]]:
@@ -85,17 +83,25 @@ class Tagger(Predictor):
 
     def tag(self, text: str | Iterable[str]) -> list[tuple[str, str]] | list[list[tuple[str, str]]]:
         """Raw text -> [(token, tag)]; a list of texts -> one such list each."""
-        return self(text)
+        return self._answer(text, "Tagger.tag")
 
     def predict_batch(self, texts: list[str]) -> list[list[tuple[str, str]]]:
-        tokens = [tokenize(t) for t in texts]
+        tokens = [tokenize(t) for t in checked_texts(texts, "Tagger.predict_batch", "a list of strings")]
         return [list(zip(toks, tags)) for toks, tags in zip(tokens, self._tag_token_lists(tokens))]
 
     def entities(self, text: str | Iterable[str]) -> list[tuple[str, str]] | list[list[tuple[str, str]]]:
         """Raw text -> [(type, entity text)]; a list of texts -> one such list each."""
         if isinstance(text, str):
             return self.entities([text])[0]
-        return [entities_of(tagged) for tagged in self(checked_texts(text, "Tagger"))]
+        return [entities_of(tagged) for tagged in self._answer(text, "Tagger.entities")]
+
+
+def token_list(tokens, position: int, who: str) -> list[str]:
+    """Sentence ``position`` of ``who``'s list of token lists: a list (any non-string iterable) of
+    strings; else a clear error."""
+    if isinstance(tokens, (str, bytes, bytearray)) or not isinstance(tokens, Iterable):
+        raise UserError(f"{who}: sentence #{position} is {type(tokens).__name__}, not a token list")
+    return checked_texts(tokens, f"{who}: sentence #{position}", what="token")
 
 
 def entities_of(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -18,7 +18,7 @@ from nlprnn.data.batching import make_batches, pad_batch
 from nlprnn.data.subword import SubwordTokenizer
 from nlprnn.errors import UserError, build
 from nlprnn.inference.decoders import BeamSearch, decoder_for
-from nlprnn.inference.predictor import Predictor, checked_texts
+from nlprnn.inference.predictor import Predictor, checked_id_lists, checked_text, checked_texts
 from nlprnn.training.checkpoint import model_from_checkpoint
 
 TRANSLATOR_KEYS = ("max_len_ratio", "max_len_extra", "max_src_len", "batch_size")
@@ -96,14 +96,16 @@ class Translator(Predictor):
     # ---- text in, text out -----------------------------------------------------------------------
     def translate(self, sentences: str | Iterable[str]) -> str | list[str]:
         """A sentence -> its best translation; a list -> one each, in order. Empty stays empty."""
-        return self(sentences)
+        return self._answer(sentences, "Translator.translate")
 
     def predict_batch(self, sentences: list[str]) -> list[str]:
+        sentences = checked_texts(sentences, "Translator.predict_batch", "a list of strings")
         return [hyps[0] for hyps in self.translate_nbest(sentences)]
 
     def translate_nbest(self, sentences: Iterable[str]) -> list[list[str]]:
         """Sentences -> the n_best translations of each (one unless method="beam" and n_best > 1)."""
-        sentences = checked_texts([sentences] if isinstance(sentences, str) else sentences, "Translator")
+        sentences = [sentences] if isinstance(sentences, str) else sentences
+        sentences = checked_texts(sentences, "Translator.translate_nbest")
         src = self.encode_sources(sentences)
         out: list[list[str]] = [[""] for _ in sentences]
         live = [i for i, ids in enumerate(src) if ids]  # empty lines stay empty translations
@@ -114,6 +116,8 @@ class Translator(Predictor):
         return out
 
     def encode_sources(self, sentences: list[str]) -> list[list[int]]:
+        """Sentences -> source id lists ending in eos ([] for an empty one), cut to ``max_src_len``."""
+        sentences = checked_texts(sentences, "Translator.encode_sources", "a list of strings")
         ids = self.src_tok.encode([s.strip() for s in sentences], add_eos=True)
         too_long = [i for i, x in enumerate(ids) if len(x) > self.max_src_len]
         if too_long:
@@ -130,6 +134,9 @@ class Translator(Predictor):
     @torch.inference_mode()
     def decode_ids(self, src_ids: list[list[int]]) -> list[list[list[int]]]:
         """Source id lists (with eos) -> for each, a list of hypotheses (target ids, no eos)."""
+        src_ids = checked_id_lists(src_ids, "Translator.decode_ids", self.src_tok.vocab_size)
+        if not src_ids:
+            return []
         src, lengths = pad_batch(src_ids, self.src_tok.pad_id)
         src, lengths = src.to(self.device), lengths.to(self.device)
         state = self.model.encode(src, lengths)
@@ -141,7 +148,7 @@ class Translator(Predictor):
     def attention(self, sentence: str) -> tuple[list[str], list[str], torch.Tensor]:
         """Source pieces, target pieces and attention weights (T, S) of one sentence's translation,
         from the translation forced through the decoder (teacher forcing)."""
-        src_ids = self.encode_sources([sentence])[0]
+        src_ids = self.encode_sources([checked_text(sentence, "Translator.attention")])[0]
         if not src_ids:
             raise UserError("cannot plot attention for an empty sentence")
         hyp = self.decode_ids([src_ids])[0][0]
