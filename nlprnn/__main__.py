@@ -9,6 +9,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from nlprnn.cli_help import preflight
 from nlprnn.errors import Interrupted, UserError
 from nlprnn.run import register_resolvers
 
@@ -47,4 +48,9 @@ def flags_first(argv: list[str]) -> list[str]:
 
 if __name__ == "__main__":
     sys.argv = flags_first(sys.argv)
+    try:  # --help, and the command line's mistakes as one `error:` line (exit 2), before Hydra
+        preflight(sys.argv)
+    except BrokenPipeError:  # `--help | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
     main()

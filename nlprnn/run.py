@@ -6,6 +6,7 @@ from importlib import import_module
 
 from omegaconf import DictConfig, OmegaConf
 
+from nlprnn.cli_checks import warn_ignored
 from nlprnn.config_checks import check_config
 from nlprnn.errors import UserError
 
@@ -32,4 +33,5 @@ def run(cfg: DictConfig):
             f"mode={cfg.mode!r} is not a mode of recipe {cfg.task!r}; "
             f"choose one of: {', '.join(module.MODES)}"
         )
+    warn_ignored(cfg)  # a key of the command line that this mode does not read: say so, and go on
     return module.MODES[cfg.mode](cfg)

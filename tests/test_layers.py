@@ -16,6 +16,8 @@ LAYERS = [
     "plotting",
     "tasks",
     "config_checks",  # the command line's check of every config value
+    "cli_checks",  # the command line's overrides, checked before Hydra runs (did you mean ...)
+    "cli_help",  # --help: recipes, modes, keys with defaults and meanings
     "run",
     "__main__",
 ]

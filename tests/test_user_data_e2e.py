@@ -214,3 +214,13 @@ def test_char_lm_on_a_text_file_and_evaluation_on_another(data_dir, tmp_path):
     )
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
     assert "markers not found (data.strip_gutenberg=true; give data.strip_gutenberg=false" in wrong.stderr
+
+
+def test_the_hub_reader_on_a_local_csv_as_the_readme_writes_it(data_dir, tmp_path):
+    write_csv(tmp_path / "reviews.csv", reviews(120, seed=5))
+    args = ["data=hub", "data.path=csv", f"data.data_files.train={tmp_path}/reviews.csv"]
+    args += ["data.columns.text=review", "data.columns.label=stars", f"hydra.run.dir={tmp_path}/run"]
+    proc = sentiment(*args, data_dir=data_dir)
+    scores = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert proc.returncode == 0 and set(scores) >= {"val", "test"}
+    assert scores["test"]["accuracy"] > 0  # scored on the carved split of the CSV's rows

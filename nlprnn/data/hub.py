@@ -75,9 +75,10 @@ class HubDataset:
         if task not in COLUMNS:
             raise UserError(f"data=hub: recipe {task!r} does not read hub datasets")
         self.name, self.dir, self.task, self.path, self.config = name, dir, task, path, config
-        self.data_files, self.scheme, self.carve_fraction = data_files, scheme, carve_fraction
+        self.data_files = {k: v for k, v in (data_files or {}).items() if v}  # the config lists null ones
+        self.scheme, self.carve_fraction = scheme, carve_fraction
         self.split_names = {"train": "train", "val": "validation", "test": "test", **(splits or {})}
-        self.columns = {c: c for c in COLUMNS[task]} | dict(columns or {})
+        self.columns = {c: (columns or {}).get(c) or c for c in COLUMNS[task]}
         self.src_lang, self.tgt_lang, self.max_len, self.prompt = src_lang, tgt_lang, max_len, prompt
         self.train_limit, self.eval_limit = train_limit, eval_limit
 
