@@ -155,7 +155,7 @@ def inference_step(a: argparse.Namespace, device) -> Step:
         nonlocal i, hidden
         with torch.inference_mode():
             x, _ = batches[i % len(batches)]
-            _, hidden = model(x.to(device, non_blocking=True), hidden)
+            hidden = model(x.to(device, non_blocking=True), state=hidden).state
         i += 1
 
     return step

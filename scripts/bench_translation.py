@@ -92,7 +92,8 @@ class FixedShapes:
 
     def train_loss(self, model, batch):
         src, src_lengths, tgt_in, tgt_out = (t.to(self.device) for t in batch)
-        return model(src, src_lengths, tgt_in, tgt_out, self.label_smoothing), int((tgt_out != 0).sum())
+        out = model(src, src_lengths, tgt_in, targets=tgt_out, label_smoothing=self.label_smoothing)
+        return out.loss, int((tgt_out != 0).sum())
 
 
 def recipe_step(a: argparse.Namespace, device) -> Step:

@@ -32,7 +32,7 @@ def test_step_by_step_equals_teacher_forcing(cell, attention, input_feeding):
     model = _model(cell, attention, input_feeding)
     src, lengths = torch.randint(4, 20, (3, 7)), torch.tensor([7, 2, 5])
     tgt = torch.randint(4, 20, (3, 6))
-    logits = model(src, lengths, tgt)
+    logits = model(src, lengths, tgt).logits
     state, steps = model.encode(src, lengths), []
     for t in range(tgt.size(1)):
         step_logits, state = model.step(tgt[:, t], state)
@@ -47,9 +47,9 @@ def test_source_padding_does_not_change_outputs(input_feeding):
     src[1, 3:] = 0
     tgt = torch.randint(4, 20, (2, 4))
     padded = torch.cat([src, torch.zeros(2, 6, dtype=torch.long)], 1)
-    torch.testing.assert_close(model(padded, lengths, tgt), model(src, lengths, tgt))
-    alone = model(src[1:, :3], lengths[1:], tgt[1:])
-    torch.testing.assert_close(alone, model(src, lengths, tgt)[1:], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(model(padded, lengths, tgt).logits, model(src, lengths, tgt).logits)
+    alone = model(src[1:, :3], lengths[1:], tgt[1:]).logits
+    torch.testing.assert_close(alone, model(src, lengths, tgt).logits[1:], rtol=1e-5, atol=1e-5)
 
 
 def test_tied_and_shared_embeddings():

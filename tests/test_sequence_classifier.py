@@ -71,10 +71,10 @@ def test_classifier_padding_invariance(pooling, conv):
     tokens = torch.zeros(3, 9, dtype=torch.long)
     for i, s in enumerate(seqs):
         tokens[i, : len(s)] = s
-    logits = model(tokens, torch.tensor([9, 2, 5]))
+    logits = model(tokens, torch.tensor([9, 2, 5])).logits
     assert logits.shape == (3, 3)
     for i, s in enumerate(seqs):
-        torch.testing.assert_close(logits[i], model(s[None], torch.tensor([len(s)]))[0])
+        torch.testing.assert_close(logits[i], model(s[None], torch.tensor([len(s)])).logits[0])
 
 
 def test_classifier_learns_a_keyword_rule():
@@ -87,11 +87,11 @@ def test_classifier_learns_a_keyword_rule():
     model = SequenceClassifier(20, 2, emb_dim=16, hidden_size=16, dropout=0.0)
     opt = torch.optim.Adam(model.parameters(), lr=0.02)
     for _ in range(60):
-        loss = torch.nn.functional.cross_entropy(model(tokens, lengths), labels)
+        loss = torch.nn.functional.cross_entropy(model(tokens, lengths).logits, labels)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert (model.eval()(tokens, lengths).argmax(-1) == labels).float().mean() == 1.0
+    assert (model.eval()(tokens, lengths).logits.argmax(-1) == labels).float().mean() == 1.0
 
 
 def test_classification_scores():

@@ -44,6 +44,14 @@ def test_word_features_and_collate():
     assert WordFeatures.from_dict(feats.to_dict()).to_dict() == feats.to_dict()
 
 
+def emissions_of(model, batch) -> torch.Tensor:
+    """The emissions of collate's (words, casings, lengths, chars, char_lengths, char_index)."""
+    words, casings, lengths, chars, char_lengths, index = batch
+    return model.emissions(
+        words, lengths, casings=casings, chars=chars, char_lengths=char_lengths, char_index=index
+    )
+
+
 def model_and_tags(**kw):
     torch.manual_seed(0)
     feats = WordFeatures.build(SENTS)
@@ -58,9 +66,9 @@ def test_predictions_do_not_depend_on_batch_padding(char_features, output):
     model, feats, tags = model_and_tags(char_features=char_features, output=output)
     model.eval()
     together = collate(feats, SENTS)
-    emissions = model.emissions(*together)
+    emissions = emissions_of(model, together)
     for b, sent in enumerate(SENTS):
-        alone = model.emissions(*collate(feats, [sent]))
+        alone = emissions_of(model, collate(feats, [sent]))
         torch.testing.assert_close(alone[0], emissions[b, : len(sent)], rtol=1e-5, atol=1e-6)
     tagger = Tagger(model, feats, tags, batch_size=2)
     assert tagger.tag_tokens(SENTS) == [tagger.tag_tokens([s])[0] for s in SENTS]
@@ -74,7 +82,7 @@ def test_learns_the_training_sentences(output):
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
     for _ in range(60):
         opt.zero_grad()
-        model.loss(model.emissions(*batch[:-1]), batch[-1], mask).backward()
+        model.loss(emissions_of(model, batch[:-1]), batch[-1], mask).backward()
         opt.step()
     assert Tagger(model, feats, tags).tag_tokens(SENTS) == TAGS
 

@@ -67,7 +67,7 @@ class Classifier(Predictor):
         probs = torch.empty(len(encoded), len(self.labels))
         for batch in make_batches([len(x) for x in encoded], self.max_tokens, 512, shuffle=False):
             tokens, lengths = pad_batch([encoded[i] for i in batch], self.tokenizer.pad_id)
-            logits = self.model(tokens.to(self.device), lengths.to(self.device))
+            logits = self.model(tokens.to(self.device), lengths.to(self.device)).logits
             probs[batch] = torch.softmax(logits.float(), dim=-1).cpu()
         return probs
 

@@ -69,7 +69,7 @@ class Generator(Predictor):
         ids = self.encode_prompt(prompt)
         state = None
         if len(ids) > 1:  # read the prompt in one fused call, then continue step by step
-            _, state = self.model(torch.tensor([ids[:-1]], device=self.device), None)
+            state = self.model(torch.tensor([ids[:-1]], device=self.device)).state
         gen = torch.Generator(device=self.device).manual_seed(self.seed)
         last = torch.tensor([ids[-1]], device=self.device)
         out = sample(

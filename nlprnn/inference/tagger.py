@@ -74,10 +74,18 @@ class Tagger(Predictor):
             [len(sentences[i]) for i in live], batch_size=self.batch_size, shuffle=False
         ):
             rows = [live[j] for j in batch]
-            inputs = [t.to(self.device) for t in collate(self.features, [sentences[i] for i in rows])]
-            emissions = self.model(*inputs)
-            mask = torch.arange(emissions.size(1), device=self.device)[None, :] < inputs[2][:, None]
-            for i, ids, n in zip(rows, self.model.decode(emissions, mask).tolist(), inputs[2].tolist()):
+            batch = collate(self.features, [sentences[i] for i in rows])
+            words, casings, lengths, chars, char_lengths, char_index = (t.to(self.device) for t in batch)
+            emissions = self.model(
+                words,
+                lengths,
+                casings=casings,
+                chars=chars,
+                char_lengths=char_lengths,
+                char_index=char_index,
+            ).logits
+            mask = torch.arange(emissions.size(1), device=self.device)[None, :] < lengths[:, None]
+            for i, ids, n in zip(rows, self.model.decode(emissions, mask).tolist(), lengths.tolist()):
                 out[i] = self.to_iob2(self.tags.decode(ids[:n]))
         return out
 

@@ -67,6 +67,8 @@ class Translator(Predictor):
             src_vocab_size=src_tok.vocab_size,
             tgt_vocab_size=tgt_tok.vocab_size,
             pad_id=tgt_tok.pad_id,
+            bos_id=tgt_tok.bos_id,
+            eos_id=tgt_tok.eos_id,
         )
         config = ckpt["config"]
         settings = {**config["translator"], **{k: options.pop(k) for k in TRANSLATOR_KEYS if k in options}}

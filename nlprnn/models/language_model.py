@@ -1,4 +1,8 @@
-"""Character (or word) language model: Embedding -> StackedRNN -> Linear over the vocabulary."""
+"""Character (or word) language model: Embedding -> StackedRNN -> Linear over the vocabulary.
+
+``forward`` returns a ``ModelOutput`` (loss, logits, state) like every model here (nlprnn/models/output.py);
+the state is what truncated BPTT carries into the next window.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nlprnn.models.output import ModelOutput
+from nlprnn.modules.decoding import sample
 from nlprnn.modules.embedding import Embedding
 from nlprnn.modules.rnn import StackedRNN, State
 
@@ -23,9 +29,9 @@ class LanguageModel(nn.Module):
         tie_embeddings: share the (V, E) input embedding with the output layer (needs E == H,
             otherwise a projection H -> E is inserted).
 
-    forward(tokens (B, T), state) -> logits (B, T, V), state
-    forward(tokens, state, targets (B, T)) -> mean cross-entropy, state   (training, DDP-ready)
-    step(tokens (B,), state)      -> logits (B, V), state   (the decoding interface)
+    forward(tokens (B, T), state=..., targets=(B, T)) -> ModelOutput(loss, logits (B, T, V), state)
+    step(tokens (B,), state) -> logits (B, V), state   (the decoding interface)
+    generate(prompt_ids (B, P), length, temperature=..., top_k=..., top_p=...) -> ids (B, length)
     """
 
     def __init__(
@@ -49,17 +55,47 @@ class LanguageModel(nn.Module):
             self.output.weight = self.embedding.weight
 
     def forward(
-        self, tokens: torch.Tensor, state: State | None = None, targets: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, State]:
+        self, tokens: torch.Tensor, *, state: State | None = None, targets: torch.Tensor | None = None
+    ) -> ModelOutput:
+        """tokens (B, T) read from ``state`` (None: zeros) -> ModelOutput: logits (B, T, V) for each
+        next token, the final state (to carry into the next window), and with ``targets`` (B, T) the
+        mean cross-entropy as the loss (training, DDP-ready)."""
         hidden, state = self.rnn(self.embedding(tokens), state=state)  # (B, T, H)
         hidden = self.dropout(hidden)
         if self.proj is not None:
             hidden = self.proj(hidden)
         logits = self.output(hidden)  # (B, T, V)
-        if targets is not None:
-            return F.cross_entropy(logits.flatten(0, 1), targets.flatten()), state
-        return logits, state
+        loss = None if targets is None else F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        return ModelOutput(loss, logits, state)
 
     def step(self, tokens: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
-        logits, state = self(tokens.unsqueeze(1), state)
-        return logits.squeeze(1), state
+        """One decoding step: tokens (B,) -> logits (B, V), state."""
+        out = self(tokens.unsqueeze(1), state=state)
+        return out.logits.squeeze(1), out.state
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        prompt_ids: torch.Tensor | list[int],
+        length: int,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | None = None,
+        eos_id: int | None = None,
+    ) -> torch.Tensor:
+        """Continue each prompt by ``length`` tokens sampled from ``step`` (``nlprnn.modules.decoding``).
+
+        prompt_ids (B, P) long, or one prompt as a (P,) tensor or list, P >= 1 -> the new tokens
+        (B, length) (fewer columns if every row has emitted ``eos_id``). temperature 0 is greedy;
+        top_k / top_p restrict the distribution; a seeded ``generator`` makes it reproducible.
+        Dropout follows the module's mode: call ``.eval()`` first.
+        """
+        prompt = torch.as_tensor(prompt_ids, dtype=torch.long, device=self.output.weight.device)
+        prompt = prompt.unsqueeze(0) if prompt.dim() == 1 else prompt
+        if prompt.size(1) < 1:
+            raise ValueError("generate needs a prompt of at least one token")
+        # read all but the last prompt token in one fused call; the last one starts the loop
+        state = self(prompt[:, :-1], state=None).state if prompt.size(1) > 1 else None
+        return sample(self.step, prompt[:, -1], state, length, temperature, top_k, top_p, generator, eos_id)

@@ -1,5 +1,9 @@
 """Many-to-one models on real-valued inputs (the course experiments): a recurrent net whose last
-step feeds a linear head, and the objectives they train with."""
+step feeds a linear head, and the objectives they train with.
+
+``forward`` returns a ``ModelOutput`` (loss, predictions as logits, state=None) like every model here
+(nlprnn/models/output.py).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nlprnn.models.output import ModelOutput
 from nlprnn.modules.cells import JordanRNN
 from nlprnn.modules.rnn import StackedRNN
 
@@ -25,7 +30,7 @@ def objective(kind: str, prediction: torch.Tensor, target: torch.Tensor) -> torc
 
 
 class SequenceToOne(nn.Module):
-    """x (B, T, I) -> prediction (B, O) from the last step; with ``target``, the loss instead.
+    """x (B, T, I) -> prediction (B, O) from the last step; with ``targets``, the loss as well.
 
     cell "rnn" | "lstm" | "gru": a ``StackedRNN`` (Elman h_t = act(W x_t + U h_{t-1} + b)),
     the top layer's last state through ``Linear(H, O)``.
@@ -60,14 +65,15 @@ class SequenceToOne(nn.Module):
             )
             self.head = nn.Linear(hidden_size, output_size)
 
-    def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, targets: torch.Tensor | None = None) -> ModelOutput:
+        """x (B, T, I) -> ModelOutput: predictions (B, O) (regression values or logits, per ``loss``)
+        as logits, and with ``targets`` (B, O) (class ids (B,) for "ce") the objective as the loss."""
         if self.cell == "jordan":
             _, last = self.rnn(x)
         else:
             outputs, _ = self.rnn(x)
             last = outputs[:, -1]
-        prediction = self.head(last)
-        return prediction if target is None else objective(self.loss, prediction, target)
+        return _output(self.loss, self.head(last), targets)
 
 
 class WindowMLP(nn.Module):
@@ -86,6 +92,10 @@ class WindowMLP(nn.Module):
             nn.Linear(hidden_size, output_size),
         )
 
-    def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
-        prediction = self.net(x)
-        return prediction if target is None else objective(self.loss, prediction, target)
+    def forward(self, x: torch.Tensor, *, targets: torch.Tensor | None = None) -> ModelOutput:
+        """x (B, T, I) -> ModelOutput as ``SequenceToOne.forward``."""
+        return _output(self.loss, self.net(x), targets)
+
+
+def _output(loss: str, prediction: torch.Tensor, targets: torch.Tensor | None) -> ModelOutput:
+    return ModelOutput(None if targets is None else objective(loss, prediction, targets), prediction)

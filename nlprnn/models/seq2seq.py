@@ -1,4 +1,8 @@
-"""Encoder-decoder with attention: bidirectional StackedRNN encoder, bridge, attentional decoder."""
+"""Encoder-decoder with attention: bidirectional StackedRNN encoder, bridge, attentional decoder.
+
+``forward`` returns a ``ModelOutput`` (loss, logits, state=None) like every model here
+(nlprnn/models/output.py); ``generate`` decodes with greedy or beam search in one call.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nlprnn.models.output import Generated, ModelOutput
 from nlprnn.modules.attention import Attention
+from nlprnn.modules.beam_search import Hypothesis, beam_search
 from nlprnn.modules.embedding import Embedding
 from nlprnn.modules.loss import smoothed_cross_entropy
-from nlprnn.modules.rnn import StackedRNN, State
+from nlprnn.modules.rnn import StackedRNN, State, as_lengths
 
 
 class Seq2Seq(nn.Module):
@@ -35,10 +41,12 @@ class Seq2Seq(nn.Module):
         dropout: on embeddings, between layers, and on a_t.
         tie_embeddings: output layer shares the target embedding matrix (a_t then has size E).
         share_embeddings: source and target share one embedding (needs a joint vocabulary).
-        pad_id: padding id of both vocabularies.
+        pad_id: padding id of both vocabularies; bos_id, eos_id: the target's start and end ids
+            (``generate``; the defaults are the subword tokenizer's).
 
-    forward(src (B, S), src_lengths (B,), tgt_in (B, T)) -> logits (B, T, V_t); with tgt_out: the loss
-    encode(src, src_lengths) -> decoder state (a dict);  step(tokens (N,), state) -> logits (N, V_t), state
+    forward(src (B, S), lengths (B,), tgt_in (B, T), targets=(B, T)) -> ModelOutput(loss, logits (B, T, V_t))
+    encode(src, lengths) -> decoder state (a dict);  step(tokens (N,), state) -> logits (N, V_t), state
+    generate(src, lengths, beam_size=..., n_best=...) -> Generated(tokens (B, n_best, T), lengths, scores)
     """
 
     def __init__(
@@ -57,12 +65,14 @@ class Seq2Seq(nn.Module):
         tie_embeddings: bool = True,
         share_embeddings: bool = False,
         pad_id: int = 0,
+        bos_id: int = 2,
+        eos_id: int = 3,
     ) -> None:
         super().__init__()
         if share_embeddings and src_vocab_size != tgt_vocab_size:
             raise ValueError("share_embeddings needs one joint vocabulary for source and target")
         self.cell, self.input_feeding, self.decoder_layers = cell, input_feeding, decoder_layers
-        self.pad_id = pad_id
+        self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
         self.tgt_embedding = Embedding(tgt_vocab_size, emb_dim, pad_id, dropout)
         self.src_embedding = (
             self.tgt_embedding if share_embeddings else Embedding(src_vocab_size, emb_dim, pad_id, dropout)
@@ -87,15 +97,16 @@ class Seq2Seq(nn.Module):
             self.output.weight = self.tgt_embedding.weight
 
     # ---- encoder -----------------------------------------------------------------------------
-    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> dict:
-        """src (B, S) -> the decoder's initial state: memory (B, S, 2He), attention keys, mask
-        (B, S), the bridged hidden state, and the input-feeding vector (zeros)."""
-        memory, enc_state = self.encoder(self.src_embedding(src), src_lengths)
+    def encode(self, src: torch.Tensor, lengths: torch.Tensor | list[int]) -> dict:
+        """src (B, S), lengths (B,) -> the decoder's initial state: memory (B, S, 2He), attention keys,
+        mask (B, S), the bridged hidden state, and the input-feeding vector (zeros)."""
+        lengths = as_lengths(lengths, src.device)
+        memory, enc_state = self.encoder(self.src_embedding(src), lengths)
         h = enc_state[0] if isinstance(enc_state, tuple) else enc_state  # (Le*2, B, He)
         top = torch.cat([h[-2], h[-1]], dim=-1)  # last layer, forward and backward: (B, 2He)
         h0 = torch.tanh(self.bridge(top)).view(top.size(0), self.decoder_layers, -1).transpose(0, 1)
         hidden: State = (h0.contiguous(), torch.zeros_like(h0)) if self.cell == "lstm" else h0.contiguous()
-        mask = torch.arange(src.size(1), device=src.device)[None, :] < src_lengths.to(src.device)[:, None]
+        mask = torch.arange(src.size(1), device=src.device)[None, :] < lengths[:, None]
         feed = memory.new_zeros(src.size(0), self.out_size) if self.input_feeding else None
         return {
             "hidden": hidden,
@@ -151,17 +162,73 @@ class Seq2Seq(nn.Module):
     def forward(
         self,
         src: torch.Tensor,
-        src_lengths: torch.Tensor,
+        lengths: torch.Tensor | list[int],
         tgt_in: torch.Tensor,
-        tgt_out: torch.Tensor | None = None,
+        *,
+        targets: torch.Tensor | None = None,
         label_smoothing: float = 0.0,
-    ) -> torch.Tensor:
-        """Teacher-forced logits (B, T, V_t); with ``tgt_out`` the label-smoothed cross-entropy per
-        real target token instead (training: DistributedDataParallel wraps ``forward``)."""
-        logits = self.decode(tgt_in, self.encode(src, src_lengths))[0]
-        if tgt_out is None:
-            return logits
-        return smoothed_cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), label_smoothing, self.pad_id)
+    ) -> ModelOutput:
+        """Teacher forcing: src (B, S), source lengths (B,), tgt_in (B, T) (bos + target) ->
+        ModelOutput: logits (B, T, V_t), and with ``targets`` (B, T) (target + eos, padded with pad_id)
+        the label-smoothed cross-entropy per real target token as the loss (training: DDP wraps
+        ``forward``). No state is carried: ``state`` is None."""
+        logits = self.decode(tgt_in, self.encode(src, lengths))[0]
+        if targets is None:
+            return ModelOutput(None, logits)
+        loss = smoothed_cross_entropy(logits.flatten(0, 1), targets.flatten(), label_smoothing, self.pad_id)
+        return ModelOutput(loss, logits)
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        src: torch.Tensor,
+        lengths: torch.Tensor | list[int],
+        *,
+        beam_size: int = 1,
+        n_best: int = 1,
+        max_len: int | torch.Tensor | None = None,
+        length_penalty: float = 0.0,
+    ) -> Generated:
+        """Decode src (B, S) with source lengths (B,): greedy for ``beam_size`` 1 (beam search with one
+        beam is exactly greedy decoding), else beam search (``nlprnn.modules.beam_search``), which
+        returns the ``n_best`` best hypotheses of each sentence.
+
+        max_len: an int or (B,) limit on generated tokens (None: 1.5 x source length + 5, the
+        Translator's default). length_penalty: the GNMT alpha, hypotheses ranked by
+        sum(log p) / ((5 + length) / 6) ** alpha (0: the plain sum). Dropout follows the module's
+        mode: call ``.eval()`` first.
+        -> Generated: tokens (B, n_best, T), lengths (B, n_best), scores (B, n_best), best first.
+        """
+        lengths = as_lengths(lengths, src.device)
+        if max_len is None:
+            max_len = (lengths.float() * 1.5).ceil().long() + 5
+        bos = torch.full((src.size(0),), self.bos_id, dtype=torch.long, device=src.device)
+        hypotheses = beam_search(
+            self.step,
+            bos,
+            self.encode(src, lengths),
+            max_len,
+            beam_size,
+            self.eos_id,
+            self.reorder_state,
+            alpha=length_penalty,
+            n_best=n_best,
+            select_sentences=self.select_sentences,
+        )
+        return self._padded(hypotheses, n_best, src.device)
+
+    def _padded(self, hypotheses: list[list[Hypothesis]], n_best: int, device) -> Generated:
+        """beam_search's per-sentence lists of (ids, score) -> tensors (missing ones: empty, -inf)."""
+        batch = len(hypotheses)
+        width = max((len(ids) for hyps in hypotheses for ids, _ in hyps), default=0)
+        tokens = torch.full((batch, n_best, width), self.pad_id, dtype=torch.long)
+        lengths = torch.zeros(batch, n_best, dtype=torch.long)
+        scores = torch.full((batch, n_best), float("-inf"))
+        for b, hyps in enumerate(hypotheses):
+            for k, (ids, score) in enumerate(hyps):
+                tokens[b, k, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+                lengths[b, k], scores[b, k] = len(ids), score
+        return Generated(tokens.to(device), lengths.to(device), scores.to(device))
 
     def step(self, tokens: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
         """The decoding interface: tokens (N,) -> logits (N, V_t); state["attn"] holds (N, S)."""

@@ -3,6 +3,9 @@
 The optional convolution (the CRNN of the course) finds n-gram features and, with max-pooling over
 ``conv_pool`` steps, shortens the sequence the RNN has to walk: a long review costs the RNN 1/pool
 of the steps.
+
+``forward`` returns a ``ModelOutput`` (loss, logits, state=None) like every model here
+(nlprnn/models/output.py).
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nlprnn.models.output import ModelOutput
 from nlprnn.modules.embedding import Embedding
 from nlprnn.modules.pooling import Pooling
-from nlprnn.modules.rnn import StackedRNN
+from nlprnn.modules.rnn import StackedRNN, as_lengths
 
 
 class ConvFrontEnd(nn.Module):
@@ -28,7 +32,11 @@ class ConvFrontEnd(nn.Module):
         self.conv = nn.Conv1d(input_size, channels, kernel, padding=kernel // 2)
         self.pool = pool
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, lengths: torch.Tensor | list[int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, E), lengths (B,) -> features (B, ceil(T / pool), C), their lengths (B,)."""
+        lengths = as_lengths(lengths, x.device)
         mask = torch.arange(x.size(1), device=x.device)[None, :] < lengths[:, None]
         h = F.relu(self.conv(x.masked_fill(~mask[..., None], 0.0).transpose(1, 2)))
         h = h.masked_fill(~mask[:, None, :], 0.0)
@@ -39,7 +47,7 @@ class ConvFrontEnd(nn.Module):
 
 
 class SequenceClassifier(nn.Module):
-    """Token ids (B, T) + lengths (B,) -> class logits (B, num_classes), or with labels the loss.
+    """Token ids (B, T) + lengths (B,) -> class logits (B, num_classes), and with targets the loss.
 
     Args:
         vocab_size, num_classes, pad_id: from the data.
@@ -83,12 +91,14 @@ class SequenceClassifier(nn.Module):
         self.output = nn.Linear(self.rnn.output_size, num_classes)
 
     def forward(
-        self, tokens: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Class logits (B, C); with ``labels`` (B,) the mean cross-entropy instead (training)."""
+        self, tokens: torch.Tensor, lengths: torch.Tensor | list[int], *, targets: torch.Tensor | None = None
+    ) -> ModelOutput:
+        """tokens (B, T), lengths (B,) -> ModelOutput: class logits (B, C), and with ``targets`` (B,)
+        class ids the mean cross-entropy as the loss (training)."""
+        lengths = as_lengths(lengths, tokens.device)
         x = self.embedding(tokens)
         if self.front is not None:
             x, lengths = self.front(x, lengths)
         outputs, _ = self.rnn(x, lengths)
         logits = self.output(self.dropout(self.pool(outputs, lengths)))
-        return logits if labels is None else F.cross_entropy(logits, labels)
+        return ModelOutput(None if targets is None else F.cross_entropy(logits, targets), logits)

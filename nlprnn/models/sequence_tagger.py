@@ -1,4 +1,9 @@
-"""BiRNN sequence tagger with optional character features and a CRF or softmax output (Lample et al. 2016)."""
+"""BiRNN sequence tagger with optional character features and a CRF or softmax output (Lample et al. 2016).
+
+``forward`` returns a ``ModelOutput`` (loss, emission scores as logits, state=None) like every model here
+(nlprnn/models/output.py); the casing and character inputs are keywords, needed only by a tagger built
+with those features.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from nlprnn.data.word_features import CASINGS
+from nlprnn.models.output import ModelOutput
 from nlprnn.modules.char_features import char_encoder
 from nlprnn.modules.crf import CRF
 from nlprnn.modules.embedding import Embedding
-from nlprnn.modules.rnn import StackedRNN
+from nlprnn.modules.rnn import StackedRNN, as_lengths
 
 
 class SequenceTagger(nn.Module):
@@ -31,8 +37,10 @@ class SequenceTagger(nn.Module):
         dropout: on the word vectors and on the RNN outputs.
         output: "crf" | "softmax".
 
-    Inputs (a batch): words (B, L), casings (B, L), lengths (B,), chars (U, C), char_lengths (U,),
-    char_index (B, L) (see data/word_features.py).
+    forward(words (B, L), lengths (B,), casings=, chars=, char_lengths=, char_index=, targets=(B, L))
+        -> ModelOutput(loss, emissions (B, L, T)). casings (B, L) are needed when case_dim > 0; chars
+        (U, C), char_lengths (U,) and char_index (B, L) (each token's row of chars) when char_features
+        is not "none" (``nlprnn.data.word_features.collate`` builds them all).
     """
 
     def __init__(
@@ -67,24 +75,53 @@ class SequenceTagger(nn.Module):
         self.output = nn.Linear(self.rnn.output_size, num_tags)
         self.crf = CRF(num_tags) if output == "crf" else None
 
-    def emissions(self, words, casings, lengths, chars, char_lengths, char_index) -> torch.Tensor:
-        """Per-token tag scores (B, L, T)."""
+    def emissions(
+        self,
+        words: torch.Tensor,
+        lengths: torch.Tensor | list[int],
+        *,
+        casings: torch.Tensor | None = None,
+        chars: torch.Tensor | None = None,
+        char_lengths: torch.Tensor | list[int] | None = None,
+        char_index: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Per-token tag scores (B, L, T); the inputs as in ``forward``."""
         parts = [self.embedding(words)]
         if self.casings is not None:
+            if casings is None:
+                raise ValueError("this tagger has a casing feature (case_dim > 0): pass casings=")
             parts.append(self.casings(casings))
         if self.chars is not None:
+            if chars is None or char_lengths is None or char_index is None:
+                raise ValueError("this tagger has char features: pass chars=, char_lengths=, char_index=")
+            char_lengths = as_lengths(char_lengths, chars.device)
             parts.append(self.chars(chars, char_lengths)[char_index])  # each distinct form computed once
-        hidden, _ = self.rnn(self.dropout(torch.cat(parts, dim=-1)), lengths)
+        hidden, _ = self.rnn(self.dropout(torch.cat(parts, dim=-1)), as_lengths(lengths, words.device))
         return self.output(self.dropout(hidden))
 
-    def forward(self, words, casings, lengths, chars, char_lengths, char_index, tags=None) -> torch.Tensor:
-        """Emission scores (B, L, T); with ``tags`` (B, L) the training loss instead, so that
-        DistributedDataParallel (which wraps ``forward``) sees the whole training computation."""
-        emissions = self.emissions(words, casings, lengths, chars, char_lengths, char_index)
-        if tags is None:
-            return emissions
+    def forward(
+        self,
+        words: torch.Tensor,
+        lengths: torch.Tensor | list[int],
+        *,
+        casings: torch.Tensor | None = None,
+        chars: torch.Tensor | None = None,
+        char_lengths: torch.Tensor | list[int] | None = None,
+        char_index: torch.Tensor | None = None,
+        targets: torch.Tensor | None = None,
+    ) -> ModelOutput:
+        """words (B, L) word ids, lengths (B,) -> ModelOutput: emission scores (B, L, T) as logits, and
+        with ``targets`` (B, L) tag ids the training loss (mean per real token), computed here so that
+        DistributedDataParallel (which wraps ``forward``) sees the whole training computation.
+        casings, chars, char_lengths, char_index: see the class docstring."""
+        lengths = as_lengths(lengths, words.device)
+        emissions = self.emissions(
+            words, lengths, casings=casings, chars=chars, char_lengths=char_lengths, char_index=char_index
+        )
+        if targets is None:
+            return ModelOutput(None, emissions)
         mask = torch.arange(words.size(1), device=words.device)[None, :] < lengths[:, None]
-        return self.loss(emissions, tags, mask)
+        return ModelOutput(self.loss(emissions, targets, mask), emissions)
 
     def loss(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean per real token: CRF negative log-likelihood (summed over sentences) or cross-entropy."""

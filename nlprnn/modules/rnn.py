@@ -15,6 +15,15 @@ State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 _FUSED = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
+def as_lengths(lengths, device: torch.device | str | None = None) -> torch.Tensor:
+    """Sequence lengths as a (B,) long tensor on ``device``: every model and module that takes
+    ``lengths`` accepts a tensor or a plain list of ints, and converts it here, once."""
+    lengths = torch.as_tensor(lengths, dtype=torch.long, device=device)  # no copy when already so
+    if lengths.dim() != 1:
+        raise ValueError(f"lengths must be one number per sequence, shape (B,); got {tuple(lengths.shape)}")
+    return lengths
+
+
 class StackedRNN(nn.Module):
     """A stack of Elman (tanh/relu), LSTM or GRU layers run by one fused kernel call.
 
@@ -29,7 +38,7 @@ class StackedRNN(nn.Module):
         forget_bias: LSTM only: start every forget gate's bias here (e.g. 1.0, Jozefowicz et al.
             2015) instead of torch's small random values, so the cell keeps its memory at first.
 
-    forward(x (B, T, I), lengths (B,) or None, state or None)
+    forward(x (B, T, I), lengths (B,) tensor or list, or None, state or None)
         -> outputs (B, T, D*H)  every step of the top layer  (Keras: return_sequences)
            state  (L*D, B, H), or a pair (h, c) for LSTM      (Keras: return_state)
 
@@ -88,12 +97,13 @@ class StackedRNN(nn.Module):
     def forward(
         self,
         x: torch.Tensor,
-        lengths: torch.Tensor | None = None,
+        lengths: torch.Tensor | list[int] | None = None,
         state: State | None = None,
     ) -> tuple[torch.Tensor, State]:
+        """x (B, T, I), lengths (B,) or None, state -> outputs (B, T, D*H), final state (see the class)."""
         if lengths is None:
             return self.rnn(x, state)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed = pack_padded_sequence(x, as_lengths(lengths, "cpu"), batch_first=True, enforce_sorted=False)
         out, state = self.rnn(packed, state)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
         return out, state

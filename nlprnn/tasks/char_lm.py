@@ -52,10 +52,10 @@ class CharLM(Recipe):
 
     def train_loss(self, model, batch):
         x, y = (t.to(self.device, non_blocking=True) for t in batch)
-        loss, hidden = model(x, self.hidden, targets=y)
+        out = model(x, state=self.hidden, targets=y)
         # stateful (the default): the next window starts from this one's state, detached
-        self.hidden = detach_state(hidden) if self.cfg.batching.get("stateful", True) else None
-        return loss, y.numel()
+        self.hidden = detach_state(out.state) if self.cfg.batching.get("stateful", True) else None
+        return out.loss, y.numel()
 
     def evaluate(self, model) -> dict[str, float]:
         nats = self.nats_per_char(model, self.ids["val"], self.cfg.batching.bptt)
@@ -69,9 +69,10 @@ class CharLM(Recipe):
         model.eval()
         total, count, hidden = 0.0, 0, None
         for x, y in BpttBatches(ids, self.cfg.batching.eval_batch_size, bptt):
-            logits, hidden = model(x.to(self.device), hidden if carry else None)
+            out = model(x.to(self.device), state=hidden if carry else None)
+            hidden = out.state
             total += F.cross_entropy(
-                logits.flatten(0, 1), y.to(self.device).flatten(), reduction="sum"
+                out.logits.flatten(0, 1), y.to(self.device).flatten(), reduction="sum"
             ).item()
             count += y.numel()
         return total / count

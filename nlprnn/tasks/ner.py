@@ -91,8 +91,16 @@ class NER(Recipe):
         if self.drop_prob is not None:
             drop = torch.rand(words.shape, device=words.device) < self.drop_prob[words]
             words = words.masked_fill(drop, self.features.unk_id)
-        loss = model(words, casings, lengths, chars, char_lengths, char_index, tags=tags)
-        return loss, int(lengths.sum())
+        out = model(
+            words,
+            lengths,
+            casings=casings,
+            chars=chars,
+            char_lengths=char_lengths,
+            char_index=char_index,
+            targets=tags,
+        )
+        return out.loss, int(lengths.sum())
 
     def evaluate(self, model) -> dict[str, float]:
         tagger = Tagger(model, self.features, self.tags, device=self.device, scheme=self.cfg.tagging)

@@ -105,6 +105,8 @@ class Recipe:
 
     def load_predictor(self, ckpt):
         """The recipe's Predictor for checkpoint ``ckpt``, with the command line's options."""
+        if ckpt is None:
+            raise UserError("this mode needs a checkpoint: pass ckpt=PATH/best.pt (or a run directory)")
         return self.predictor.from_checkpoint(ckpt, device=str(self.device), **self.predictor_options())
 
 

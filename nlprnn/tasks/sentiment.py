@@ -97,7 +97,7 @@ class Sentiment(Recipe):
 
     def train_loss(self, model, batch):
         tokens, lengths, labels = (t.to(self.device) for t in batch)
-        return model(tokens, lengths, labels), int(lengths.sum()), len(labels)
+        return model(tokens, lengths, targets=labels).loss, int(lengths.sum()), len(labels)
 
     def evaluate(self, model) -> dict[str, float]:
         self.clf.model = model.eval()

@@ -66,6 +66,8 @@ class Translation(Recipe):
             src_vocab_size=self.src_tok.vocab_size,
             tgt_vocab_size=self.tgt_tok.vocab_size,
             pad_id=self.tgt_tok.pad_id,
+            bos_id=self.tgt_tok.bos_id,
+            eos_id=self.tgt_tok.eos_id,
         )
         return model, {"subword": {"src": self.src_tok.to_tensor(), "tgt": self.tgt_tok.to_tensor()}}
 
@@ -89,8 +91,8 @@ class Translation(Recipe):
 
     def train_loss(self, model, batch):
         src, src_lengths, tgt_in, tgt_out = (t.to(self.device) for t in batch)
-        loss = model(src, src_lengths, tgt_in, tgt_out, label_smoothing=self.cfg.label_smoothing)
-        return loss, int((tgt_out != self.tgt_tok.pad_id).sum())
+        out = model(src, src_lengths, tgt_in, targets=tgt_out, label_smoothing=self.cfg.label_smoothing)
+        return out.loss, int((tgt_out != self.tgt_tok.pad_id).sum())
 
     def evaluate(self, model) -> dict[str, float]:
         decoder = build(self.cfg.validation)

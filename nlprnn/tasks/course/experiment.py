@@ -65,7 +65,7 @@ class TensorTask:
 
     def train_loss(self, model, batch):
         x, y = batch
-        return model(x, y), len(x)
+        return model(x, targets=y).loss, len(x)
 
     def evaluate(self, model) -> dict[str, float]:
         return {f"val_{k}": v for k, v in score(model, *self.val, self.loss).items()}
@@ -82,7 +82,7 @@ def score(model, x: torch.Tensor, y: torch.Tensor, loss: str, batch_size: int = 
     """{"loss": the objective, "acc": accuracy for classification, "mae"/"rmse" for regression}."""
     was_training = model.training
     model.eval()
-    prediction = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    prediction = torch.cat([model(x[i : i + batch_size]).logits for i in range(0, len(x), batch_size)])
     model.train(was_training)
     scores = {"loss": objective(loss, prediction, y).item()}
     if loss == "bce":

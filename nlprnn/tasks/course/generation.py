@@ -56,7 +56,7 @@ def sample_stats(text: str, known_words: set[str]) -> dict:
 def per_char_loss(generator: Generator, passage: str) -> list[float]:
     """nats of each character of ``passage`` after the ones before it (from a zero state)."""
     ids = generator.vocab.encode(passage).to(generator.device)
-    logits, _ = generator.model(ids[None, :-1], None)
+    logits = generator.model(ids[None, :-1]).logits
     return F.cross_entropy(logits[0], ids[1:], reduction="none").tolist()
 
 

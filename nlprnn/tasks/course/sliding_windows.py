@@ -58,7 +58,7 @@ def fit_and_predict(cfg, name, make, x, y, split, seed, folder) -> torch.Tensor:
     fit(cfg, model, task, folder)
     with torch.no_grad():
         model.eval()
-        return model(xn) * sd + mean + last
+        return model(xn).logits * sd + mean + last
 
 
 def run(cfg) -> dict:
