@@ -202,6 +202,10 @@ RUN_KEYS = {"ckpt", "text", "input", "output", "split"}
 def ignored_reason(mode: str, key: str) -> str | None:
     """Why ``mode`` of one of the four recipes does not read ``key`` (None: it does)."""
     top = key.split(".")[0].split("@")[0]
+    if top == "format" and mode != "export":
+        return "only mode=export writes a format"
+    if mode == "export" and top in ("data", "text", "input", "split", "max_chars"):
+        return "mode=export reads ckpt=, output= and format= only"
     if mode == "train":
         if top in RUN_KEYS:
             return "training reads none of ckpt, text, input, output, split"

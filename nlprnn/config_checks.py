@@ -51,6 +51,7 @@ def boolean(v):
 
 CHECKS = {
     "seed": whole(0),
+    "format": one_of("onnx"),
     "trainer.max_epochs": whole(1),
     "trainer.max_steps": whole(1, null=True),
     "trainer.max_time": number(0, low_open=True, null=True),

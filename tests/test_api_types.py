@@ -83,9 +83,14 @@ def test_id_methods_refuse_what_is_not_token_ids(apis, recipe, method, bad):
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
 @pytest.mark.parametrize("method", ["stream", "pairs"])
-@pytest.mark.parametrize("bad", [*BAD, "one text"], ids=repr)
+@pytest.mark.parametrize("bad", BAD, ids=repr)
 def test_streams_refuse_what_is_not_lines(apis, recipe, method, bad):
     raises_naming(apis[recipe], method, bad, lazy=True)
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES))
+def test_streams_take_one_string_as_one_line(apis, recipe):
+    assert len(list(apis[recipe].stream("one text"))) == 1
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
@@ -124,7 +129,7 @@ def test_good_calls_still_answer(apis):
     translator = apis["translation"]
     assert translator.decode_ids([]) == [] and len(translator.encode_sources(("Hund",))) == 1
     gen = apis["char_lm"]
-    assert gen.encode_prompt("") and gen.predict_batch([""])
+    assert gen.encode_prompt("R") and gen.encode_prompt("") == [] and gen.predict_batch([""])[0].text == ""
 
 
 @pytest.mark.parametrize("bad", [None, 5, b"runs/x", ["runs/x"]], ids=repr)

@@ -147,6 +147,11 @@ def test_keys_each_mode_ignores():
     ignored = [line.split("=")[0].removeprefix("warning: ") for line in ignored_keys(cfg, given)]
     assert ignored == ["ckpt", "text", "input", "output", "split"]
     assert ignored_keys(compose_config(["recipe=course/generation"]), ["ckpt=x"]) == []  # it reads ckpt
+    cfg = compose_config(["recipe=ner", "mode=export"])
+    given = "recipe=ner mode=export ckpt=x output=o format=onnx text=a model.hidden_size=3".split()
+    ignored = [line.split("=")[0].removeprefix("warning: ") for line in ignored_keys(cfg, given)]
+    assert ignored == ["text", "model.hidden_size"]
+    assert "only mode=export" in ignored_keys(compose_config(["recipe=ner", "mode=tag"]), ["format=onnx"])[0]
 
 
 def test_yaml_comments_map_to_dotted_keys(tmp_path):

@@ -14,7 +14,12 @@ from tests.conftest import REPO, cli_env, run_cli
 RECIPES = {"char_lm": Generator, "ner": Tagger, "sentiment": Classifier, "translation": Translator}
 MODE = {"char_lm": "generate", "ner": "tag", "sentiment": "predict", "translation": "translate"}
 LINES_PER_INPUT = {"char_lm": 1, "ner": 2, "sentiment": 1, "translation": 1}  # char_lm at length=0
-OPTIONS = {"char_lm": {"length": 5}, "ner": {}, "sentiment": {}, "translation": {"method": "greedy"}}
+OPTIONS = {
+    "char_lm": {"length": 5, "seed": 0},
+    "ner": {},
+    "sentiment": {},
+    "translation": {"method": "greedy"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +46,29 @@ def test_training_says_where_its_run_is_and_how_to_use_it(runs, recipe):
 def test_one_string_is_one_input(runs, recipe):
     api = RECIPES[recipe].from_checkpoint(runs[recipe], device="auto", **OPTIONS[recipe])
     one = api("Ein Hund läuft.")
-    assert one == api(["Ein Hund läuft."])[0]  # never one result per character
+    assert same(one, api(["Ein Hund läuft."])[0])  # never one result per character
     many = api(["Peter lives in Paris.", "", "Zwei Männer."])
     assert len(many) == 3 and api([]) == []
-    assert list(api.stream(iter(["Peter lives in Paris.", "", "Zwei Männer."]))) == many
-    assert list(api.stream(["Peter lives in Paris.", ""], batch_size=1)) == many[:2]
-    assert list(api.stream(["Peter lives in Paris.\n", "\n"])) == many[:2]  # lines of a file
+    assert same(list(api.stream(iter(["Peter lives in Paris.", "", "Zwei Männer."]))), many)
+    assert same(list(api.stream(["Peter lives in Paris.", ""], batch_size=1)), many[:2])
+    assert same(list(api.stream(["Peter lives in Paris.\n", "\n"])), many[:2])  # lines of a file
+
+
+def same(a, b) -> bool:
+    """Equal results, scores up to float noise (another batch, another padding)."""
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(same, a, b))
+    return type(a) is type(b) and _close(a.to_dict(), b.to_dict())
+
+
+def _close(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-4, abs=1e-5)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_close, a, b))
+    return a == b
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
@@ -77,7 +99,7 @@ def test_recipe_specific_calls(runs):
     translator = Translator.from_checkpoint(runs["translation"], method="greedy")
     assert translator.translate("Ein Hund.") == translator(["Ein Hund."])[0]
     gen = Generator.from_checkpoint(runs["char_lm"], length=30, seed=3)
-    assert gen("ROMEO:") == gen("ROMEO:") and gen("ROMEO:").startswith("ROMEO:")
+    assert gen("ROMEO:") == gen("ROMEO:") and gen("ROMEO:").text.startswith("ROMEO:")
     assert gen(["ROMEO:", "JULIET:"])[0] == gen("ROMEO:")  # each prompt as if alone
     for bad in ({"temperature": -1}, {"length": -5}, {"top_p": 0}, {"top_k": 0}):
         with pytest.raises(UserError, match=next(iter(bad))):

@@ -68,7 +68,8 @@ def test_evaluate_and_python_api(trained, data_dir, tmp_path):
     assert out.startswith("val: F1")
     tagger = Tagger.from_checkpoint(run / "best.pt")
     tagged = tagger.tag(["Angela Merkel visited Paris.", ""])
-    assert [t for t, _ in tagged[0]] == ["Angela", "Merkel", "visited", "Paris", "."] and tagged[1] == []
+    assert [t.text for t in tagged[0].tokens] == ["Angela", "Merkel", "visited", "Paris", "."]
+    assert tagged[1].tokens == [] and tagged[1].score is None
 
 
 def test_spanish_data_and_errors(data_dir, tmp_path):

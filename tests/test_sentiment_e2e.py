@@ -49,9 +49,9 @@ def test_evaluate_and_python_api(trained, data_dir, tmp_path):
     out = cli("mode=evaluate", f"ckpt={run}", "split=val", f"hydra.run.dir={tmp_path}", data_dir=data_dir)
     assert out.stdout.startswith("val: accuracy")
     clf = Classifier.from_checkpoint(run / "best.pt")
-    (label, prob), empty = clf.predict(["a gripping film", ""])
-    assert label in clf.labels and 0.5 <= prob <= 1 and empty[0] in clf.labels
-    assert clf.predict("tedious")[0] in clf.labels and clf.predict([]) == []
+    full, empty = clf.predict(["a gripping film", ""])
+    assert full.label in clf.labels and 0.5 <= full.score <= 1 and empty.label is None
+    assert clf.predict("tedious").label in clf.labels and clf.predict([]) == []
     assert clf.probabilities(["a", "b c"]).sum(-1).tolist() == pytest.approx([1.0, 1.0])
 
 

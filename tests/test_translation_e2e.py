@@ -93,7 +93,8 @@ def test_python_api_beam_one_equals_greedy(trained):
     sentences = ["Ein Hund läuft.", "", "Zwei Männer stehen vor einem Haus."]
     greedy = Translator.from_checkpoint(run / "best.pt", method="greedy").translate(sentences)
     beam1 = Translator.from_checkpoint(run / "best.pt", method="beam", beam_size=1).translate(sentences)
-    assert greedy == beam1 and greedy[1] == ""
+    assert [t.text for t in greedy] == [t.text for t in beam1] and greedy[1].text == ""
+    assert greedy[1].score is None and greedy[0].score <= 0  # beam's score: divided by the length penalty
     nbest = Translator.from_checkpoint(run / "best.pt", beam_size=3, n_best=3).translate_nbest(sentences[:1])
     assert len(nbest[0]) == 3
 

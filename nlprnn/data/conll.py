@@ -226,6 +226,11 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+def token_offsets(text: str) -> list[tuple[str, int, int]]:
+    """``tokenize``'s tokens with their character offsets: (token, start, end), text[start:end] == token."""
+    return [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
 def spans(tokens: Sequence[str], tags: Sequence[str]) -> list[tuple[str, int, int, str]]:
     """Entities of an IOB2 tagging as (type, first token, last token, text)."""
     from seqeval.metrics.sequence_labeling import get_entities

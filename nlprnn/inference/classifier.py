@@ -1,9 +1,17 @@
-"""Classify raw texts with a trained sentiment checkpoint: (label, probability) and probabilities.
+"""Classify raw texts with a trained sentiment checkpoint: the label, its probability, every label's.
 
 from nlprnn import Classifier
 clf = Classifier.from_checkpoint("runs/sentiment/RUN")
-clf("a gripping , beautifully acted film .")        # -> ("positive", 0.99...)
-clf(["a gripping film .", "a tedious mess ."])      # -> [("positive", ...), ("negative", ...)]
+result = clf("a gripping , beautifully acted film .")
+result.label            # -> 'positive'
+result.score            # -> 0.97: the label's probability
+result.probabilities    # -> {'negative': 0.03, 'positive': 0.97}
+clf("a gripping film .", top_k=1).top            # -> [('positive', 0.97)]
+clf(["a gripping film .", "a tedious mess ."])    # -> one Classification each
+
+Options (constructor, attribute or per call): top_k (how many (label, probability) pairs ``top`` holds,
+best first; None: all), batch_size and max_tokens (texts and tokens per batch). A text with no tokens
+gives Classification(label=None, score=None).
 """
 
 from __future__ import annotations
@@ -14,7 +22,8 @@ import torch
 
 from nlprnn.data.batching import make_batches, pad_batch
 from nlprnn.data.tokenizers import tokenizer_from_dict, truncate
-from nlprnn.inference.predictor import Predictor, checked_id_lists, checked_texts
+from nlprnn.inference.predictor import COUNT, COUNT_OR_NONE, Predictor, checked_id_lists, checked_texts
+from nlprnn.inference.results import Classification
 from nlprnn.training.checkpoint import model_from_checkpoint
 
 
@@ -26,6 +35,9 @@ class Classifier(Predictor):
         labels: the class names; max_len, truncate: as in training (tokens at most; tail or head).
     """
 
+    task = "sentiment"
+    OPTIONS = {"top_k": COUNT_OR_NONE, "batch_size": COUNT, "max_tokens": COUNT}
+
     def __init__(
         self,
         model,
@@ -35,37 +47,40 @@ class Classifier(Predictor):
         truncate="tail",
         device="cpu",
         max_tokens: int = 20000,
+        batch_size: int = 512,
+        top_k: int | None = None,
     ):
         self.model, self.tokenizer, self.labels = model.eval(), tokenizer, list(labels)
         self.max_len, self.truncate = max_len, truncate
-        self.device, self.max_tokens = torch.device(device), max_tokens
+        self.device, self.max_tokens, self.batch_size, self.top_k = device, max_tokens, batch_size, top_k
         self.config: dict = {}
 
-    task = "sentiment"
-
     @classmethod
-    def from_ckpt(cls, ckpt: dict, device: torch.device, max_tokens: int = 20000) -> Classifier:
+    def from_ckpt(cls, ckpt: dict, device: torch.device, **options) -> Classifier:
         tokenizer, labels = tokenizer_from_dict(ckpt["vocab"]["tokenizer"]), ckpt["vocab"]["labels"]
         model = model_from_checkpoint(
             ckpt, device, vocab_size=tokenizer.vocab_size, num_classes=len(labels), pad_id=tokenizer.pad_id
         )
         config = ckpt["config"]
-        return cls(model, tokenizer, labels, config["max_len"], config["truncate"], device, max_tokens)
+        return cls(model, tokenizer, labels, config["max_len"], config["truncate"], device, **options)
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """Texts -> truncated id lists; a text with no tokens becomes one <unk>."""
+        """Texts -> truncated id lists; a text with no tokens becomes one <unk> (as in training)."""
         texts = checked_texts(texts, "Classifier.encode", "a list of strings")
         return [
             truncate(ids, self.max_len, self.truncate) or [self.tokenizer.unk_id]
             for ids in self.tokenizer.encode(texts)
         ]
 
-    @torch.no_grad()
     def probabilities_of(self, encoded: Sequence[Sequence[int]]) -> torch.Tensor:
         """Encoded texts -> class probabilities (N, C), in input order; batched by length."""
         encoded = checked_id_lists(encoded, "Classifier.probabilities_of", self.tokenizer.vocab_size)
+        return self._probabilities(encoded, self.batch_size, self.max_tokens)
+
+    @torch.no_grad()
+    def _probabilities(self, encoded: list, batch_size: int, max_tokens: int) -> torch.Tensor:
         probs = torch.empty(len(encoded), len(self.labels))
-        for batch in make_batches([len(x) for x in encoded], self.max_tokens, 512, shuffle=False):
+        for batch in make_batches([len(x) for x in encoded], max_tokens, batch_size, shuffle=False):
             tokens, lengths = pad_batch([encoded[i] for i in batch], self.tokenizer.pad_id)
             logits = self.model(tokens.to(self.device), lengths.to(self.device)).logits
             probs[batch] = torch.softmax(logits.float(), dim=-1).cpu()
@@ -77,12 +92,17 @@ class Classifier(Predictor):
             return self.probabilities([texts])[0]
         return self.probabilities_of(self.encode(checked_texts(texts, "Classifier.probabilities")))
 
-    def predict(self, texts: str | Iterable[str]) -> tuple[str, float] | list[tuple[str, float]]:
-        """A text -> (label, probability of that label); a list of texts -> one pair each."""
-        return self._answer(texts, "Classifier.predict")
+    def _predict(self, texts: list[str], settings: dict) -> list[Classification]:
+        encoded = [truncate(ids, self.max_len, self.truncate) for ids in self.tokenizer.encode(texts)]
+        live = [i for i, ids in enumerate(encoded) if ids]  # no tokens: the empty result
+        probs = self._probabilities(
+            [encoded[i] for i in live], settings["batch_size"], settings["max_tokens"]
+        )
+        out = [Classification(None) for _ in texts]
+        for row, i in enumerate(live):
+            out[i] = self._classification(probs[row].tolist(), settings["top_k"])
+        return out
 
-    def predict_batch(self, texts: list[str]) -> list[tuple[str, float]]:
-        texts = checked_texts(texts, "Classifier.predict_batch", "a list of strings")
-        probs = self.probabilities_of(self.encode(texts))
-        best = probs.argmax(-1)
-        return [(self.labels[int(k)], float(probs[i, k])) for i, k in enumerate(best)]
+    def _classification(self, probs: list[float], top_k: int | None) -> Classification:
+        ranked = sorted(zip(self.labels, probs), key=lambda pair: -pair[1])
+        return Classification(ranked[0][0], ranked[0][1], dict(zip(self.labels, probs)), ranked[:top_k])

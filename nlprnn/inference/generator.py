@@ -1,22 +1,41 @@
 """Generate text with a trained character language model: a prompt in, the prompt and its
-continuation out; the same seed gives the same text.
+continuation out.
 
 from nlprnn import Generator
 gen = Generator.from_checkpoint("runs/char_lm/RUN", length=200, temperature=0.8)
-gen("ROMEO:")                  # -> "ROMEO:\\n..."
-gen(["ROMEO:", "JULIET:"])     # -> one text each (each as if generated alone)
+gen("ROMEO:")                      # -> Generation(text='ROMEO:\\n...', prompt='ROMEO:', score=-310.2)
+gen("ROMEO:").text                 # -> 'ROMEO:\\n...': a new sample each call
+gen("ROMEO:", seed=1)              # -> the same sample for the same seed
+gen("ROMEO:", num_samples=3)       # -> [Generation(...), ...]: 3 different samples
+gen(["ROMEO:", "JULIET:"], length=50, temperature=0.5)   # -> one Generation each
+
+Options (constructor, attribute or per call): length, temperature (0: greedy), top_k, top_p, seed (None:
+fresh randomness each call; a number: reproducible), num_samples, batch_size (samples drawn together).
+With a seed, the i-th prompt of a call (or of a stream) gets the same samples whatever else is asked
+with it. ``score`` is the continuation's log-probability under the model. An empty prompt (or one whose
+characters the model never saw) gives Generation(text='', score=None).
 """
 
 from __future__ import annotations
 
+import random
 import warnings
 
 import torch
 
 from nlprnn.data.vocab import Vocab
-from nlprnn.errors import UserError
-from nlprnn.inference.predictor import Predictor, checked_text, checked_texts
-from nlprnn.modules.decoding import sample
+from nlprnn.inference.predictor import (
+    COUNT,
+    COUNT_OR_NONE,
+    LENGTH,
+    PROBABILITY_OR_NONE,
+    SEED,
+    TEMPERATURE,
+    Predictor,
+    checked_text,
+)
+from nlprnn.inference.results import Generation
+from nlprnn.modules.decoding import filter_logits
 from nlprnn.training.checkpoint import model_from_checkpoint
 
 
@@ -27,11 +46,22 @@ class Generator(Predictor):
         model: a LanguageModel; vocab: its character Vocab (with <unk>, never generated).
         length: characters generated after each prompt.
         temperature, top_k, top_p: the sampling distribution (see ``nlprnn.modules.decoding``).
-        seed: each prompt's sampling starts from this seed.
+        seed: None for fresh randomness at each call, else reproducible samples.
+        num_samples: samples per prompt (more than one: a list per prompt).
+        batch_size: samples of one prompt drawn together.
     """
 
     task = "char_lm"
     stream_batch = 1
+    OPTIONS = {
+        "length": LENGTH,
+        "temperature": TEMPERATURE,
+        "top_k": COUNT_OR_NONE,
+        "top_p": PROBABILITY_OR_NONE,
+        "seed": SEED,
+        "num_samples": COUNT,
+        "batch_size": COUNT,
+    }
 
     def __init__(
         self,
@@ -41,13 +71,14 @@ class Generator(Predictor):
         temperature: float = 1.0,
         top_k: int | None = None,
         top_p: float | None = None,
-        seed: int = 0,
+        seed: int | None = None,
         device: str | torch.device = "cpu",
+        num_samples: int = 1,
+        batch_size: int = 64,
     ) -> None:
-        check_sampling(length, temperature, top_k, top_p)
         self.model, self.vocab = model.eval(), vocab
         self.length, self.temperature, self.top_k, self.top_p = length, temperature, top_k, top_p
-        self.seed, self.device = seed, torch.device(device)
+        self.seed, self.num_samples, self.batch_size, self.device = seed, num_samples, batch_size, device
         self.config: dict = {}
 
     @classmethod
@@ -56,51 +87,83 @@ class Generator(Predictor):
         model = model_from_checkpoint(ckpt, device, vocab_size=len(vocab))
         return cls(model, vocab, device=device, **sampling)
 
-    def generate(self, prompts):
-        """A prompt -> the prompt and ``length`` sampled characters; a list -> one text each."""
-        return self._answer(prompts, "Generator.generate")
+    def generate(self, prompts, **options):
+        """``predict``: a prompt -> its Generation (a list of num_samples when more than one)."""
+        return self._answer(prompts, "Generator.generate", options)
 
-    def predict_batch(self, prompts: list[str]) -> list[str]:
-        prompts = checked_texts(prompts, "Generator.predict_batch", "a list of strings")
-        return [self._generate_one(prompt) for prompt in prompts]
+    def call_settings(self, options: dict, who: str) -> dict:
+        """The call's settings, with the source of its samples' seeds: one per call (or stream)."""
+        settings = super().call_settings(options, who)
+        return {**settings, "seeds": SeedSource(settings["seed"])}
+
+    def _predict(self, prompts: list[str], settings: dict) -> list:
+        samples = [self._samples(prompt, settings) for prompt in prompts]
+        return samples if settings["num_samples"] > 1 else [one[0] for one in samples]
+
+    def _samples(self, prompt: str, settings: dict) -> list[Generation]:
+        """``num_samples`` Generations of one prompt, drawn ``batch_size`` at a time."""
+        seeds = settings["seeds"].take(settings["num_samples"])  # taken even for an empty prompt
+        ids = self._encode(prompt)
+        if not ids:
+            return [Generation("", prompt)]
+        size, start = settings["batch_size"], "".join(self.vocab.decode(ids))
+        rows = [
+            row
+            for i in range(0, len(seeds), size)
+            for row in self._sample_rows(ids, seeds[i : i + size], settings)
+        ]
+        return [Generation(start + "".join(self.vocab.decode(out)), prompt, score) for out, score in rows]
 
     @torch.inference_mode()
-    def _generate_one(self, prompt: str) -> str:
-        ids = self.encode_prompt(prompt)
-        state = None
-        if len(ids) > 1:  # read the prompt in one fused call, then continue step by step
-            state = self.model(torch.tensor([ids[:-1]], device=self.device)).state
-        gen = torch.Generator(device=self.device).manual_seed(self.seed)
-        last = torch.tensor([ids[-1]], device=self.device)
-        out = sample(
-            self._never_unk, last, state, self.length, self.temperature, self.top_k, self.top_p, generator=gen
-        )
-        return "".join(self.vocab.decode(ids)) + "".join(self.vocab.decode(out[0].tolist()))
+    def _sample_rows(self, ids: list[int], seeds: list[int], settings: dict) -> list[tuple[list[int], float]]:
+        """One continuation of ``ids`` per seed, each drawn from its own random stream (so a sample does
+        not depend on the others), with its log-probability."""
+        prompt = torch.tensor([ids] * len(seeds), device=self.device)
+        state = self.model(prompt[:, :-1]).state if len(ids) > 1 else None  # the prompt in one fused call
+        streams = [torch.Generator(device=self.device).manual_seed(seed) for seed in seeds]
+        unk = torch.tensor([self.vocab.unk_id], device=self.device)  # a stand-in, never generated
+        tokens, picked = prompt[:, -1], []
+        scores = torch.zeros(len(seeds), device=self.device)
+        for _ in range(settings["length"]):
+            logits, state = self.model.step(tokens, state)
+            logits = logits.float().index_fill(-1, unk, -1e9)
+            tokens = self._pick(logits, streams, settings)
+            scores += logits.log_softmax(-1).gather(1, tokens.unsqueeze(1)).squeeze(1)
+            picked.append(tokens)
+        out = torch.stack(picked, 1).tolist() if picked else [[] for _ in seeds]
+        return list(zip(out, scores.tolist()))
+
+    def _pick(self, logits: torch.Tensor, streams: list[torch.Generator], settings: dict) -> torch.Tensor:
+        """The next token of each row: argmax at temperature 0, else drawn by inverting the CDF with
+        one uniform number from the row's own stream."""
+        if settings["temperature"] <= 0:
+            return logits.argmax(-1)
+        kept = filter_logits(logits / settings["temperature"], settings["top_k"], settings["top_p"])
+        cdf = kept.softmax(-1).cumsum(-1)
+        uniform = torch.stack([torch.rand((), generator=g, device=self.device) for g in streams])
+        # right=True: the first token whose cdf exceeds u, so never one of probability 0
+        tokens = torch.searchsorted(cdf, (uniform * cdf[:, -1]).unsqueeze(1), right=True).squeeze(1)
+        return tokens.clamp_max(cdf.size(1) - 1)
 
     def encode_prompt(self, prompt: str) -> list[int]:
-        """Prompt -> ids. Characters the model never saw are dropped with a warning; an empty
-        prompt (or one with nothing left) starts from a newline, as if at a paragraph break."""
-        prompt, vocab = checked_text(prompt, "Generator.encode_prompt"), self.vocab
-        unseen = sorted({c for c in prompt if c not in vocab})
+        """Prompt -> ids. Characters the model never saw are dropped with a warning; an empty prompt
+        (or one with nothing left) gives no ids."""
+        return self._encode(checked_text(prompt, "Generator.encode_prompt"))
+
+    def _encode(self, prompt: str) -> list[int]:
+        unseen = sorted({c for c in prompt if c not in self.vocab})
         if unseen:
-            warnings.warn(f"prompt characters not in the vocabulary were dropped: {unseen}", stacklevel=2)
-            prompt = "".join(c for c in prompt if c in vocab)
-        start = prompt or ("\n" if "\n" in vocab else vocab.itos[-1])
-        return vocab.encode(start).tolist()
-
-    def _never_unk(self, tokens, state):
-        """The model's step with <unk> (a stand-in, not a character) never sampled."""
-        logits, state = self.model.step(tokens, state)
-        return logits.index_fill(-1, torch.tensor([self.vocab.unk_id], device=logits.device), -1e9), state
+            warnings.warn(f"prompt characters not in the vocabulary were dropped: {unseen}", stacklevel=4)
+            prompt = "".join(c for c in prompt if c in self.vocab)
+        return self.vocab.encode(prompt).tolist() if prompt else []
 
 
-def check_sampling(length: int, temperature: float, top_k: int | None, top_p: float | None) -> None:
-    """Sampling settings that would otherwise fail deep inside, or silently do something else."""
-    if not isinstance(length, int) or length < 0:
-        raise UserError(f"length={length!r}: give a number of characters >= 0")
-    if not temperature >= 0:
-        raise UserError(f"temperature={temperature!r}: must be >= 0 (0: greedy)")
-    if top_k is not None and not (isinstance(top_k, int) and top_k >= 1):
-        raise UserError(f"top_k={top_k!r}: must be a whole number >= 1 (or null for no cut)")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise UserError(f"top_p={top_p!r}: must lie in (0, 1] (or null for no cut)")
+class SeedSource:
+    """The seeds of one call's samples, in order: from ``seed`` (reproducible) or from the system."""
+
+    def __init__(self, seed: int | None) -> None:
+        base = random.SystemRandom().getrandbits(63) if seed is None else seed
+        self.generator = torch.Generator().manual_seed(base)
+
+    def take(self, n: int) -> list[int]:
+        return torch.randint(2**62, (n,), generator=self.generator).tolist()

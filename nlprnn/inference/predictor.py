@@ -1,5 +1,14 @@
-"""What every inference API shares: built from a checkpoint, called on one string or a list of
-strings (one result per input), and ``stream`` over any iterable of lines, batch by batch."""
+"""What every inference API shares (Translator, Tagger, Classifier, Generator):
+
+    X.from_checkpoint(path, device="auto", **options)   options: those of X.OPTIONS (and batch_size)
+    x.predict("one text", **options)    -> one result (``nlprnn.inference.results``)
+    x.predict(["a", "b"], **options)    -> one result each; x(...) is x.predict(...)
+    x.stream(lines, batch_size=None, **options)  -> results, batch by batch (one string: one line)
+    x.batch_size = 64                   options are attributes too, checked like the constructor's
+    x.to("cuda"), repr(x), x.settings()
+
+Options given to one call hold for that call only. Every bad argument is a UserError naming it.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +20,24 @@ from typing import Any
 import torch
 
 from nlprnn.errors import UserError
+from nlprnn.inference.pretrained import resolve_pretrained, save_pretrained
 from nlprnn.training.checkpoint import load_checkpoint
 from nlprnn.training.distributed import local_device
+from nlprnn.training.model_folder import inference_entries
 
 
 class Predictor:
     """Base of Translator, Tagger, Classifier and Generator.
 
-    Subclasses set ``task`` (the recipe whose checkpoints they read), build themselves in
-    ``from_ckpt(ckpt, device, **options)`` and map a list of strings to a list of results in
-    ``predict_batch``; ``stream_batch`` is how many lines ``stream`` gathers per batch.
+    Subclasses set ``task`` (the recipe whose checkpoints they read) and ``OPTIONS`` (their settings,
+    each checked wherever it is given), build themselves in ``from_ckpt(ckpt, device, **options)``
+    and map a list of strings to a list of results in ``_predict(texts, settings)``, ``settings``
+    being one call's options over the instance's.
     """
 
     task = ""
-    stream_batch = 256
+    OPTIONS: dict[str, tuple] = {}  # option name -> (test, what to give): see checked_option
+    BUILD_OPTIONS: tuple[str, ...] = ()  # what from_checkpoint takes besides OPTIONS
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", **options):
@@ -36,6 +49,10 @@ class Predictor:
                 f"{who} takes the path of a checkpoint or a run directory, got {type(path).__name__}"
             )
         device = checked_device(device, who)
+        unknown = sorted(set(options) - {*cls.OPTIONS, *cls.BUILD_OPTIONS})
+        if unknown:
+            valid = ", ".join([*cls.OPTIONS, *cls.BUILD_OPTIONS])
+            raise UserError(f"{who}: unknown option(s) {', '.join(unknown)}; it takes {valid}")
         ckpt = load_checkpoint(path, cls.task)
         try:
             predictor = cls.from_ckpt(ckpt, device, **options)
@@ -45,53 +62,163 @@ class Predictor:
             raise UserError(f"{who}: {str(exc).split(')', 1)[-1].strip()}") from None
         predictor.config = ckpt["config"]  # the resolved training config, for evaluation
         predictor.step = ckpt.get("trainer", {}).get("step")  # the training step it was saved at
+        # for save_pretrained: what the predictor was built from (its weights: the model's own, then)
+        predictor.checkpoint = {k: v for k, v in inference_entries(ckpt).items() if k != "model"}
+        predictor.source = Path(path)
         return predictor
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, device: str = "auto", **options):
+        """``from_checkpoint`` on a folder written by ``save_pretrained`` (or any checkpoint), or on
+        ``owner/name``: that model from the Hugging Face Hub, where it is reachable."""
+        if not isinstance(name_or_path, (str, os.PathLike)):
+            raise UserError(f"{cls.__name__}.from_pretrained takes a folder or owner/name, got "
+                            f"{type(name_or_path).__name__}")  # fmt: skip
+        return cls.from_checkpoint(resolve_pretrained(name_or_path), device, **options)
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Save this model as a portable folder: ``model.safetensors`` (weights), ``config.json``
+        (config, vocabularies), ``README.md`` (a model card with its scores); no training state.
+        ``from_pretrained(directory)`` and ``ckpt=directory`` on the command line read it."""
+        if not isinstance(directory, (str, os.PathLike)):
+            raise UserError(f"{type(self).__name__}.save_pretrained takes a folder path, got "
+                            f"{type(directory).__name__}")  # fmt: skip
+        return save_pretrained(self, directory)
 
     @classmethod
     def from_ckpt(cls, ckpt: dict, device: torch.device, **options):
         raise NotImplementedError
 
-    def predict_batch(self, texts: list[str]) -> list[Any]:
+    # ---- options: set at construction, as attributes, or for one call -----------------------------
+    def __setattr__(self, name: str, value) -> None:
+        """Options set as attributes are checked as the constructor checks them."""
+        if name in self.OPTIONS:
+            value = checked_option(name, value, self.OPTIONS[name], type(self).__name__)
+        super().__setattr__(name, value)
+
+    def settings(self) -> dict:
+        """The current value of every option."""
+        return {name: getattr(self, name) for name in self.OPTIONS}
+
+    def call_settings(self, options: dict, who: str) -> dict:
+        """The settings of one call: ``options`` (checked, unknown names refused) over ``settings()``."""
+        unknown = sorted(set(options) - set(self.OPTIONS))
+        if unknown:
+            raise UserError(
+                f"{who}: unknown option(s) {', '.join(unknown)}; it takes {', '.join(self.OPTIONS)}"
+            )
+        checked = {k: checked_option(k, v, self.OPTIONS[k], who) for k, v in options.items()}
+        return {**self.settings(), **checked}
+
+    # ---- device --------------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @device.setter
+    def device(self, device) -> None:
+        self.to(device)
+
+    def to(self, device):
+        """Move the model to ``device`` (auto, cpu, cuda, cuda:N, mps or a torch.device); returns self."""
+        device = checked_device(device, f"{type(self).__name__}.to")
+        self.model.to(device)
+        object.__setattr__(self, "_device", device)
+        return self
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.settings().items() if v is not None)
+        step = getattr(self, "step", None)
+        return f"{type(self).__name__}({shown}, device='{self.device}'" + (f", step={step})" if step else ")")
+
+    # ---- answers -------------------------------------------------------------------------------
+    def predict(self, inputs: str | Iterable[str], **options):
+        """One string -> one result; a list (any iterable) of strings -> a list of results.
+        ``options``: any of ``settings()``'s, for this call only."""
+        return self._answer(inputs, f"{type(self).__name__}.predict", options)
+
+    def __call__(self, inputs: str | Iterable[str], **options):
+        """``predict``."""
+        return self._answer(inputs, type(self).__name__, options)
+
+    def predict_batch(self, texts: list[str], **options) -> list[Any]:
+        """A list of strings -> one result each."""
+        who = f"{type(self).__name__}.predict_batch"
+        texts = checked_texts(texts, who, "a list of strings")
+        return self._predict(texts, self.call_settings(options, who))
+
+    def _predict(self, texts: list[str], settings: dict) -> list[Any]:
         raise NotImplementedError
 
-    def __call__(self, inputs: str | Iterable[str]):
-        """One string -> one result; a list (any iterable) of strings -> a list of results."""
-        return self._answer(inputs, type(self).__name__)
-
-    def _answer(self, inputs: str | Iterable[str], who: str):
-        """``__call__`` for the method ``who`` (named by its errors): one result, or a list of them."""
+    def _answer(self, inputs: str | Iterable[str], who: str, options: dict):
+        """``predict`` for the method ``who`` (named by its errors): one result, or a list of them."""
+        settings = self.call_settings(options, who)
         if isinstance(inputs, str):
-            return self.predict_batch([inputs])[0]
+            return self._predict([inputs], settings)[0]
         texts = checked_texts(inputs, who)
-        return self.predict_batch(texts) if texts else []
+        return self._predict(texts, settings) if texts else []
 
-    def stream(self, lines: Iterable[str], batch_size: int | None = None) -> Iterator[Any]:
-        """Results for a long (or endless) iterable of lines, yielded batch by batch."""
-        pairs = self._pairs(lines, batch_size, f"{type(self).__name__}.stream")
+    def stream(self, lines: str | Iterable[str], batch_size: int | None = None, **options) -> Iterator[Any]:
+        """Results for a long (or endless) iterable of lines (one string: one line), yielded batch by
+        batch: ``batch_size`` lines at a time (default: a few of the model's batches)."""
+        pairs = self._pairs(lines, batch_size, f"{type(self).__name__}.stream", options)
         return (result for _, result in pairs)
 
-    def pairs(self, lines: Iterable[str], batch_size: int | None = None) -> Iterator[tuple[str, Any]]:
+    def pairs(self, lines: str | Iterable[str], batch_size: int | None = None, **options):
         """(line, result) for each line, batch by batch: what the command line's modes write. A line
         read from a file keeps everything but its final "\n"."""
-        return self._pairs(lines, batch_size, f"{type(self).__name__}.pairs")
+        return self._pairs(lines, batch_size, f"{type(self).__name__}.pairs", options)
 
-    def _pairs(self, lines, batch_size, who: str) -> Iterator[tuple[str, Any]]:
+    def _pairs(self, lines, batch_size, who: str, options: dict) -> Iterator[tuple[str, Any]]:
         """The arguments checked now (not at the first ``next``), then the batches as they come."""
-        lines = checked_lines(lines, who)
-        if batch_size is not None and not (type(batch_size) is int and batch_size >= 1):
-            raise UserError(f"{who}: batch_size={batch_size!r}: give a whole number >= 1, or None")
-        return self._batches(lines, batch_size or self.stream_batch, who)
+        lines = checked_lines([lines] if isinstance(lines, str) else lines, who)
+        if batch_size is not None:
+            options = {**options, "batch_size": batch_size}
+        settings = self.call_settings(options, who)
+        return self._batches(lines, batch_size or self.stream_batch, who, settings)
 
-    def _batches(self, lines: Iterator, size: int, who: str) -> Iterator[tuple[str, Any]]:
+    @property
+    def stream_batch(self) -> int:
+        """Lines ``stream`` gathers per batch when not told."""
+        return 4 * self.batch_size
+
+    def _batches(self, lines: Iterator, size: int, who: str, settings: dict) -> Iterator[tuple[str, Any]]:
         chunk: list[str] = []
         for position, line in enumerate(lines):
             line = _checked(line, position, who)
             chunk.append(line[:-1] if line.endswith("\n") else line)
             if len(chunk) >= size:
-                yield from zip(chunk, self.predict_batch(chunk))
+                yield from zip(chunk, self._predict(chunk, settings))
                 chunk = []
         if chunk:
-            yield from zip(chunk, self.predict_batch(chunk))
+            yield from zip(chunk, self._predict(chunk, settings))
+
+
+# ---- option checks: (test, what to give) per option name -------------------------------------------
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # not NaN
+
+
+COUNT = (lambda v: _is_int(v) and v >= 1, "a whole number >= 1")
+COUNT_OR_NONE = (lambda v: v is None or COUNT[0](v), "a whole number >= 1, or None")
+LENGTH = (lambda v: _is_int(v) and v >= 0, "a whole number >= 0")
+TEMPERATURE = (lambda v: _is_number(v) and v >= 0, "a number >= 0 (0: greedy)")
+PROBABILITY_OR_NONE = (lambda v: v is None or (_is_number(v) and 0 < v <= 1), "a number in (0, 1], or None")
+SEED = (lambda v: v is None or _is_int(v), "a whole number, or None (fresh randomness each call)")
+NUMBER = (lambda v: _is_number(v), "a number")
+POSITIVE = (lambda v: _is_number(v) and v > 0, "a number > 0")
+
+
+def checked_option(name: str, value, check: tuple, who: str):
+    """``value`` when ``check`` accepts it; else a UserError naming ``who`` and the option."""
+    test, hint = check
+    if not test(value):
+        raise UserError(f"{who}: {name}={value!r}: give {hint}")
+    return value
 
 
 # The argument checks of the inference APIs: ``who`` is the method, named by the error.
@@ -153,13 +280,27 @@ def checked_id_lists(seqs, who: str, vocab_size: int) -> list:
 
 
 def checked_device(device, who: str) -> torch.device:
-    """``device`` ("auto", "cpu", "cuda", "cuda:N", "mps" or a torch.device) as a torch.device."""
+    """``device`` ("auto", "cpu", "cuda", "cuda:N", "mps" or a torch.device) as a torch.device that
+    this machine has; anything else is a UserError naming ``who``."""
+    hint = "give auto, cpu, cuda, cuda:N or mps"
+    if isinstance(device, str) and (device == "auto" or device == "cuda" and torch.cuda.is_available()):
+        return local_device(device)
     try:
-        if isinstance(device, (str, torch.device)):
-            return local_device(device)
+        parsed = torch.device(device) if isinstance(device, (str, torch.device)) else None
     except RuntimeError:  # an unknown device name
-        pass
-    raise UserError(f"{who}: device={device!r}: give auto, cpu, cuda, cuda:N or mps")
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"{who}: device={device!r}: {hint}")
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"{who}: device={device!r}: no CUDA GPU is available here; use device='cpu'")
+    if parsed.type == "cuda" and (parsed.index or 0) >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise UserError(
+            f"{who}: device={device!r}: this machine has {count} GPU(s), cuda:0 to cuda:{count - 1}"
+        )
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"{who}: device={device!r}: MPS (Apple GPU) is not available here; use device='cpu'")
+    return torch.device("cuda", 0) if parsed.type == "cuda" and parsed.index is None else parsed
 
 
 def _checked(item, position: int, who: str, what: str = "input") -> str:

@@ -1,10 +1,18 @@
-"""Tag raw text with a trained NER checkpoint: (token, IOB2 tag) pairs and entity spans.
+"""Tag raw text with a trained NER checkpoint: tokens with IOB2 tags and confidences, and entities
+with character offsets.
 
 from nlprnn import Tagger
 tagger = Tagger.from_checkpoint("runs/ner/RUN")
-tagger("Angela Merkel visited Paris.")
-# -> [("Angela", "B-PER"), ("Merkel", "I-PER"), ("visited", "O"), ("Paris", "B-LOC"), (".", "O")]
-tagger.entities("Angela Merkel visited Paris.")   # -> [("PER", "Angela Merkel"), ("LOC", "Paris")]
+tagged = tagger("Angela Merkel visited Paris.")
+tagged.tags        # -> ['B-PER', 'I-PER', 'O', 'B-LOC', 'O']
+tagged.tokens[0]   # -> Token(text='Angela', tag='B-PER', start=0, end=6, confidence=0.97)
+tagged.entities    # -> [Entity(type='PER', text='Angela Merkel', start=0, end=13, score=0.96), ...]
+tagged.score       # -> the probability of the whole tag sequence
+tagger.entities("Angela Merkel visited Paris.")   # -> the entities only
+
+A token's confidence is p(its tag | sentence): the CRF's marginal (forward-backward), or the softmax
+probability; an entity's score is the mean confidence of its tokens. Options (constructor, attribute
+or per call): batch_size. A text with no tokens gives Tagging(tokens=[], entities=[], score=None).
 """
 
 from __future__ import annotations
@@ -14,11 +22,12 @@ from collections.abc import Iterable, Sequence
 import torch
 
 from nlprnn.data.batching import make_batches
-from nlprnn.data.conll import spans, tagging, tokenize
+from nlprnn.data.conll import spans, tagging, token_offsets
 from nlprnn.data.vocab import Vocab
 from nlprnn.data.word_features import WordFeatures, collate
 from nlprnn.errors import UserError
-from nlprnn.inference.predictor import Predictor, checked_items, checked_texts
+from nlprnn.inference.predictor import COUNT, Predictor, checked_items, checked_texts
+from nlprnn.inference.results import Entity, Tagging, Token
 from nlprnn.training.checkpoint import model_from_checkpoint
 
 
@@ -31,15 +40,16 @@ class Tagger(Predictor):
         scheme: the tagging the model predicts (iob2 | iobes); output is always IOB2.
     """
 
+    task = "ner"
+    OPTIONS = {"batch_size": COUNT}
+
     def __init__(
         self, model, features: WordFeatures, tags: Vocab, batch_size: int = 256, device="cpu", scheme="iob2"
     ):
         self.model, self.features, self.tags = model.eval(), features, tags
-        self.batch_size, self.device = batch_size, torch.device(device)
+        self.batch_size, self.device = batch_size, device
         self.to_iob2 = tagging(scheme)[1]
         self.config: dict = {}
-
-    task = "ner"
 
     @classmethod
     def from_ckpt(cls, ckpt: dict, device: torch.device, batch_size: int = 256) -> Tagger:
@@ -66,42 +76,78 @@ class Tagger(Predictor):
             return self._tag_token_lists([checked_texts(items, who, what="token")])[0]
         return self._tag_token_lists([token_list(tokens, i, who) for i, tokens in enumerate(items)])
 
-    @torch.no_grad()
     def _tag_token_lists(self, sentences: list[list[str]]) -> list[list[str]]:
-        out: list[list[str]] = [[] for _ in sentences]
+        return [tags for tags, _, _ in self._tag(sentences, self.batch_size, scored=False)]
+
+    @torch.no_grad()
+    def _tag(self, sentences: list[list[str]], batch_size: int, scored: bool = True) -> list[tuple]:
+        """(IOB2 tags, per-token confidences, sequence probability) of each sentence; confidences and
+        probability only when ``scored`` (the recipe's scoring needs the tags alone)."""
+        out: list[tuple] = [([], [], None) for _ in sentences]
         live = [i for i, s in enumerate(sentences) if len(s)]
-        for batch in make_batches(
-            [len(sentences[i]) for i in live], batch_size=self.batch_size, shuffle=False
-        ):
+        for batch in make_batches([len(sentences[i]) for i in live], batch_size=batch_size, shuffle=False):
             rows = [live[j] for j in batch]
             batch = collate(self.features, [sentences[i] for i in rows])
             words, casings, lengths, chars, char_lengths, char_index = (t.to(self.device) for t in batch)
             emissions = self.model(
-                words,
-                lengths,
-                casings=casings,
-                chars=chars,
-                char_lengths=char_lengths,
-                char_index=char_index,
+                words, lengths, casings=casings, chars=chars, char_lengths=char_lengths, char_index=char_index
             ).logits
             mask = torch.arange(emissions.size(1), device=self.device)[None, :] < lengths[:, None]
-            for i, ids, n in zip(rows, self.model.decode(emissions, mask).tolist(), lengths.tolist()):
-                out[i] = self.to_iob2(self.tags.decode(ids[:n]))
+            best = self.model.decode(emissions, mask)
+            confidence, probability = (
+                self._confidences(emissions.float(), mask, best) if scored else (None, None)
+            )
+            for k, (i, n) in enumerate(zip(rows, lengths.tolist())):
+                tags = self.to_iob2(self.tags.decode(best[k, :n].tolist()))
+                out[i] = (
+                    (tags, confidence[k, :n].tolist(), float(probability[k])) if scored else (tags, [], None)
+                )
         return out
 
-    def tag(self, text: str | Iterable[str]) -> list[tuple[str, str]] | list[list[tuple[str, str]]]:
-        """Raw text -> [(token, tag)]; a list of texts -> one such list each."""
-        return self._answer(text, "Tagger.tag")
+    def _confidences(self, emissions: torch.Tensor, mask: torch.Tensor, best: torch.Tensor):
+        """p(best tag | sentence) per token (B, L), and p(best tag sequence | sentence) (B,)."""
+        crf = getattr(self.model, "crf", None)
+        if crf is None:  # softmax output: independent tokens
+            confidence = emissions.softmax(-1).gather(2, best.unsqueeze(2)).squeeze(2)
+            return confidence, confidence.masked_fill(~mask, 1.0).prod(1)
+        confidence = crf.marginals(emissions, mask).gather(2, best.unsqueeze(2)).squeeze(2)
+        return confidence, (crf.score(emissions, best, mask) - crf.log_partition(emissions, mask)).exp()
 
-    def predict_batch(self, texts: list[str]) -> list[list[tuple[str, str]]]:
-        tokens = [tokenize(t) for t in checked_texts(texts, "Tagger.predict_batch", "a list of strings")]
-        return [list(zip(toks, tags)) for toks, tags in zip(tokens, self._tag_token_lists(tokens))]
+    def tag(self, text: str | Iterable[str], **options):
+        """``predict``: raw text -> its Tagging; a list of texts -> one each."""
+        return self._answer(text, "Tagger.tag", options)
 
-    def entities(self, text: str | Iterable[str]) -> list[tuple[str, str]] | list[list[tuple[str, str]]]:
-        """Raw text -> [(type, entity text)]; a list of texts -> one such list each."""
-        if isinstance(text, str):
-            return self.entities([text])[0]
-        return [entities_of(tagged) for tagged in self._answer(text, "Tagger.entities")]
+    def _predict(self, texts: list[str], settings: dict) -> list[Tagging]:
+        offsets = [token_offsets(text) for text in texts]
+        tagged = self._tag([[token for token, _, _ in found] for found in offsets], settings["batch_size"])
+        return [tagging_of(text, found, *scored) for text, found, scored in zip(texts, offsets, tagged)]
+
+    def entities(self, text: str | Iterable[str], **options) -> list[Entity] | list[list[Entity]]:
+        """Raw text -> its entities; a list of texts -> one such list each."""
+        tagged = self._answer(text, "Tagger.entities", options)
+        return tagged.entities if isinstance(text, str) else [t.entities for t in tagged]
+
+
+def tagging_of(text: str, offsets: list, tags: list[str], confidence: list[float], score) -> Tagging:
+    """The Tagging of ``text`` from its tokens' (token, start, end), tags and confidences."""
+    tokens = [
+        Token(tok, tag, start, end, conf) for (tok, start, end), tag, conf in zip(offsets, tags, confidence)
+    ]
+    entities = [
+        Entity(
+            kind,
+            text[tokens[i].start : tokens[j].end],
+            tokens[i].start,
+            tokens[j].end,
+            mean_confidence(tokens[i : j + 1]),
+        )
+        for kind, i, j, _ in spans([t.text for t in tokens], tags)
+    ]
+    return Tagging(tokens, entities, score)
+
+
+def mean_confidence(tokens: list[Token]) -> float:
+    return sum(t.confidence for t in tokens) / len(tokens)
 
 
 def token_list(tokens, position: int, who: str) -> list[str]:
@@ -110,9 +156,3 @@ def token_list(tokens, position: int, who: str) -> list[str]:
     if isinstance(tokens, (str, bytes, bytearray)) or not isinstance(tokens, Iterable):
         raise UserError(f"{who}: sentence #{position} is {type(tokens).__name__}, not a token list")
     return checked_texts(tokens, f"{who}: sentence #{position}", what="token")
-
-
-def entities_of(tagged: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """[(token, IOB2 tag)] -> [(type, entity text)]."""
-    tokens, tags = [t for t, _ in tagged], [t for _, t in tagged]
-    return [(kind, words) for kind, _, _, words in spans(tokens, tags)]

@@ -2,8 +2,15 @@
 
 from nlprnn import Translator
 tr = Translator.from_checkpoint("runs/translation/RUN", beam_size=5)   # or method="greedy"
-tr("Ein Hund läuft.")                      # -> "A dog is running."
-tr(["Ein Hund läuft.", "Zwei Männer."])    # -> one translation each
+tr("Ein Hund läuft.")                  # -> Translation(text='A dog is running.', score=-0.61)
+tr("Ein Hund läuft.").text             # -> 'A dog is running.'
+tr(["Ein Hund läuft.", "Zwei Männer."])          # -> one Translation each
+tr("Ein Hund läuft.", n_best=3)        # -> [Translation(...), ...]: 3 hypotheses, best first
+tr(["a", "b"], n_best=3)               # -> one such list per input
+
+Options (constructor, attribute or per call): method (beam | greedy | sample), beam_size, alpha, n_best,
+temperature, seed (sampling), batch_size, max_tokens, max_len_ratio, max_len_extra, max_src_len.
+An empty input (or only spaces) gives Translation(text='', score=None).
 """
 
 from __future__ import annotations
@@ -17,11 +24,25 @@ from omegaconf import OmegaConf
 from nlprnn.data.batching import make_batches, pad_batch
 from nlprnn.data.subword import SubwordTokenizer
 from nlprnn.errors import UserError, build
-from nlprnn.inference.decoders import BeamSearch, decoder_for
-from nlprnn.inference.predictor import Predictor, checked_id_lists, checked_text, checked_texts
+from nlprnn.inference.decoders import DECODING_KEYS, BeamSearch, decoder_for, decoder_with
+from nlprnn.inference.predictor import (
+    COUNT,
+    LENGTH,
+    NUMBER,
+    POSITIVE,
+    SEED,
+    TEMPERATURE,
+    Predictor,
+    checked_id_lists,
+    checked_option,
+    checked_text,
+    checked_texts,
+)
+from nlprnn.inference.results import Translation
 from nlprnn.training.checkpoint import model_from_checkpoint
 
 TRANSLATOR_KEYS = ("max_len_ratio", "max_len_extra", "max_src_len", "batch_size")
+METHOD = (lambda v: v in ("beam", "greedy", "sample"), "beam, greedy or sample")
 
 
 class Translator(Predictor):
@@ -29,13 +50,27 @@ class Translator(Predictor):
 
     Args:
         model: a Seq2Seq in eval mode; src_tok, tgt_tok: its subword tokenizers.
-        decoder: a decoding strategy (``nlprnn.inference.decoders``: BeamSearch, Greedy, Sampling).
+        decoder: a decoding strategy (``nlprnn.inference.decoders``: BeamSearch, Greedy, Sampling);
+            its settings (method, beam_size, alpha, n_best, temperature, seed) read and set as attributes.
         max_len_ratio, max_len_extra: each output is at most ratio * source length + extra tokens.
         max_src_len: longer inputs are truncated (with a warning).
         batch_size: sentences decoded together (sorted by length to keep padding small).
     """
 
     task = "translation"
+    OPTIONS = {
+        "method": METHOD,
+        "beam_size": COUNT,
+        "alpha": NUMBER,
+        "n_best": COUNT,
+        "temperature": TEMPERATURE,
+        "seed": SEED,
+        "batch_size": COUNT,
+        "max_len_ratio": POSITIVE,
+        "max_len_extra": LENGTH,
+        "max_src_len": (lambda v: COUNT[0](v) and v >= 2, "a whole number >= 2"),
+    }
+    BUILD_OPTIONS = ("decoder",)
 
     def __init__(
         self,
@@ -52,7 +87,7 @@ class Translator(Predictor):
         self.model, self.src_tok, self.tgt_tok = model.eval(), src_tok, tgt_tok
         self.decoder = decoder or BeamSearch()
         self.max_len_ratio, self.max_len_extra, self.max_src_len = max_len_ratio, max_len_extra, max_src_len
-        self.batch_size, self.device = batch_size, torch.device(device)
+        self.batch_size, self.device = batch_size, device
         self.config: dict = {}
 
     @classmethod
@@ -83,68 +118,96 @@ class Translator(Predictor):
             **settings,
         )
 
-    @property
-    def method(self) -> str:
-        return self.decoder.method
+    # ---- the decoder's settings, as attributes -------------------------------------------------
+    def __getattr__(self, name: str):
+        """method, beam_size, alpha, n_best, temperature, seed: the decoder's (None where it has none)."""
+        if name in DECODING_KEYS and "decoder" in self.__dict__:
+            return self.decoder.method if name == "method" else self.decoder.settings().get(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    @property
-    def beam_size(self) -> int | None:
-        return getattr(self.decoder, "beam_size", None)
+    def __setattr__(self, name: str, value) -> None:
+        if name in DECODING_KEYS:  # checked, then a new decoder with that setting
+            value = checked_option(name, value, self.OPTIONS[name], type(self).__name__)
+            name, value = "decoder", self._decoder_with({name: value}, type(self).__name__)
+        super().__setattr__(name, value)
 
-    @property
-    def stream_batch(self) -> int:
-        return self.batch_size * 4
+    def call_settings(self, options: dict, who: str) -> dict:
+        settings = super().call_settings(options, who)
+        given = {k: options[k] for k in DECODING_KEYS if k in options}
+        return {**settings, "decoder": self._decoder_with(given, who) if given else self.decoder}
 
-    # ---- text in, text out -----------------------------------------------------------------------
-    def translate(self, sentences: str | Iterable[str]) -> str | list[str]:
-        """A sentence -> its best translation; a list -> one each, in order. Empty stays empty."""
-        return self._answer(sentences, "Translator.translate")
+    def _decoder_with(self, options: dict, who: str):
+        try:
+            return decoder_with(self.decoder, **options)
+        except UserError as exc:
+            raise UserError(f"{who}: {exc}") from None
 
-    def predict_batch(self, sentences: list[str]) -> list[str]:
-        sentences = checked_texts(sentences, "Translator.predict_batch", "a list of strings")
-        return [hyps[0] for hyps in self.translate_nbest(sentences)]
+    # ---- text in, results out ------------------------------------------------------------------
+    def translate(self, sentences: str | Iterable[str], **options):
+        """``predict``: a sentence -> its Translation (n_best > 1: a list of them); a list -> one each."""
+        return self._answer(sentences, "Translator.translate", options)
 
-    def translate_nbest(self, sentences: Iterable[str]) -> list[list[str]]:
-        """Sentences -> the n_best translations of each (one unless method="beam" and n_best > 1)."""
-        sentences = [sentences] if isinstance(sentences, str) else sentences
-        sentences = checked_texts(sentences, "Translator.translate_nbest")
-        src = self.encode_sources(sentences)
-        out: list[list[str]] = [[""] for _ in sentences]
-        live = [i for i, ids in enumerate(src) if ids]  # empty lines stay empty translations
-        for batch in make_batches([len(src[i]) for i in live], batch_size=self.batch_size, shuffle=False):
+    def _predict(self, sentences: list[str], settings: dict) -> list:
+        nbest = self._translations(sentences, settings)
+        return nbest if settings["decoder"].settings().get("n_best", 1) > 1 else [hyps[0] for hyps in nbest]
+
+    def translate_nbest(self, sentences: str | Iterable[str], **options) -> list[list[Translation]]:
+        """A sentence -> its n_best Translations, best first; a list -> one such list each."""
+        who = "Translator.translate_nbest"
+        settings = self.call_settings(options, who)
+        if isinstance(sentences, str):
+            return self._translations([sentences], settings)[0]
+        return self._translations(checked_texts(sentences, who), settings)
+
+    def _translations(self, sentences: list[str], settings: dict) -> list[list[Translation]]:
+        """Each sentence's hypotheses, best first; an empty one gets [Translation("", None)]."""
+        src = self._encode(sentences, settings["max_src_len"])
+        out: list[list[Translation]] = [[Translation("")] for _ in sentences]
+        live = [i for i, ids in enumerate(src) if ids]
+        batch_size = settings["batch_size"]
+        for batch in make_batches([len(src[i]) for i in live], batch_size=batch_size, shuffle=False):
             rows = [live[j] for j in batch]
-            for row, hyps in zip(rows, self.decode_ids([src[r] for r in rows])):
-                out[row] = self.tgt_tok.decode(hyps)
+            hyps = self._decode_scored([src[r] for r in rows], settings["decoder"], settings)
+            for row, scored in zip(rows, hyps):
+                texts = self.tgt_tok.decode([ids for ids, _ in scored])
+                out[row] = [Translation(text, score) for text, (_, score) in zip(texts, scored)]
         return out
 
     def encode_sources(self, sentences: list[str]) -> list[list[int]]:
         """Sentences -> source id lists ending in eos ([] for an empty one), cut to ``max_src_len``."""
         sentences = checked_texts(sentences, "Translator.encode_sources", "a list of strings")
+        return self._encode(sentences, self.max_src_len)
+
+    def _encode(self, sentences: list[str], max_src_len: int) -> list[list[int]]:
         ids = self.src_tok.encode([s.strip() for s in sentences], add_eos=True)
-        too_long = [i for i, x in enumerate(ids) if len(x) > self.max_src_len]
+        too_long = [i for i, x in enumerate(ids) if len(x) > max_src_len]
         if too_long:
             warnings.warn(
-                f"{len(too_long)} input sentence(s) longer than {self.max_src_len} subwords "
+                f"{len(too_long)} input sentence(s) longer than {max_src_len} subwords "
                 f"were truncated (first: #{too_long[0] + 1})",
-                stacklevel=3,
+                stacklevel=4,
             )
             for i in too_long:
-                ids[i] = ids[i][: self.max_src_len - 1] + [self.src_tok.eos_id]
+                ids[i] = ids[i][: max_src_len - 1] + [self.src_tok.eos_id]
         return [x if len(x) > 1 else [] for x in ids]  # just eos: an empty line
 
     # ---- ids in, ids out -----------------------------------------------------------------------
-    @torch.inference_mode()
     def decode_ids(self, src_ids: list[list[int]]) -> list[list[list[int]]]:
         """Source id lists (with eos) -> for each, a list of hypotheses (target ids, no eos)."""
         src_ids = checked_id_lists(src_ids, "Translator.decode_ids", self.src_tok.vocab_size)
+        scored = self._decode_scored(src_ids, self.decoder, self.settings())
+        return [[ids for ids, _ in hyps] for hyps in scored]
+
+    @torch.inference_mode()
+    def _decode_scored(self, src_ids: list[list[int]], decoder, settings: dict) -> list:
         if not src_ids:
             return []
         src, lengths = pad_batch(src_ids, self.src_tok.pad_id)
         src, lengths = src.to(self.device), lengths.to(self.device)
         state = self.model.encode(src, lengths)
         bos = torch.full((len(src_ids),), self.tgt_tok.bos_id, dtype=torch.long, device=self.device)
-        limits = (lengths.float() * self.max_len_ratio).ceil().long() + self.max_len_extra
-        return self.decoder(self.model, bos, state, limits, self.tgt_tok.eos_id)
+        limits = (lengths.float() * settings["max_len_ratio"]).ceil().long() + settings["max_len_extra"]
+        return decoder(self.model, bos, state, limits, self.tgt_tok.eos_id)
 
     @torch.inference_mode()
     def attention(self, sentence: str) -> tuple[list[str], list[str], torch.Tensor]:

@@ -27,6 +27,7 @@ class CRF(nn.Module):
 
     ``forward(emissions, tags, mask)`` -> negative log-likelihood per sentence (B,)
     ``decode(emissions, mask)`` -> best tag sequences (B, L) long (0 at padding) and their scores (B,)
+    ``marginals(emissions, mask)`` -> p(y_t = tag | x) (B, L, T), 0 at padding
     """
 
     def __init__(self, num_tags: int) -> None:
@@ -64,6 +65,25 @@ class CRF(nn.Module):
             step = torch.logsumexp(alpha.unsqueeze(2) + self.transitions, dim=1) + emissions[:, t]
             alpha = torch.where(mask[:, t : t + 1], step, alpha)
         return torch.logsumexp(alpha + self.end, dim=1)
+
+    def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """p(y_t = tag | x) of every sentence, position and tag (B, L, T), 0 at padding: the
+        forward-backward algorithm, alpha_t + beta_t - log Z."""
+        self._check(emissions, mask)
+        alphas = [self.start + emissions[:, 0]]  # log-sum of the prefixes ending in each tag
+        for t in range(1, emissions.size(1)):
+            step = torch.logsumexp(alphas[-1].unsqueeze(2) + self.transitions, dim=1) + emissions[:, t]
+            alphas.append(torch.where(mask[:, t : t + 1], step, alphas[-1]))
+        log_z = torch.logsumexp(alphas[-1] + self.end, dim=1)
+        beta = self.end.expand_as(alphas[0])  # log-sum of the suffixes after each tag: end at the last token
+        betas = [beta]
+        for t in range(emissions.size(1) - 2, -1, -1):
+            # (T_from, T_to) + (B, 1, T_to) -> sum out the next tag
+            step = torch.logsumexp(self.transitions + (emissions[:, t + 1] + beta).unsqueeze(1), dim=2)
+            beta = torch.where(mask[:, t + 1 : t + 2], step, beta)  # past the end: still ``end``
+            betas.append(beta)
+        log_marginals = torch.stack(alphas, 1) + torch.stack(betas[::-1], 1) - log_z[:, None, None]
+        return log_marginals.exp() * mask.unsqueeze(2)
 
     def forward(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """-log p(tags | x) of each sentence (B,)."""

@@ -46,8 +46,11 @@ class Pooling(nn.Module):
         if self.kind == "mean":
             return (outputs * mask[..., None]).sum(1) / lengths[:, None].to(outputs.dtype)
         scores = self.score(torch.tanh(self.project(outputs))).squeeze(-1)
-        self.weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=1)
-        return torch.bmm(self.weights[:, None, :], outputs).squeeze(1)
+        weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=1)
+        self.weights = (
+            weights.detach()
+        )  # kept for inspection only: no graph, so the module stays deep-copyable
+        return torch.bmm(weights[:, None, :], outputs).squeeze(1)
 
     def _last(self, outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         rows = torch.arange(outputs.size(0), device=outputs.device)

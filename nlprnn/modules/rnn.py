@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -78,6 +81,7 @@ class StackedRNN(nn.Module):
         )
         if forget_bias is not None:
             self._set_forget_bias(forget_bias)
+        self.packed = True  # False: the masked path of ``without_packing`` (graph export)
 
     @torch.no_grad()
     def _set_forget_bias(self, value: float) -> None:
@@ -103,10 +107,49 @@ class StackedRNN(nn.Module):
         """x (B, T, I), lengths (B,) or None, state -> outputs (B, T, D*H), final state (see the class)."""
         if lengths is None:
             return self.rnn(x, state)
+        if not self.packed:
+            return self._masked(x, as_lengths(lengths, x.device), state)
         packed = pack_padded_sequence(x, as_lengths(lengths, "cpu"), batch_first=True, enforce_sorted=False)
         out, state = self.rnn(packed, state)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
         return out, state
+
+    def _masked(self, x: torch.Tensor, lengths: torch.Tensor, state: State | None):
+        """``forward`` with lengths, without packing: each layer and direction runs the fused kernel
+        on the padded batch; the backward direction reads each sequence reversed within its length,
+        so real positions see only real inputs, as packed. Same outputs (zero at padding) and final
+        h; the LSTM's final c is not recovered here (None): no model reads it after a lengths call."""
+        if state is not None:
+            raise ValueError("the masked path starts from a zero state")
+        mask = (torch.arange(x.size(1), device=x.device)[None, :] < lengths[:, None]).unsqueeze(-1)
+        finals = []
+        for k in range(self.num_layers):
+            if k > 0:
+                x = F.dropout(x, self.rnn.dropout, self.training)
+            outs = []
+            for direction in range(self.num_directions):
+                if direction == 0:
+                    out = self._one_layer(x, k, "")
+                    finals.append(last_real(out, lengths))
+                else:  # reversed within each length, run forwards, reversed back
+                    out = reverse_padded(self._one_layer(reverse_padded(x, lengths), k, "_reverse"), lengths)
+                    finals.append(out[:, 0])
+                outs.append(out * mask)
+            x = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
+        h_n = torch.stack(finals)  # (L * D, B, H), torch's layer-major, direction-minor order
+        return x, ((h_n, None) if self.cell == "lstm" else h_n)
+
+    def _one_layer(self, x: torch.Tensor, k: int, suffix: str) -> torch.Tensor:
+        """Layer ``k``, one direction (``suffix`` "" or "_reverse"), from a zero state: (B, T, H)."""
+        weights = [getattr(self.rnn, f"{kind}_l{k}{suffix}") for kind in ("weight_ih", "weight_hh")]
+        weights += [getattr(self.rnn, f"{kind}_l{k}{suffix}") for kind in ("bias_ih", "bias_hh")]
+        h0 = x.new_zeros(1, x.size(0), self.hidden_size)
+        if self.cell == "lstm":
+            return torch.lstm(x, (h0, h0), weights, True, 1, 0.0, False, False, True)[0]
+        if self.cell == "gru":
+            return torch.gru(x, h0, weights, True, 1, 0.0, False, False, True)[0]
+        run = torch.rnn_relu if self.rnn.nonlinearity == "relu" else torch.rnn_tanh
+        return run(x, h0, weights, True, 1, 0.0, False, False, True)[0]
 
     def step_projected(self, xw0: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One time step of a unidirectional stack, with layer 0's input projection
@@ -140,6 +183,34 @@ class StackedRNN(nn.Module):
     def input_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Layer 0's (W_ih (G*H, I), b_ih (G*H,)), for callers that project inputs themselves."""
         return self.rnn.weight_ih_l0, self.rnn.bias_ih_l0
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """x (B, T, F) with each row's first ``lengths`` steps reversed; padding stays where it is."""
+    steps = torch.arange(x.size(1), device=x.device)[None, :]
+    index = lengths[:, None] - 1 - steps
+    index = torch.where(index >= 0, index, steps)
+    return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.size(2)))
+
+
+def last_real(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """x (B, T, F) -> each row's step ``lengths - 1`` (B, F)."""
+    index = (lengths - 1).clamp(min=0)[:, None, None].expand(-1, 1, x.size(2))
+    return x.gather(1, index).squeeze(1)
+
+
+@contextmanager
+def without_packing(model: nn.Module) -> Iterator[nn.Module]:
+    """Every StackedRNN of ``model`` takes the masked path instead of packing (graph exporters
+    cannot trace ``pack_padded_sequence``); the outputs are the same."""
+    rnns = [m for m in model.modules() if isinstance(m, StackedRNN)]
+    for rnn in rnns:
+        rnn.packed = False
+    try:
+        yield model
+    finally:
+        for rnn in rnns:
+            rnn.packed = True
 
 
 def detach_state(state: State | None) -> State | None:

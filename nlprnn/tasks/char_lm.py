@@ -14,6 +14,7 @@ from nlprnn.data.char_corpus import BpttBatches
 from nlprnn.data.vocab import Vocab
 from nlprnn.errors import build
 from nlprnn.inference.generator import Generator
+from nlprnn.inference.results import Generation
 from nlprnn.modules.rnn import detach_state
 from nlprnn.tasks.recipe import Recipe, modes_of
 from nlprnn.training import distributed as dist
@@ -111,11 +112,11 @@ class CharLM(Recipe):
     def default_lines(self) -> list[str]:
         return [self.cfg.prompt]
 
-    def format(self, prompt: str, text: str) -> str:
-        return text
+    def format(self, prompt: str, generated: Generation) -> str:
+        return generated.text
 
     def after_training(self, generator: Generator) -> None:
-        print("sample:\n" + generator(self.cfg.prompt))
+        print("sample:\n" + generator(self.cfg.prompt).text)
 
 
 RECIPE = CharLM  # the class, for code that trains a recipe itself (course comparisons)

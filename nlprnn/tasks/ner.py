@@ -9,10 +9,11 @@ import torch
 from omegaconf import DictConfig
 
 from nlprnn.data.batching import IndexedBatches, make_batches
-from nlprnn.data.conll import Sentence, spans, tagging
+from nlprnn.data.conll import Sentence, tagging
 from nlprnn.data.vocab import Vocab
 from nlprnn.data.word_features import WordFeatures, collate
 from nlprnn.errors import UserError, build
+from nlprnn.inference.results import Tagging
 from nlprnn.inference.tagger import Tagger
 from nlprnn.tasks.recipe import Recipe, modes_of
 from nlprnn.training import distributed as dist
@@ -134,11 +135,11 @@ class NER(Recipe):
             )
         )
 
-    def format(self, text: str, tagged: list[tuple[str, str]]) -> str:
+    def format(self, text: str, tagged: Tagging) -> str:
         """tokens with tags, then the entity spans: ``Peter/B-PER ...`` / ``[PER Peter]``."""
-        tokens, labels = [t for t, _ in tagged], [t for _, t in tagged]
-        entities = "  ".join(f"[{kind} {words}]" for kind, _, _, words in spans(tokens, labels))
-        written = tagging(self.cfg.output_scheme)[0](labels)  # IOB2 -> the scheme asked for
+        entities = "  ".join(f"[{e.type} {e.text}]" for e in tagged.entities)
+        written = tagging(self.cfg.output_scheme)[0](tagged.tags)  # IOB2 -> the scheme asked for
+        tokens = [t.text for t in tagged.tokens]
         return (
             " ".join(f"{t}/{lab}" for t, lab in zip(tokens, written)) + "\n" + (entities or "(no entities)")
         )

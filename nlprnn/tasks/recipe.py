@@ -4,6 +4,7 @@
     evaluate   scores of a trained checkpoint on any split of the data it was trained on
     inference  text= / input=FILE / stdin -> output=FILE / stdout, line for line, through the
                recipe's Predictor (Generator, Translator, Tagger, Classifier)
+    export     the checkpoint's model as ONNX graphs (nlprnn.inference.export), into a new directory
 
 A recipe subclasses ``Recipe`` with only what is its own: building vocabularies and the model, its
 batches and loss, how it scores a predictor and how one output line looks.
@@ -24,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nlprnn.data.user_files import resolve
 from nlprnn.errors import Interrupted, UserError, build
+from nlprnn.inference.export import export_onnx  # onnx itself is imported only when exporting
 from nlprnn.inference.textio import check_output, open_output, read_lines
 from nlprnn.training import distributed as dist
 from nlprnn.training.run_dir import (
@@ -178,7 +180,7 @@ def _fit(recipe_cls: type[Recipe], cfg: DictConfig, device, out: Path, resolved:
     recipe = recipe_cls(cfg, device)
     splits = load_splits(cfg.data, cfg.seed)
     model, extra = recipe.build(splits, out)
-    extra = {"task": recipe.name, "config": resolved, **extra}
+    extra = {"task": recipe.name, "config": resolved, "command": training_command(recipe_cls), **extra}
     Trainer(cfg.trainer, cfg.optimizer, model.to(device), recipe, out, extra).fit()
     return recipe, splits
 
@@ -206,13 +208,17 @@ def command_of(recipe_cls: type[Recipe]) -> str:
     return f"python -m nlprnn recipe={name}"
 
 
+def training_command(recipe_cls: type[Recipe], *extra: str) -> str:
+    """The command line of this run (its overrides, but the resume flags), then ``extra``."""
+    skip = ("recipe=", "trainer.resume=", "trainer.overwrite=", "hydra.run.dir=")
+    given = [o for o in command_line_overrides() if not o.lstrip("+~").startswith(skip)]
+    return " ".join([command_of(recipe_cls), *map(shlex.quote, [*given, *extra])])
+
+
 def resume_command(recipe_cls: type[Recipe], out: Path) -> str:
     """The command line that continues this run: its own overrides (a resume must keep them), the
     resume flag and the run directory."""
-    skip = ("recipe=", "trainer.resume=", "trainer.overwrite=", "hydra.run.dir=")
-    given = [o for o in command_line_overrides() if not o.lstrip("+~").startswith(skip)]
-    words = [*given, "trainer.resume=true", f"hydra.run.dir={out}"]
-    return " ".join([command_of(recipe_cls), *map(shlex.quote, words)])
+    return training_command(recipe_cls, "trainer.resume=true", f"hydra.run.dir={out}")
 
 
 def next_steps(recipe: Recipe, out: Path) -> str:
@@ -303,11 +309,26 @@ def check_output_of(cfg: DictConfig) -> None:
     check_output(cfg.output, inputs, cfg.ckpt)
 
 
+def export(recipe_cls: type[Recipe], cfg: DictConfig) -> list[Path]:
+    """Export a checkpoint's model as ONNX graphs for onnxruntime: ckpt=RUN [output=DIR] (format=onnx)."""
+    out = Path(cfg.output or Path("export") / recipe_cls.name)  # a new directory, never the run's files
+    predictor = recipe_cls(cfg, torch.device("cpu")).load_predictor(cfg.ckpt)
+    start = time.perf_counter()
+    files = export_onnx(predictor, out)
+    for path in files:
+        print(f"wrote {path} ({path.stat().st_size / 1e3:,.1f} kB)")
+    seconds = time.perf_counter() - start
+    print(f"exported in {seconds:.1f} s; run it: nlprnn.inference.export.onnx_predictor({str(out)!r}, CKPT)")
+    return files
+
+
 def modes_of(recipe_cls: type[Recipe]) -> dict:
     """{mode name: function(cfg)} of a recipe: train, evaluate, its inference mode and its own."""
     shared = {
         "train": lambda cfg: train(recipe_cls, cfg),
         "evaluate": lambda cfg: evaluate(recipe_cls, cfg),
         recipe_cls.inference_mode: lambda cfg: infer(recipe_cls, cfg),
+        "export": lambda cfg: export(recipe_cls, cfg),
     }
+    shared["export"].__doc__ = export.__doc__  # the mode's line in --help
     return {**shared, **recipe_cls.modes}

@@ -16,6 +16,7 @@ from nlprnn.data.subword import SubwordTokenizer
 from nlprnn.data.tokenizers import tokenizer_to_dict
 from nlprnn.errors import UserError, build
 from nlprnn.inference.classifier import Classifier
+from nlprnn.inference.results import Classification
 from nlprnn.tasks.recipe import Recipe, modes_of
 from nlprnn.training import distributed as dist
 from nlprnn.training.metrics import classification_scores, format_confusion
@@ -142,9 +143,11 @@ class Sentiment(Recipe):
             + format_confusion(scores["confusion"], self.labels)
         )
 
-    def format(self, text: str, result: tuple[str, float]) -> str:
-        label, prob = result
-        return f"{label}\t{prob:.4f}\t{text}"
+    def format(self, text: str, result: Classification) -> str:
+        """label, its probability, the text; a text with no tokens: empty label and probability."""
+        if result.label is None:
+            return f"\t\t{text}"
+        return f"{result.label}\t{result.score:.4f}\t{text}"
 
 
 RECIPE = Sentiment  # the class, for code that trains a recipe itself (course comparisons)

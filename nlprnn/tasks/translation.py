@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from nlprnn.data.batching import IndexedBatches, make_batches, pad_batch
 from nlprnn.errors import UserError, build
+from nlprnn.inference import results
 from nlprnn.inference.textio import atomic_path
 from nlprnn.inference.translator import Translator
 from nlprnn.tasks.recipe import Recipe, check_output_of, modes_of, setup_device
@@ -99,11 +100,12 @@ class Translation(Recipe):
         translator = Translator(
             model, self.src_tok, self.tgt_tok, decoder, device=self.device, **self.cfg.translator
         )
-        scores = corpus_scores(translator([s for s, _ in self.val]), [r for _, r in self.val])
+        hyps = [t.text for t in translator([s for s, _ in self.val])]
+        scores = corpus_scores(hyps, [r for _, r in self.val])
         return {"val_bleu": scores["bleu"], "val_chrf": scores["chrf"]}
 
     def score(self, translator: Translator, pairs: list[tuple[str, str]]) -> dict:
-        hyps = translator([s for s, _ in pairs])
+        hyps = [nbest[0].text for nbest in translator.translate_nbest([s for s, _ in pairs])]
         scores = corpus_scores(hyps, [r for _, r in pairs])
         self.last_hyps = hyps  # written beside the checkpoints by describe (train mode)
         return {
@@ -130,8 +132,11 @@ class Translation(Recipe):
     def predictor_options(self) -> dict:
         return {"decoder": build(self.cfg.decoding), **self.cfg.translator}
 
-    def format(self, source: str, translation: str) -> str:
-        return translation
+    def format(self, source: str, translation: results.Translation | list[results.Translation]) -> str:
+        """The translation; with n_best > 1 its hypotheses, one per line."""
+        if isinstance(translation, list):
+            return "\n".join(t.text for t in translation)
+        return translation.text
 
 
 def attention(cfg: DictConfig) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from nlprnn.errors import UserError, build
+from nlprnn.training.model_folder import is_model_folder, read_folder
 
 # 2: written by the recipe skeleton (config keys and parameter names of session 9 on); older
 # checkpoints need the nlprnn that wrote them
@@ -23,21 +24,15 @@ def save_atomic(obj: dict, path: str | Path) -> None:
 
 
 def load_checkpoint(path: str | Path | None, task: str | None = None) -> dict:
-    """Load a checkpoint safely; ``task`` (e.g. "char_lm") must match the recipe that wrote it."""
+    """Load a checkpoint safely: a ``.pt`` file, a run directory (its ``best.pt``) or a model folder
+    (``save_pretrained``); ``task`` (e.g. "char_lm") must match the recipe that wrote it."""
     if not path:
         raise UserError("this mode needs a checkpoint: pass ckpt=PATH/best.pt")
     path = Path(path)
-    if path.is_dir():
-        path = path / "best.pt"
-    if not path.is_file():
-        raise UserError(f"checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # text, empty, truncated, random or code-carrying files alike
-        reason = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise UserError(
-            f"{path}: not a readable nlprnn checkpoint ({type(exc).__name__}: {reason})"
-        ) from None
+    if is_model_folder(path):  # save_pretrained's folder: weights and config, no training state
+        ckpt = read_folder(path)
+    else:
+        ckpt = _load_pt(path / "best.pt" if path.is_dir() else path)
     if not isinstance(ckpt, dict) or "model" not in ckpt or "task" not in ckpt:
         raise UserError(f"{path}: not an nlprnn checkpoint (no model/task entries)")
     if task is not None and ckpt["task"] != task:
@@ -53,6 +48,18 @@ def load_checkpoint(path: str | Path | None, task: str | None = None) -> dict:
             f"{FORMAT}: config keys and parameter names changed); train it again with this version"
         )
     return ckpt
+
+
+def _load_pt(path: Path) -> dict:
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # text, empty, truncated, random or code-carrying files alike
+        reason = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise UserError(
+            f"{path}: not a readable nlprnn checkpoint ({type(exc).__name__}: {reason})"
+        ) from None
 
 
 def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu", **sizes) -> torch.nn.Module:

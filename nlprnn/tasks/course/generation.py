@@ -82,7 +82,7 @@ def run(cfg) -> dict:
             s["top_p"],
             cfg.seed,
         )
-        text = generator(e.prompt)
+        text = generator(e.prompt).text
         label = f"temperature {s['temperature']}" + (f", top-p {s['top_p']}" if s["top_p"] else "")
         rows.append({"sampling": label, **sample_stats(text[len(e.prompt) :], known)})
         samples.append((label, text))
