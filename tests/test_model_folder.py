@@ -103,3 +103,40 @@ def test_a_hub_name_offline_is_a_clear_error(monkeypatch):
         Tagger.from_pretrained("someone/nlprnn-ner")
     with pytest.raises(UserError, match="checkpoint not found"):
         Tagger.from_pretrained("no/such/folder")
+
+
+# what a new process asks of a loaded folder, per recipe: the scored results issue 22 names
+SCORED = {
+    "translation": 'r = m("Ein Hund läuft .", n_best=3); out = [t.to_dict() for t in r]',
+    "ner": 'r = m("Peter lives in Paris ."); out = r.to_dict()',
+    "sentiment": 'r = m("a gripping , funny film .", top_k=2); out = r.to_dict()',
+    "char_lm": 'r = m("ROMEO:", num_samples=3, seed=1); out = [g.to_dict() for g in r]',
+}
+
+
+@pytest.mark.parametrize("recipe", sorted(CLASSES))
+def test_a_loaded_folder_gives_scored_results_in_a_new_process(runs, data_dir, tmp_path, recipe):
+    cls = CLASSES[recipe]
+    folder = cls.from_checkpoint(runs[recipe]).save_pretrained(tmp_path / "model")
+    options = ", length=20" if recipe == "char_lm" else (", beam_size=3" if recipe == "translation" else "")
+    code = (
+        f"import json; from nlprnn import {cls.__name__}; "
+        f"m = {cls.__name__}.from_pretrained({str(folder)!r}{options}); "
+        f"{SCORED[recipe]}; print(json.dumps(out))"
+    )
+    out = json.loads(_in_new_process(code, data_dir))
+    if recipe == "translation":  # n-best: three scored hypotheses, best first
+        assert len(out) == 3 and [h["score"] for h in out] == sorted((h["score"] for h in out), reverse=True)
+    elif recipe == "ner":  # tokens and entities with character offsets and scores
+        text = "Peter lives in Paris ."
+        assert [text[t["start"] : t["end"]] for t in out["tokens"]] == text.split()
+        assert all(0 <= t["confidence"] <= 1 for t in out["tokens"]) and 0 <= out["score"] <= 1
+        assert all(
+            text[e["start"] : e["end"]] == e["text"] and e["score"] is not None for e in out["entities"]
+        )
+    elif recipe == "sentiment":  # the label -> probability map and the top-k, best first
+        assert sum(out["probabilities"].values()) == pytest.approx(1, abs=1e-5)
+        assert [label for label, _ in out["top"]][0] == out["label"] and len(out["top"]) == 2
+    else:  # several samples from one prompt, each with its log-probability
+        assert len(out) == 3 and len({g["text"] for g in out}) > 1
+        assert all(g["text"].startswith("ROMEO:") and g["score"] < 0 for g in out)

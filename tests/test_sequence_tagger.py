@@ -108,5 +108,7 @@ def test_spans_scores_and_tokenize():
 def test_empty_text_and_empty_sentences():
     model, feats, tags = model_and_tags()
     tagger = Tagger(model, feats, tags)
-    assert tagger.tag("") == [] and tagger.entities("  ") == []
+    empty = tagger.tag("")  # the documented empty result: no tokens, no entities, no score
+    assert empty.tokens == [] and empty.entities == [] and empty.score is None
+    assert tagger.entities("  ") == []
     assert tagger.tag_tokens([[], SENTS[1]])[0] == []

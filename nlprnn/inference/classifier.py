@@ -21,18 +21,50 @@ from collections.abc import Iterable, Sequence
 import torch
 
 from nlprnn.data.batching import make_batches, pad_batch
-from nlprnn.data.tokenizers import tokenizer_from_dict, truncate
+from nlprnn.data.tokenizers import tokenizer_from_dict, tokenizer_to_dict, truncate
 from nlprnn.inference.predictor import COUNT, COUNT_OR_NONE, Predictor, checked_id_lists, checked_texts
 from nlprnn.inference.results import Classification
+from nlprnn.models.config import model_config
 from nlprnn.training.checkpoint import model_from_checkpoint
+
+
+def model_sizes(tokenizer, labels: Sequence[str]) -> dict:
+    """The SequenceClassifier keywords that the tokenizer and labels give."""
+    return {"vocab_size": tokenizer.vocab_size, "num_classes": len(labels), "pad_id": tokenizer.pad_id}
 
 
 class Classifier(Predictor):
     """Batched prediction for raw texts with a SequenceClassifier.
 
+    Load one with ``Classifier.from_checkpoint(path, device="auto", **options)`` (a checkpoint or a
+    run directory of ``recipe=sentiment``) or ``Classifier.from_pretrained(folder_or_owner_name,
+    device="auto", **options)``. Results are ``Classification`` objects: the label, its probability, every
+    label's probability and the ``top_k`` best.
+
+    Example::
+
+        clf = Classifier.from_pretrained("my-sentiment", top_k=1)
+        result = clf("a gripping , beautifully acted film .")
+        result.label, result.score           # ('positive', 0.97)
+        result.probabilities                 # {'negative': 0.03, 'positive': 0.97}
+        clf.probabilities(["a tedious mess ."])   # a (1, C) tensor
+
+    Options:
+        top_k: how many (label, probability) pairs ``Classification.top`` holds, best first
+            (default None: all).
+        batch_size: texts per batch at most (default 512).
+        max_tokens: tokens per batch at most (default 20000).
+
     Args:
-        model: a SequenceClassifier; tokenizer: its WordTokenizer or SubwordTokenizer;
-        labels: the class names; max_len, truncate: as in training (tokens at most; tail or head).
+        model: a SequenceClassifier.
+        tokenizer: its WordTokenizer or SubwordTokenizer.
+        labels: the class names, in the model's order.
+        max_len: tokens kept per text, as in training (None: all).
+        truncate: which end is kept when cutting: "tail" or "head", as in training.
+        device: where the model runs.
+        max_tokens: see Options.
+        batch_size: see Options.
+        top_k: see Options.
     """
 
     task = "sentiment"
@@ -58,11 +90,15 @@ class Classifier(Predictor):
     @classmethod
     def from_ckpt(cls, ckpt: dict, device: torch.device, **options) -> Classifier:
         tokenizer, labels = tokenizer_from_dict(ckpt["vocab"]["tokenizer"]), ckpt["vocab"]["labels"]
-        model = model_from_checkpoint(
-            ckpt, device, vocab_size=tokenizer.vocab_size, num_classes=len(labels), pad_id=tokenizer.pad_id
-        )
+        model = model_from_checkpoint(ckpt, device, **model_sizes(tokenizer, labels))
         config = ckpt["config"]
         return cls(model, tokenizer, labels, config["max_len"], config["truncate"], device, **options)
+
+    def _checkpoint_entries(self) -> dict:
+        model = model_config(self.model, model_sizes(self.tokenizer, self.labels))
+        config = {"model": model, "max_len": self.max_len, "truncate": self.truncate}
+        vocab = {"tokenizer": tokenizer_to_dict(self.tokenizer), "labels": self.labels}
+        return {"config": config, "vocab": vocab}
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Texts -> truncated id lists; a text with no tokens becomes one <unk> (as in training)."""

@@ -36,6 +36,14 @@ def _number(name: str, value, minimum: float | None = None) -> float:
 
 
 class BeamSearch:
+    """Batched beam search (``nlprnn.modules.beam_search``) with the GNMT length penalty.
+
+    Args:
+        beam_size: beams per sentence.
+        alpha: the length penalty's exponent (0: rank by the plain sum of log-probabilities).
+        n_best: hypotheses returned per sentence, best first (at most ``beam_size``).
+    """
+
     method = "beam"
 
     def __init__(self, beam_size: int = 5, alpha: float = 0.6, n_best: int = 1) -> None:
@@ -63,6 +71,8 @@ class BeamSearch:
 
 
 class Greedy:
+    """The most likely token at each step; one hypothesis per sentence."""
+
     method = "greedy"
 
     def settings(self) -> dict:
@@ -75,6 +85,13 @@ class Greedy:
 
 
 class Sampling:
+    """A token drawn from softmax(logits / temperature) at each step; one hypothesis per sentence.
+
+    Args:
+        temperature: the sampling temperature (0: greedy).
+        seed: the seed of the decoder's random stream (None: fresh randomness).
+    """
+
     method = "sample"
 
     def __init__(self, temperature: float = 1.0, seed: int | None = 0) -> None:

@@ -1,9 +1,9 @@
-"""Export a trained model to ONNX graphs, and run them in onnxruntime in place of the torch model.
+"""Export a trained model to ONNX graphs, and run them in onnxruntime in place of the torch model::
 
     export_onnx(checkpoint_or_predictor, out_dir)   -> the files written (graphs + export.json)
     onnx_predictor(out_dir, checkpoint)             -> the recipe's Predictor, its model an ORT stand-in
 
-Graphs per recipe; every input and output is a flat tensor, dims named in export.json:
+Graphs per recipe; every input and output is a flat tensor, dims named in export.json::
 
     char_lm      step(tokens (B,), h (L, B, H)[, c]) -> logits (B, V), h[, c]
     sentiment    classifier(tokens (B, T), lengths (B,)) -> logits (B, C)
@@ -251,8 +251,23 @@ GRAPHS = [
 def export_onnx(source, out_dir: str | Path, exporter: str = "torchscript") -> list[Path]:
     """Export ``source`` (a checkpoint file or run directory, a Predictor, or one of the four models)
     to ``out_dir``: one .onnx file per graph and export.json (inputs, outputs, named dims, what the
-    runners need). ``out_dir`` must not exist; it appears complete or not at all. ``exporter``:
-    torchscript | dynamo (see ``export_graph``)."""
+    runners need). ``out_dir`` must not exist; it appears complete or not at all.
+
+    Args:
+        source: a checkpoint file or run directory, a Predictor, or a LanguageModel,
+            SequenceClassifier, SequenceTagger or Seq2Seq.
+        out_dir: the directory to create.
+        exporter: "torchscript" (default) or "dynamo" (see ``export_graph``).
+
+    Returns:
+        The files written, sorted.
+
+    Example::
+
+        files = export_onnx("runs/sentiment/RUN", "exported/sentiment")
+        clf = onnx_predictor("exported/sentiment", "runs/sentiment/RUN")
+        clf("a gripping film .").label    # as the torch model answers
+    """
     if exporter not in EXPORTERS:
         raise UserError(f"exporter={exporter!r}: choose one of {', '.join(EXPORTERS)}")
     model = model_of(source)
@@ -421,6 +436,8 @@ class OnnxLanguageModel(OnnxModel):
 
 
 class OnnxClassifier(OnnxModel):
+    """SequenceClassifier's ``forward`` (class logits) on the exported classifier graph."""
+
     def __call__(self, tokens: torch.Tensor, lengths: torch.Tensor) -> ModelOutput:
         return ModelOutput(None, self.graphs.run("classifier", {"tokens": tokens, "lengths": lengths})[0])
 
@@ -494,14 +511,21 @@ RUNNERS["translation"] = OnnxSeq2Seq
 
 
 def onnx_model(out_dir: str | Path) -> OnnxModel:
-    """The ORT stand-in for the exported model of ``out_dir``."""
+    """The ORT stand-in for the exported model of ``out_dir``: an OnnxLanguageModel, OnnxClassifier,
+    OnnxTagger or OnnxSeq2Seq, with the calls the predictors make of the torch model."""
     graphs = OnnxGraphs(out_dir)
     return RUNNERS[graphs.manifest["task"]](graphs)
 
 
 def onnx_predictor(out_dir: str | Path, checkpoint: str | Path, **options) -> Predictor:
     """The recipe's Predictor (tokenizers, vocabularies, settings from ``checkpoint``) whose model is
-    the ORT stand-in for the graphs in ``out_dir``: same calls, same results."""
+    the ORT stand-in for the graphs in ``out_dir``: same calls, same results.
+
+    Args:
+        out_dir: a directory written by ``export_onnx``.
+        checkpoint: the checkpoint (or model folder) it was exported from.
+        **options: the Predictor's options, as in ``from_checkpoint``.
+    """
     model = onnx_model(out_dir)
     task = model.manifest["task"]
     predictor = PREDICTORS[task].from_checkpoint(checkpoint, device="cpu", **options)

@@ -35,6 +35,7 @@ from nlprnn.inference.predictor import (
     checked_text,
 )
 from nlprnn.inference.results import Generation
+from nlprnn.models.config import model_config
 from nlprnn.modules.decoding import filter_logits
 from nlprnn.training.checkpoint import model_from_checkpoint
 
@@ -42,13 +43,38 @@ from nlprnn.training.checkpoint import model_from_checkpoint
 class Generator(Predictor):
     """Sampling from a LanguageModel over characters.
 
+    Load one with ``Generator.from_checkpoint(path, device="auto", **options)`` (a checkpoint or a
+    run directory of ``recipe=char_lm``) or ``Generator.from_pretrained(folder_or_owner_name,
+    device="auto", **options)``; ``generate`` is ``predict``. Results are ``Generation`` objects: the
+    prompt and its continuation, with the continuation's log-probability.
+
+    Example::
+
+        gen = Generator.from_pretrained("my-char-lm", length=200, temperature=0.8)
+        gen("ROMEO:").text                   # 'ROMEO:\\n...': a new sample each call
+        gen("ROMEO:", seed=1)                # the same sample for the same seed
+        gen("ROMEO:", num_samples=3)         # 3 Generations
+
+    Options:
+        length: characters generated after each prompt (default 500).
+        temperature: the sampling temperature (default 1.0; 0: greedy).
+        top_k: sample among the k most likely characters only (default None: all).
+        top_p: sample within the nucleus of this probability mass (default None: all).
+        seed: None (default) for fresh randomness at each call, else reproducible samples.
+        num_samples: samples per prompt (default 1; more than one: a list per prompt).
+        batch_size: samples of one prompt drawn together (default 64).
+
     Args:
-        model: a LanguageModel; vocab: its character Vocab (with <unk>, never generated).
-        length: characters generated after each prompt.
-        temperature, top_k, top_p: the sampling distribution (see ``nlprnn.modules.decoding``).
-        seed: None for fresh randomness at each call, else reproducible samples.
-        num_samples: samples per prompt (more than one: a list per prompt).
-        batch_size: samples of one prompt drawn together.
+        model: a LanguageModel.
+        vocab: its character Vocab (with <unk>, never generated).
+        length: see Options.
+        temperature: see Options.
+        top_k: see Options.
+        top_p: see Options.
+        seed: see Options.
+        device: where the model runs.
+        num_samples: see Options.
+        batch_size: see Options.
     """
 
     task = "char_lm"
@@ -86,6 +112,10 @@ class Generator(Predictor):
         vocab = Vocab.from_dict(ckpt["vocab"])
         model = model_from_checkpoint(ckpt, device, vocab_size=len(vocab))
         return cls(model, vocab, device=device, **sampling)
+
+    def _checkpoint_entries(self) -> dict:
+        model = model_config(self.model, {"vocab_size": len(self.vocab)})
+        return {"config": {"model": model}, "vocab": self.vocab.to_dict()}
 
     def generate(self, prompts, **options):
         """``predict``: a prompt -> its Generation (a list of num_samples when more than one)."""

@@ -1,4 +1,4 @@
-"""What every inference API shares (Translator, Tagger, Classifier, Generator):
+"""What every inference API shares (Translator, Tagger, Classifier, Generator)::
 
     X.from_checkpoint(path, device="auto", **options)   options: those of X.OPTIONS (and batch_size)
     x.predict("one text", **options)    -> one result (``nlprnn.inference.results``)
@@ -21,7 +21,7 @@ import torch
 
 from nlprnn.errors import UserError
 from nlprnn.inference.pretrained import resolve_pretrained, save_pretrained
-from nlprnn.training.checkpoint import load_checkpoint
+from nlprnn.training.checkpoint import FORMAT, load_checkpoint
 from nlprnn.training.distributed import local_device
 from nlprnn.training.model_folder import inference_entries
 
@@ -42,7 +42,20 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", **options):
         """Load a checkpoint file (or a run directory, meaning its best.pt) written by this
-        predictor's recipe; ``options`` override the inference settings saved with it."""
+        predictor's recipe; ``options`` override the inference settings saved with it.
+
+        Args:
+            path: a ``.pt`` checkpoint, a run directory, or a folder written by ``save_pretrained``.
+            device: "auto" (a GPU when there is one), "cpu", "cuda", "cuda:N", "mps" or a torch.device.
+            **options: any of the class's ``OPTIONS`` (see "Options" on each class); Translator also
+                takes ``decoder=``.
+
+        Returns:
+            The predictor, its model in eval mode on ``device``.
+
+        Raises:
+            nlprnn.errors.UserError: a bad path, device or option, or a checkpoint of another recipe.
+        """
         who = f"{cls.__name__}.from_checkpoint"
         if not isinstance(path, (str, os.PathLike)):
             raise UserError(
@@ -70,7 +83,13 @@ class Predictor:
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, device: str = "auto", **options):
         """``from_checkpoint`` on a folder written by ``save_pretrained`` (or any checkpoint), or on
-        ``owner/name``: that model from the Hugging Face Hub, where it is reachable."""
+        ``owner/name``: that model from the Hugging Face Hub, where it is reachable.
+
+        Args:
+            name_or_path: a model folder, a checkpoint or run directory, or a Hub ``owner/name``.
+            device: as in ``from_checkpoint``.
+            **options: as in ``from_checkpoint``: the class's ``OPTIONS``.
+        """
         if not isinstance(name_or_path, (str, os.PathLike)):
             raise UserError(f"{cls.__name__}.from_pretrained takes a folder or owner/name, got "
                             f"{type(name_or_path).__name__}")  # fmt: skip
@@ -79,14 +98,36 @@ class Predictor:
     def save_pretrained(self, directory: str | Path) -> Path:
         """Save this model as a portable folder: ``model.safetensors`` (weights), ``config.json``
         (config, vocabularies), ``README.md`` (a model card with its scores); no training state.
-        ``from_pretrained(directory)`` and ``ckpt=directory`` on the command line read it."""
+        ``from_pretrained(directory)`` and ``ckpt=directory`` on the command line read it.
+
+        Returns:
+            The folder written.
+        """
         if not isinstance(directory, (str, os.PathLike)):
             raise UserError(f"{type(self).__name__}.save_pretrained takes a folder path, got "
                             f"{type(directory).__name__}")  # fmt: skip
         return save_pretrained(self, directory)
 
+    @property
+    def checkpoint(self) -> dict:
+        """What ``save_pretrained`` writes beside the weights: the loaded checkpoint's inference
+        entries, or for a predictor built by hand, the same entries made from its own parts."""
+        loaded = self.__dict__.get("_checkpoint")
+        if loaded is not None:
+            return loaded
+        return {"task": self.task, "format": FORMAT, "trainer": {"step": None}, **self._checkpoint_entries()}
+
+    @checkpoint.setter
+    def checkpoint(self, entries: dict) -> None:
+        object.__setattr__(self, "_checkpoint", entries)
+
+    def _checkpoint_entries(self) -> dict:
+        """The ``config`` (with the model's node) and vocabularies that ``from_ckpt`` reads."""
+        raise NotImplementedError
+
     @classmethod
     def from_ckpt(cls, ckpt: dict, device: torch.device, **options):
+        """Build the predictor from a loaded checkpoint dict (subclasses implement it)."""
         raise NotImplementedError
 
     # ---- options: set at construction, as attributes, or for one call -----------------------------
@@ -113,6 +154,7 @@ class Predictor:
     # ---- device --------------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
+        """The model's device; setting it moves the model (``to``)."""
         return self._device
 
     @device.setter
@@ -134,7 +176,16 @@ class Predictor:
     # ---- answers -------------------------------------------------------------------------------
     def predict(self, inputs: str | Iterable[str], **options):
         """One string -> one result; a list (any iterable) of strings -> a list of results.
-        ``options``: any of ``settings()``'s, for this call only."""
+
+        Args:
+            inputs: one text, or an iterable of texts.
+            **options: any of ``settings()``'s, for this call only.
+
+        Returns:
+            A result of ``nlprnn.inference.results`` (Translation, Tagging, Classification,
+            Generation), or a list of them; Translator with ``n_best > 1`` and Generator with
+            ``num_samples > 1`` give a list per input.
+        """
         return self._answer(inputs, f"{type(self).__name__}.predict", options)
 
     def __call__(self, inputs: str | Iterable[str], **options):
@@ -166,7 +217,7 @@ class Predictor:
 
     def pairs(self, lines: str | Iterable[str], batch_size: int | None = None, **options):
         """(line, result) for each line, batch by batch: what the command line's modes write. A line
-        read from a file keeps everything but its final "\n"."""
+        read from a file keeps everything but its final newline."""
         return self._pairs(lines, batch_size, f"{type(self).__name__}.pairs", options)
 
     def _pairs(self, lines, batch_size, who: str, options: dict) -> Iterator[tuple[str, Any]]:

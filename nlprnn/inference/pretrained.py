@@ -56,15 +56,10 @@ def model_card(ckpt: dict, results: dict, class_name: str) -> str:
     """A README for the folder: what the model is, how it was trained, its scores, how to use it."""
     task, config = ckpt["task"], ckpt["config"]
     params = sum(t.numel() for t in ckpt["model"].values())
-    command = ckpt.get("command") or f"python -m nlprnn recipe={task}"
-    data = config.get("data", {})
     lines = [
         f"# nlprnn {task} model",
         "",
-        f"- model: `{config['model']['_target_']}`, {params:,} parameters, saved at training step "
-        f"{ckpt.get('trainer', {}).get('step')}",
-        f"- data: `{data.get('name', '?')}` ({_files(data)})",
-        f"- trained with: `{command}` (the full resolved configuration is in config.json)",
+        f"- model: `{config['model']['_target_']}`, {params:,} parameters, " + _origin(ckpt, task),
         "",
         *_score_table(results),
         "## Use",
@@ -79,6 +74,19 @@ def model_card(ckpt: dict, results: dict, class_name: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _origin(ckpt: dict, task: str) -> str:
+    """Where the weights come from: a training run (step, data, command) or a model built by hand."""
+    step, config = ckpt.get("trainer", {}).get("step"), ckpt["config"]
+    if step is None and "command" not in ckpt and "data" not in config:
+        return "built in Python (not by a recipe); its constructor keywords are in config.json"
+    command = ckpt.get("command") or f"python -m nlprnn recipe={task}"
+    data = config.get("data", {})
+    return (
+        f"saved at training step {step}\n- data: `{data.get('name', '?')}` ({_files(data)})\n"
+        f"- trained with: `{command}` (the full resolved configuration is in config.json)"
+    )
 
 
 def _files(data: dict) -> str:

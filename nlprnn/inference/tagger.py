@@ -28,15 +28,35 @@ from nlprnn.data.word_features import WordFeatures, collate
 from nlprnn.errors import UserError
 from nlprnn.inference.predictor import COUNT, Predictor, checked_items, checked_texts
 from nlprnn.inference.results import Entity, Tagging, Token
+from nlprnn.models.config import model_config
 from nlprnn.training.checkpoint import model_from_checkpoint
 
 
 class Tagger(Predictor):
     """Batched tagging of token lists or raw text with a SequenceTagger.
 
+    Load one with ``Tagger.from_checkpoint(path, device="auto", **options)`` (a checkpoint or a run
+    directory of ``recipe=ner``) or ``Tagger.from_pretrained(folder_or_owner_name, device="auto",
+    **options)``; ``tag`` is ``predict``. Results are ``Tagging`` objects: tokens with character offsets,
+    IOB2 tags and confidences (CRF marginals, or softmax probabilities), and entities.
+
+    Example::
+
+        tagger = Tagger.from_pretrained("my-ner")
+        tagged = tagger("Angela Merkel visited Paris.")
+        tagged.tags                          # ['B-PER', 'I-PER', 'O', 'B-LOC', 'O']
+        tagged.entities[0].text              # 'Angela Merkel'
+        tagger.tag_tokens(["Angela", "Merkel"])   # tags of a tokenized sentence
+
+    Options:
+        batch_size: sentences tagged together, sorted by length (default 256).
+
     Args:
-        model: a SequenceTagger; features: its WordFeatures; tags: its tag Vocab.
-        batch_size: sentences tagged together (sorted by length).
+        model: a SequenceTagger.
+        features: its WordFeatures (word and character vocabularies).
+        tags: its tag Vocab.
+        batch_size: see Options.
+        device: where the model runs.
         scheme: the tagging the model predicts (iob2 | iobes); output is always IOB2.
     """
 
@@ -48,22 +68,21 @@ class Tagger(Predictor):
     ):
         self.model, self.features, self.tags = model.eval(), features, tags
         self.batch_size, self.device = batch_size, device
-        self.to_iob2 = tagging(scheme)[1]
+        self.scheme, self.to_iob2 = scheme, tagging(scheme)[1]
         self.config: dict = {}
 
     @classmethod
     def from_ckpt(cls, ckpt: dict, device: torch.device, batch_size: int = 256) -> Tagger:
         features = WordFeatures.from_dict(ckpt["vocab"]["features"])
         tags = Vocab.from_dict(ckpt["vocab"]["tags"])
-        model = model_from_checkpoint(
-            ckpt,
-            device,
-            vocab_size=len(features.words),
-            num_tags=len(tags),
-            num_chars=len(features.chars),
-            pad_id=features.pad_id,
-        )
+        model = model_from_checkpoint(ckpt, device, **model_sizes(features, tags))
         return cls(model, features, tags, batch_size, device, ckpt["config"].get("tagging", "iob2"))
+
+    def _checkpoint_entries(self) -> dict:
+        sizes = model_sizes(self.features, self.tags)
+        config = {"model": model_config(self.model, sizes), "tagging": self.scheme}
+        vocab = {"features": self.features.to_dict(), "tags": self.tags.to_dict()}
+        return {"config": config, "vocab": vocab}
 
     def tag_tokens(self, sentences: Sequence[str] | Iterable[Sequence[str]]) -> list[str] | list[list[str]]:
         """One token list -> its IOB2 tags; a list of token lists -> one tag list each, in order.
@@ -126,6 +145,16 @@ class Tagger(Predictor):
         """Raw text -> its entities; a list of texts -> one such list each."""
         tagged = self._answer(text, "Tagger.entities", options)
         return tagged.entities if isinstance(text, str) else [t.entities for t in tagged]
+
+
+def model_sizes(features: WordFeatures, tags: Vocab) -> dict:
+    """The SequenceTagger keywords that the vocabularies give."""
+    return {
+        "vocab_size": len(features.words),
+        "num_tags": len(tags),
+        "num_chars": len(features.chars),
+        "pad_id": features.pad_id,
+    }
 
 
 def tagging_of(text: str, offsets: list, tags: list[str], confidence: list[float], score) -> Tagging:

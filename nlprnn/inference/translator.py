@@ -39,6 +39,7 @@ from nlprnn.inference.predictor import (
     checked_texts,
 )
 from nlprnn.inference.results import Translation
+from nlprnn.models.config import model_config
 from nlprnn.training.checkpoint import model_from_checkpoint
 
 TRANSLATOR_KEYS = ("max_len_ratio", "max_len_extra", "max_src_len", "batch_size")
@@ -48,13 +49,45 @@ METHOD = (lambda v: v in ("beam", "greedy", "sample"), "beam, greedy or sample")
 class Translator(Predictor):
     """Batched translation of raw sentences (sentencepiece in, detokenized text out).
 
+    Load one with ``Translator.from_checkpoint(path, device="auto", **options)`` (a checkpoint or a
+    run directory of ``recipe=translation``) or ``Translator.from_pretrained(folder_or_owner_name,
+    device="auto", **options)``; ``translate`` is ``predict``. Results are ``Translation`` objects.
+
+    Example::
+
+        tr = Translator.from_pretrained("my-de-en", beam_size=5)
+        tr("Ein Hund läuft.").text           # 'A dog is running.'
+        tr("Ein Hund läuft.", n_best=3)      # 3 Translations, best first
+        tr(["Ein Hund läuft.", "Zwei Männer."], method="greedy")
+
+    Options:
+        method: "beam" (default), "greedy" or "sample".
+        beam_size: beams per sentence (beam search; default 5).
+        alpha: the GNMT length penalty's exponent (beam search; default 0.6; 0: the plain sum).
+        n_best: hypotheses per sentence (beam search; > 1: a list per input, best first).
+        temperature: sampling temperature (method "sample").
+        seed: sampling seed (method "sample"; None: fresh randomness).
+        batch_size: sentences decoded together, sorted by length (default 128).
+        max_len_ratio: each output is at most ``max_len_ratio * source length + max_len_extra``
+            tokens (default 1.5).
+        max_len_extra: see ``max_len_ratio`` (default 5).
+        max_src_len: longer inputs are truncated, with a warning (default 200 subwords).
+
+    The defaults are those saved with the checkpoint (its ``decoding`` and ``translator`` config).
+    ``from_checkpoint`` also takes ``decoder=`` (a strategy of ``nlprnn.inference.decoders``) in
+    place of the decoding options.
+
     Args:
-        model: a Seq2Seq in eval mode; src_tok, tgt_tok: its subword tokenizers.
+        model: a Seq2Seq in eval mode.
+        src_tok: its source subword tokenizer.
+        tgt_tok: its target subword tokenizer.
         decoder: a decoding strategy (``nlprnn.inference.decoders``: BeamSearch, Greedy, Sampling);
             its settings (method, beam_size, alpha, n_best, temperature, seed) read and set as attributes.
-        max_len_ratio, max_len_extra: each output is at most ratio * source length + extra tokens.
-        max_src_len: longer inputs are truncated (with a warning).
-        batch_size: sentences decoded together (sorted by length to keep padding small).
+        max_len_ratio: see Options.
+        max_len_extra: see Options.
+        max_src_len: see Options.
+        batch_size: see Options.
+        device: where the model runs.
     """
 
     task = "translation"
@@ -96,15 +129,7 @@ class Translator(Predictor):
         beam_size=, alpha=, n_best=, temperature=, seed=) replaces the decoding saved with it;
         max_len_ratio=, max_len_extra=, max_src_len=, batch_size= override its translator settings."""
         src_tok, tgt_tok = (SubwordTokenizer.from_tensor(ckpt["subword"][k]) for k in ("src", "tgt"))
-        model = model_from_checkpoint(
-            ckpt,
-            device,
-            src_vocab_size=src_tok.vocab_size,
-            tgt_vocab_size=tgt_tok.vocab_size,
-            pad_id=tgt_tok.pad_id,
-            bos_id=tgt_tok.bos_id,
-            eos_id=tgt_tok.eos_id,
-        )
+        model = model_from_checkpoint(ckpt, device, **model_sizes(src_tok, tgt_tok))
         config = ckpt["config"]
         settings = {**config["translator"], **{k: options.pop(k) for k in TRANSLATOR_KEYS if k in options}}
         if decoder is not None and options:
@@ -117,6 +142,16 @@ class Translator(Predictor):
             device=device,
             **settings,
         )
+
+    def _checkpoint_entries(self) -> dict:
+        kind = type(self.decoder)
+        config = {
+            "model": model_config(self.model, model_sizes(self.src_tok, self.tgt_tok)),
+            "translator": {k: getattr(self, k) for k in TRANSLATOR_KEYS},
+            "decoding": {"_target_": f"{kind.__module__}.{kind.__qualname__}", **self.decoder.settings()},
+        }
+        subword = {"src": self.src_tok.to_tensor(), "tgt": self.tgt_tok.to_tensor()}
+        return {"config": config, "subword": subword}
 
     # ---- the decoder's settings, as attributes -------------------------------------------------
     def __getattr__(self, name: str):
@@ -224,6 +259,17 @@ class Translator(Predictor):
         src_pieces = [self.src_tok.sp.id_to_piece(i) for i in src_ids]
         tgt_pieces = [self.tgt_tok.sp.id_to_piece(i) for i in hyp] + ["</s>"]
         return src_pieces, tgt_pieces, weights[0].cpu()
+
+
+def model_sizes(src_tok: SubwordTokenizer, tgt_tok: SubwordTokenizer) -> dict:
+    """The Seq2Seq keywords that the tokenizers give."""
+    return {
+        "src_vocab_size": src_tok.vocab_size,
+        "tgt_vocab_size": tgt_tok.vocab_size,
+        "pad_id": tgt_tok.pad_id,
+        "bos_id": tgt_tok.bos_id,
+        "eos_id": tgt_tok.eos_id,
+    }
 
 
 def saved_decoder(saved: dict, options: dict):

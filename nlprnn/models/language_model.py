@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nlprnn.models.config import keeps_init_kwargs
 from nlprnn.models.output import ModelOutput
 from nlprnn.modules.decoding import sample
 from nlprnn.modules.embedding import Embedding
@@ -34,6 +35,7 @@ class LanguageModel(nn.Module):
     generate(prompt_ids (B, P), length, temperature=..., top_k=..., top_p=...) -> ids (B, length)
     """
 
+    @keeps_init_kwargs
     def __init__(
         self,
         vocab_size: int,
@@ -91,6 +93,18 @@ class LanguageModel(nn.Module):
         (B, length) (fewer columns if every row has emitted ``eos_id``). temperature 0 is greedy;
         top_k / top_p restrict the distribution; a seeded ``generator`` makes it reproducible.
         Dropout follows the module's mode: call ``.eval()`` first.
+
+        Example:
+            >>> import torch
+            >>> lm = LanguageModel(vocab_size=12, emb_dim=8, hidden_size=16, num_layers=1).eval()
+            >>> lm.generate(torch.tensor([[1, 2, 3], [4, 5, 6]]), length=7, top_k=5).shape
+            torch.Size([2, 7])
+            >>> lm.generate([1, 2], length=4, temperature=0).shape   # one prompt, greedy
+            torch.Size([1, 4])
+            >>> a = lm.generate([1], 6, generator=torch.Generator().manual_seed(0))
+            >>> b = lm.generate([1], 6, generator=torch.Generator().manual_seed(0))
+            >>> torch.equal(a, b)
+            True
         """
         prompt = torch.as_tensor(prompt_ids, dtype=torch.long, device=self.output.weight.device)
         prompt = prompt.unsqueeze(0) if prompt.dim() == 1 else prompt

@@ -2,7 +2,7 @@
 
 ``forward`` takes the model's required inputs positionally and everything optional as keywords with
 defaults; ``targets=`` (always that name) asks for the training loss as well. It always returns a
-``ModelOutput``:
+``ModelOutput``::
 
     loss    the mean training loss (a scalar) with ``targets=``, else None
     logits  the scores the loss is computed from: next-token or class logits, a tagger's emission
@@ -25,6 +25,25 @@ import torch
 
 
 class ModelOutput(NamedTuple):
+    """What every model's ``forward`` returns: ``loss`` (a scalar with ``targets=``, else None),
+    ``logits`` and ``state`` (None for models that carry none).
+
+    Example:
+        >>> import torch
+        >>> from nlprnn.models.language_model import LanguageModel
+        >>> lm = LanguageModel(vocab_size=10, emb_dim=8, hidden_size=16, num_layers=1)
+        >>> tokens = torch.randint(10, (2, 5))
+        >>> out = lm(tokens, targets=tokens)
+        >>> out.logits.shape, out.loss.dim()
+        (torch.Size([2, 5, 10]), 0)
+        >>> h, c = out.state        # an LSTM's state, to carry into the next window
+        >>> h.shape
+        torch.Size([1, 2, 16])
+        >>> loss, logits, state = lm(tokens)   # a NamedTuple: unpacks too
+        >>> loss is None
+        True
+    """
+
     loss: torch.Tensor | None
     logits: torch.Tensor
     state: Any = None

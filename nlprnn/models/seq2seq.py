@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nlprnn.models.config import keeps_init_kwargs
 from nlprnn.models.output import Generated, ModelOutput
 from nlprnn.modules.attention import Attention
 from nlprnn.modules.beam_search import Hypothesis, beam_search
@@ -19,13 +20,14 @@ from nlprnn.modules.rnn import StackedRNN, State, as_lengths
 
 
 class Seq2Seq(nn.Module):
-    """Translates token ids to token ids (Luong et al. 2015 style global attention).
+    """Translates token ids to token ids (Luong et al. 2015 style global attention)::
 
-    encoder: Embedding -> bidirectional StackedRNN            memory (B, S, 2*He)
-    bridge:  tanh(W [h_fwd; h_bwd] of the top encoder layer)   decoder initial state
-    decoder: StackedRNN over target embeddings -> attention over memory -> attentional vector
-             a_t = tanh(W_c [context_t; h_t]) -> logits = W_out a_t (W_out tied to the target
-             embedding when ``tie_embeddings``).
+        encoder: Embedding -> bidirectional StackedRNN            memory (B, S, 2*He)
+        bridge:  tanh(W [h_fwd; h_bwd] of the top encoder layer)   decoder initial state
+        decoder: StackedRNN over target embeddings -> attention over memory -> attentional vector
+                 a_t = tanh(W_c [context_t; h_t]) -> logits = W_out a_t (W_out tied to the target
+                 embedding when ``tie_embeddings``).
+
     Without ``input_feeding`` the decoder RNN sees only the target embeddings, so teacher-forced
     training runs it as ONE fused call over all steps and attention as one batched matmul. With
     ``input_feeding`` a_{t-1} is concatenated to the input at step t, which needs a loop over time.
@@ -44,11 +46,27 @@ class Seq2Seq(nn.Module):
         pad_id: padding id of both vocabularies; bos_id, eos_id: the target's start and end ids
             (``generate``; the defaults are the subword tokenizer's).
 
-    forward(src (B, S), lengths (B,), tgt_in (B, T), targets=(B, T)) -> ModelOutput(loss, logits (B, T, V_t))
-    encode(src, lengths) -> decoder state (a dict);  step(tokens (N,), state) -> logits (N, V_t), state
-    generate(src, lengths, beam_size=..., n_best=...) -> Generated(tokens (B, n_best, T), lengths, scores)
+    Calls::
+
+        forward(src (B, S), lengths (B,), tgt_in (B, T), targets=(B, T))
+            -> ModelOutput(loss, logits (B, T, V_t))
+        encode(src, lengths) -> decoder state (a dict)
+        step(tokens (N,), state) -> logits (N, V_t), state
+        generate(src, lengths, beam_size=..., n_best=...) -> Generated(tokens (B, n_best, T), lengths, scores)
+
+    Example:
+        >>> import torch
+        >>> model = Seq2Seq(20, 20, emb_dim=8, encoder_hidden_size=8, hidden_size=8).eval()
+        >>> src = torch.randint(4, 20, (2, 6))
+        >>> out = model(src, [6, 4], torch.randint(4, 20, (2, 5)))
+        >>> out.logits.shape
+        torch.Size([2, 5, 20])
+        >>> found = model.generate(src, [6, 4], beam_size=3, n_best=2, max_len=7)
+        >>> found.tokens.shape[:2], found.scores.shape
+        (torch.Size([2, 2]), torch.Size([2, 2]))
     """
 
+    @keeps_init_kwargs
     def __init__(
         self,
         src_vocab_size: int,

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nlprnn.models.config import keeps_init_kwargs
 from nlprnn.models.output import ModelOutput
 from nlprnn.modules.embedding import Embedding
 from nlprnn.modules.pooling import Pooling
@@ -57,8 +58,17 @@ class SequenceClassifier(nn.Module):
         conv_channels: 0 for none, else the width of the convolution front end;
         conv_kernel, conv_pool: its window and pooling stride.
         dropout: on embeddings, between RNN layers and before the output layer.
+
+    Example:
+        >>> import torch
+        >>> model = SequenceClassifier(vocab_size=50, num_classes=3, emb_dim=8, hidden_size=8, pooling="mean")
+        >>> tokens = torch.randint(1, 50, (4, 7))
+        >>> out = model(tokens, [7, 3, 5, 1], targets=torch.tensor([0, 2, 1, 0]))
+        >>> out.logits.shape, out.loss.dim(), out.state is None
+        (torch.Size([4, 3]), 0, True)
     """
 
+    @keeps_init_kwargs
     def __init__(
         self,
         vocab_size: int,

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nlprnn.data.word_features import CASINGS
+from nlprnn.models.config import keeps_init_kwargs
 from nlprnn.models.output import ModelOutput
 from nlprnn.modules.char_features import char_encoder
 from nlprnn.modules.crf import CRF
@@ -20,12 +21,12 @@ from nlprnn.modules.rnn import StackedRNN, as_lengths
 
 
 class SequenceTagger(nn.Module):
-    """One tag per token: many-to-many with equal lengths.
+    """One tag per token: many-to-many with equal lengths::
 
-    word vector = [word embedding; casing embedding; char features of the surface form]
-    -> dropout -> bidirectional StackedRNN -> dropout -> linear -> emission scores (B, L, T)
-    -> ``output="softmax"``: each token's tag independently (cross-entropy, argmax), or
-       ``output="crf"``: a linear-chain CRF over the whole sentence (NLL, Viterbi).
+        word vector = [word embedding; casing embedding; char features of the surface form]
+        -> dropout -> bidirectional StackedRNN -> dropout -> linear -> emission scores (B, L, T)
+        -> output="softmax": each token's tag independently (cross-entropy, argmax), or
+           output="crf": a linear-chain CRF over the whole sentence (NLL, Viterbi).
 
     Args:
         vocab_size, num_tags, num_chars: sizes of the word, tag and character vocabularies.
@@ -41,8 +42,21 @@ class SequenceTagger(nn.Module):
         -> ModelOutput(loss, emissions (B, L, T)). casings (B, L) are needed when case_dim > 0; chars
         (U, C), char_lengths (U,) and char_index (B, L) (each token's row of chars) when char_features
         is not "none" (``nlprnn.data.word_features.collate`` builds them all).
+
+    Example:
+        >>> import torch
+        >>> tagger = SequenceTagger(vocab_size=30, num_tags=5, num_chars=1, emb_dim=8, case_dim=0,
+        ...                         char_features="none", hidden_size=8).eval()
+        >>> words = torch.randint(1, 30, (2, 4))
+        >>> emissions = tagger(words, [4, 2]).logits
+        >>> emissions.shape
+        torch.Size([2, 4, 5])
+        >>> mask = torch.tensor([[True] * 4, [True, True, False, False]])
+        >>> tagger.decode(emissions, mask)[1, 2:].tolist()    # 0 at padding
+        [0, 0]
     """
 
+    @keeps_init_kwargs
     def __init__(
         self,
         vocab_size: int,

@@ -25,6 +25,16 @@ class Attention(nn.Module):
 
     ``keys = attention.keys(memory)`` precomputes the query-independent part once per sentence,
     so step-by-step decoding does not redo it at every step.
+
+    Example:
+        >>> import torch
+        >>> attention = Attention("general", query_size=4, memory_size=6)
+        >>> mask = torch.tensor([[True, True, False]])          # one sentence of 2 real positions
+        >>> context, weights = attention(torch.randn(1, 5, 4), torch.randn(1, 3, 6), mask)
+        >>> context.shape, weights.shape
+        (torch.Size([1, 5, 6]), torch.Size([1, 5, 3]))
+        >>> weights[0, :, 2].tolist()                            # no weight on padding
+        [0.0, 0.0, 0.0, 0.0, 0.0]
     """
 
     KINDS = ("dot", "general", "bahdanau")
@@ -65,6 +75,8 @@ class Attention(nn.Module):
         mask: torch.Tensor,
         keys: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """query (B, Tq, Hq), memory (B, S, Hm), mask (B, S) bool, keys (``keys(memory)``, or None to
+        compute them) -> context (B, Tq, Hm), weights (B, Tq, S)."""
         keys = self.keys(memory) if keys is None else keys
         scores = self.scores(query, keys).masked_fill(~mask.unsqueeze(1), float("-inf"))
         weights = scores.softmax(dim=-1)

@@ -112,6 +112,16 @@ class LSTMCell(_Cell):
         h' = o * tanh(c')
 
     forward(x (B, I), (h, c) each (B, H) or None = zeros) -> (h', c') each (B, H)
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> cell, reference = LSTMCell(4, 6), nn.LSTMCell(4, 6)
+        >>> _ = cell.load_state_dict(reference.state_dict())   # the same names and layout
+        >>> x = torch.randn(2, 4)
+        >>> h, c = cell(x)
+        >>> torch.allclose(h, reference(x)[0], atol=1e-5)
+        True
     """
 
     num_gates = 4
@@ -190,6 +200,18 @@ class CellRNN(nn.Module):
            state   h_n (L, B, H), or (h_n, c_n) for lstm
 
     Dropout is applied to each layer's output sequence except the last, as in torch.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> fused = nn.GRU(4, 6, num_layers=2, batch_first=True)
+        >>> loop = CellRNN("gru", 4, 6, num_layers=2).load_from_fused(fused)
+        >>> x = torch.randn(3, 5, 4)
+        >>> outputs, h_n = loop(x)
+        >>> outputs.shape, h_n.shape
+        (torch.Size([3, 5, 6]), torch.Size([2, 3, 6]))
+        >>> torch.allclose(outputs, fused(x)[0], atol=1e-5)
+        True
     """
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1,

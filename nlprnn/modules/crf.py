@@ -28,6 +28,21 @@ class CRF(nn.Module):
     ``forward(emissions, tags, mask)`` -> negative log-likelihood per sentence (B,)
     ``decode(emissions, mask)`` -> best tag sequences (B, L) long (0 at padding) and their scores (B,)
     ``marginals(emissions, mask)`` -> p(y_t = tag | x) (B, L, T), 0 at padding
+
+    Example:
+        >>> import torch
+        >>> crf = CRF(num_tags=3)
+        >>> emissions = torch.tensor([[[5.0, 0.0, 0.0], [0.0, 5.0, 0.0], [0.0, 0.0, 5.0]],
+        ...                           [[0.0, 0.0, 5.0], [5.0, 0.0, 0.0], [0.0, 0.0, 0.0]]])
+        >>> mask = torch.tensor([[True, True, True], [True, True, False]])
+        >>> tags, scores = crf.decode(emissions, mask)
+        >>> tags.tolist()                          # 0 at padding
+        [[0, 1, 2], [2, 0, 0]]
+        >>> crf(emissions, tags, mask).shape       # negative log-likelihood per sentence
+        torch.Size([2])
+        >>> marginals = crf.marginals(emissions, mask)   # (B, L, T): a distribution at each real token
+        >>> torch.allclose(marginals.sum(-1), mask.float())
+        True
     """
 
     def __init__(self, num_tags: int) -> None:

@@ -22,6 +22,11 @@ def filter_logits(logits: torch.Tensor, top_k: int | None = None, top_p: float |
     """Set to -inf every logit outside the top-k and outside the nucleus of mass top_p.
 
     logits (B, V) -> (B, V). At least one token (the argmax) always survives.
+
+    Example:
+        >>> import torch
+        >>> filter_logits(torch.tensor([[1.0, 3.0, 2.0, 0.0]]), top_k=2)
+        tensor([[-inf, 3., 2., -inf]])
     """
     if top_k is not None and 0 < top_k < logits.size(-1):
         kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]

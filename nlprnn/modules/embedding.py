@@ -31,8 +31,9 @@ class Embedding(nn.Module):
 
     @property
     def weight(self) -> nn.Parameter:
-        """(V, E): exposed so an output layer can tie its weights to it."""
+        """The (V, E) table, exposed so an output layer can tie its weights to it."""
         return self.table.weight
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (B, T) long -> embedded (B, T, E), with dropout in training."""
         return self.dropout(self.table(tokens))

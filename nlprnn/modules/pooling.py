@@ -1,4 +1,4 @@
-"""Many-to-one: which summary of the RNN's outputs a classifier reads.
+"""Many-to-one: which summary of the RNN's outputs a classifier reads::
 
     last       the state after the last real token; for a bidirectional RNN the forward half at
                position len-1 and the backward half at position 0 (where the backward pass ends)
@@ -25,6 +25,13 @@ class Pooling(nn.Module):
         size: D*H, the feature size of the outputs.
         num_directions: D, needed by ``last``.
         attention_size: hidden size of the attention scorer.
+
+    Example:
+        >>> import torch
+        >>> pool = Pooling("mean", size=2)
+        >>> outputs = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [9.0, 9.0]]])   # the last step is padding
+        >>> pool(outputs, torch.tensor([2]))
+        tensor([[2., 3.]])
     """
 
     def __init__(self, kind: str, size: int, num_directions: int = 1, attention_size: int = 128) -> None:
@@ -38,6 +45,7 @@ class Pooling(nn.Module):
         self.weights: torch.Tensor | None = None  # attention weights of the last call (B, T)
 
     def forward(self, outputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """outputs (B, T, D*H), lengths (B,) long -> pooled (B, D*H); padding is ignored."""
         mask = torch.arange(outputs.size(1), device=outputs.device)[None, :] < lengths[:, None]  # (B, T)
         if self.kind == "last":
             return self._last(outputs, lengths)
