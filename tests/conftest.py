@@ -95,3 +95,17 @@ def tiny_recipe_cli(recipe: str):
         return run_cli([*tiny, *args], data_dir, stdin, check)
 
     return cli
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory, data_dir) -> dict[str, Path]:
+    """Each of the four recipes trained tiny (two steps) once per test session, through the command
+    line as a user would; what training printed is kept as stdout.txt in the run directory."""
+    out = {}
+    for recipe in ("char_lm", "ner", "sentiment", "translation"):
+        run = tmp_path_factory.mktemp(recipe)
+        args = [f"recipe={recipe}", "debug=tiny", "trainer.max_steps=2", "trainer.eval_every=2"]
+        proc = run_cli([*args, f"hydra.run.dir={run}", "hydra/job_logging=none"], data_dir)
+        (run / "stdout.txt").write_text(proc.stdout)
+        out[recipe] = run
+    return out

@@ -8,7 +8,6 @@ import pytest
 
 from nlprnn import Classifier, Generator, Tagger, Translator
 from nlprnn.errors import UserError
-from tests.conftest import compose_config
 
 RECIPES = {"char_lm": Generator, "ner": Tagger, "sentiment": Classifier, "translation": Translator}
 OPTIONS = {"char_lm": {"length": 3}, "ner": {}, "sentiment": {}, "translation": {"method": "greedy"}}
@@ -27,16 +26,8 @@ IDS = [("sentiment", "probabilities_of"), ("translation", "decode_ids")]
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, data_dir):
-    """The run directory of each recipe trained tiny (two steps), once."""
-    from nlprnn.run import run
-
-    out = {}
-    for recipe in RECIPES:
-        out[recipe] = tmp_path_factory.mktemp(recipe)
-        overrides = [f"recipe={recipe}", "debug=tiny", "trainer.max_steps=2", "trainer.eval_every=2"]
-        run(compose_config([f"data.dir={data_dir}", *overrides], out[recipe]))
-    return out
+def runs(tiny_runs):
+    return tiny_runs  # conftest.py: each recipe trained tiny once per session
 
 
 @pytest.fixture(scope="module")

@@ -28,16 +28,12 @@ TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, data_dir):
-    """A tiny checkpoint of each recipe (2 steps) and its export."""
-    out = {}
-    for recipe in RECIPES:
-        run = tmp_path_factory.mktemp(recipe)
-        args = [f"recipe={recipe}", "debug=tiny", "trainer.max_steps=2", "trainer.eval_every=2"]
-        run_cli([*args, f"hydra.run.dir={run}", "hydra/job_logging=none"], data_dir)
-        export_onnx(run, run / "onnx")
-        out[recipe] = run
-    return out
+def runs(tiny_runs):
+    """The session's tiny checkpoint of each recipe (conftest.py), exported once."""
+    for run in tiny_runs.values():
+        if not (run / "onnx").exists():
+            export_onnx(run, run / "onnx")
+    return tiny_runs
 
 
 def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -9,7 +9,7 @@ import torch
 
 from nlprnn import Classifier, Generator, Tagger, Translator
 from nlprnn.errors import UserError
-from tests.conftest import REPO, cli_env, run_cli
+from tests.conftest import REPO, cli_env
 
 RECIPES = {"char_lm": Generator, "ner": Tagger, "sentiment": Classifier, "translation": Translator}
 MODE = {"char_lm": "generate", "ner": "tag", "sentiment": "predict", "translation": "translate"}
@@ -23,15 +23,8 @@ OPTIONS = {
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, data_dir):
-    out = {}
-    for recipe in RECIPES:
-        run = tmp_path_factory.mktemp(recipe)
-        args = [f"recipe={recipe}", "debug=tiny", "trainer.max_steps=2", "trainer.eval_every=2"]
-        proc = run_cli([*args, f"hydra.run.dir={run}", "hydra/job_logging=none"], data_dir)
-        (run / "stdout.txt").write_text(proc.stdout)
-        out[recipe] = run
-    return out
+def runs(tiny_runs):
+    return tiny_runs  # conftest.py: each recipe trained tiny once per session
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))

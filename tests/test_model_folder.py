@@ -18,14 +18,8 @@ TEXTS = ["Peter lives in Paris .", "Ein Hund läuft .", "a gripping , funny film
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, data_dir):
-    out = {}
-    for recipe in CLASSES:
-        run = tmp_path_factory.mktemp(recipe)
-        args = [f"recipe={recipe}", "debug=tiny", "trainer.max_steps=2", "trainer.eval_every=2"]
-        run_cli([*args, f"hydra.run.dir={run}"], data_dir)
-        out[recipe] = run
-    return out
+def runs(tiny_runs):
+    return tiny_runs  # conftest.py: each recipe trained tiny once per session
 
 
 def _in_new_process(code: str, data_dir) -> str:

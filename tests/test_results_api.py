@@ -18,7 +18,6 @@ from nlprnn.inference.results import Classification, Generation, Tagging, Transl
 from nlprnn.inference.tagger import tagging_of
 from nlprnn.models.sequence_classifier import SequenceClassifier
 from nlprnn.modules.crf import CRF
-from tests.conftest import compose_config
 
 RECIPES = {"char_lm": Generator, "ner": Tagger, "sentiment": Classifier, "translation": Translator}
 VERBS = {Generator: "generate", Tagger: "tag", Classifier: "predict", Translator: "translate"}
@@ -28,16 +27,8 @@ TEXT = "Angela  Merkel visited Paris."
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, data_dir):
-    """The run directory of each recipe trained tiny (two steps), once."""
-    from nlprnn.run import run
-
-    out = {}
-    for recipe in RECIPES:
-        out[recipe] = tmp_path_factory.mktemp(recipe)
-        overrides = [f"recipe={recipe}", "debug=tiny", "trainer.max_steps=2", "trainer.eval_every=2"]
-        run(compose_config([f"data.dir={data_dir}", *overrides], out[recipe]))
-    return out
+def runs(tiny_runs):
+    return tiny_runs  # conftest.py: each recipe trained tiny once per session
 
 
 @pytest.fixture(scope="module")
