@@ -197,6 +197,7 @@ def check(overrides: list[str], multirun: bool = False, hydra_config: bool = Fal
 FROM_CHECKPOINT = set("model embeddings tokenizer batching subword tagging max_len truncate".split())
 TRAINING_ONLY = set("optimizer trainer validation label_smoothing word_dropout word_dropout_alpha".split())
 RUN_KEYS = {"ckpt", "text", "input", "output", "split"}
+SERVE_KEYS = {"host", "port", "max_inputs", "max_request_bytes"}
 
 
 def ignored_reason(mode: str, key: str) -> str | None:
@@ -204,6 +205,10 @@ def ignored_reason(mode: str, key: str) -> str | None:
     top = key.split(".")[0].split("@")[0]
     if top == "format" and mode != "export":
         return "only mode=export writes a format"
+    if top in SERVE_KEYS and mode != "serve":
+        return "only mode=serve reads it"
+    if mode == "serve" and top in ("data", "text", "input", "output", "split"):
+        return "mode=serve answers HTTP requests: it reads ckpt=, host=, port= and the limits"
     if mode == "export" and top in ("data", "text", "input", "split", "max_chars"):
         return "mode=export reads ckpt=, output= and format= only"
     if mode == "train":

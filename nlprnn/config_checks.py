@@ -52,6 +52,11 @@ def boolean(v):
 CHECKS = {
     "seed": whole(0),
     "format": one_of("onnx"),
+    "max_chars": whole(1),
+    "host": lambda v: None if isinstance(v, str) and v.strip() else "an address, e.g. 127.0.0.1 or 0.0.0.0",
+    "port": lambda v: None if whole(0)(v) is None and v <= 65535 else "a port number in [0, 65535]",
+    "max_inputs": whole(1),
+    "max_request_bytes": whole(1),
     "trainer.max_epochs": whole(1),
     "trainer.max_steps": whole(1, null=True),
     "trainer.max_time": number(0, low_open=True, null=True),

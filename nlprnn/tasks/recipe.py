@@ -5,6 +5,7 @@
     inference  text= / input=FILE / stdin -> output=FILE / stdout, line for line, through the
                recipe's Predictor (Generator, Translator, Tagger, Classifier)
     export     the checkpoint's model as ONNX graphs (nlprnn.inference.export), into a new directory
+    serve      an HTTP server (FastAPI) answering with the recipe's Predictor (nlprnn.inference.server)
 
 A recipe subclasses ``Recipe`` with only what is its own: building vocabularies and the model, its
 batches and loss, how it scores a predictor and how one output line looks.
@@ -25,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nlprnn.data.user_files import resolve
 from nlprnn.errors import Interrupted, UserError, build
+from nlprnn.inference import server  # fastapi and uvicorn are imported only when serving
 from nlprnn.inference.export import export_onnx  # onnx itself is imported only when exporting
 from nlprnn.inference.textio import check_output, open_output, read_lines
 from nlprnn.training import distributed as dist
@@ -322,6 +324,17 @@ def export(recipe_cls: type[Recipe], cfg: DictConfig) -> list[Path]:
     return files
 
 
+def serve(recipe_cls: type[Recipe], cfg: DictConfig) -> None:
+    """Answer HTTP requests (FastAPI): ckpt=RUN [host=127.0.0.1] [port=8000]; POST /predict, docs at /docs."""
+    server.require_serve()  # before loading the model: a missing package is the first thing to say
+    recipe = recipe_cls(cfg, setup_device(cfg))
+    predictor = recipe.load_predictor(cfg.ckpt)
+    limits = server.Limits(cfg.max_request_bytes, cfg.max_inputs, cfg.max_chars)
+    app = server.build_app(predictor, recipe_cls.name, recipe.inference_mode, limits)
+    verbs = " and /".join(dict.fromkeys(["predict", recipe.inference_mode]))
+    server.serve(app, cfg.host, cfg.port, f"{recipe_cls.name} (step {predictor.step}), POST /{verbs}: ")
+
+
 def modes_of(recipe_cls: type[Recipe]) -> dict:
     """{mode name: function(cfg)} of a recipe: train, evaluate, its inference mode and its own."""
     shared = {
@@ -329,6 +342,8 @@ def modes_of(recipe_cls: type[Recipe]) -> dict:
         "evaluate": lambda cfg: evaluate(recipe_cls, cfg),
         recipe_cls.inference_mode: lambda cfg: infer(recipe_cls, cfg),
         "export": lambda cfg: export(recipe_cls, cfg),
+        "serve": lambda cfg: serve(recipe_cls, cfg),
     }
     shared["export"].__doc__ = export.__doc__  # the mode's line in --help
+    shared["serve"].__doc__ = serve.__doc__
     return {**shared, **recipe_cls.modes}
