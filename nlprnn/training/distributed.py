@@ -83,11 +83,16 @@ def local_device(device: str) -> torch.device:
 
 def any_rank(flag: bool) -> bool:
     """True on every rank when it is True on at least one (so all ranks stop at the same step)."""
+    return any_ranks(flag)[0]
+
+
+def any_ranks(*flags: bool) -> list[bool]:
+    """``any_rank`` of several flags in one collective (a training step pays for one, not several)."""
     if not dist.is_initialized():
-        return flag
-    t = torch.tensor([int(flag)], device=_collective_device())
+        return [bool(f) for f in flags]
+    t = torch.tensor([int(bool(f)) for f in flags], device=_collective_device())
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
+    return [bool(v) for v in t.tolist()]
 
 
 def gather(obj):

@@ -85,19 +85,12 @@ def _split_tensors(tree: dict, prefix: str = "") -> tuple[dict, dict]:
     for key, value in tree.items():
         if isinstance(value, torch.Tensor):
             tensors[prefix + key] = value.detach().to("cpu").contiguous().clone()
-        elif isinstance(value, dict) and _holds_tensors(value):
-            inner, kept = _split_tensors(value, f"{prefix}{key}.")
+        elif isinstance(value, dict):
+            inner, rest[key] = _split_tensors(value, f"{prefix}{key}.")
             tensors.update(inner)
-            rest[key] = kept
         else:
             rest[key] = value
     return tensors, rest
-
-
-def _holds_tensors(tree: dict) -> bool:
-    return any(
-        isinstance(v, torch.Tensor) or (isinstance(v, dict) and _holds_tensors(v)) for v in tree.values()
-    )
 
 
 def _join_tensors(rest: dict, tensors: dict) -> dict:

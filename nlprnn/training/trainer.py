@@ -121,13 +121,14 @@ class Trainer:
         return {"best": self.state["best"], "step": self.state["step"]}
 
     def _loop(self, stop: bool, start: float, bar, signals: StopSignals) -> None:
+        interrupted = False
         while not stop and self.state["epoch"] < self.cfg.max_epochs:
             epoch = self.state["epoch"]
             batches = self.task.train_batches(epoch)
             if self.state["batch"] == 0:
                 self.task.start_epoch(epoch)
             for i in range(self.state["batch"], len(batches)):
-                if dist.any_rank(signals.received is not None):  # a step boundary: every rank stops here
+                if interrupted:  # a step boundary, the same on every rank (agreed after the last step)
                     bar.close()
                     self._stop_on_signal(signals.received)
                 t0 = time.monotonic()
@@ -147,7 +148,8 @@ class Trainer:
                     refresh=False,
                 )
                 out_of_time = self.cfg.max_time and time.monotonic() - start > 60 * self.cfg.max_time
-                stop = dist.any_rank(bool(out_of_time)) or self.state["step"] >= self.total_steps
+                out_of_time, interrupted = dist.any_ranks(out_of_time, signals.received is not None)
+                stop = out_of_time or self.state["step"] >= self.total_steps
                 if stop or (self.cfg.eval_every and self.state["step"] % self.cfg.eval_every == 0):
                     stop = self._evaluate_and_save(loss_avg) or stop
                 if stop:
