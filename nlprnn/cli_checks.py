@@ -207,10 +207,14 @@ def ignored_reason(mode: str, key: str) -> str | None:
         return "only mode=export writes a format"
     if top in SERVE_KEYS and mode != "serve":
         return "only mode=serve reads it"
+    if top == "backend" and mode in ("train", "export"):
+        return "training and mode=export use the torch model (mode=export: quantize=int8 only)"
+    if top == "quantize" and mode == "train":
+        return "training runs in fp32; quantize=int8 applies to a trained model"
     if mode == "serve" and top in ("data", "text", "input", "output", "split"):
         return "mode=serve answers HTTP requests: it reads ckpt=, host=, port= and the limits"
     if mode == "export" and top in ("data", "text", "input", "split", "max_chars"):
-        return "mode=export reads ckpt=, output= and format= only"
+        return "mode=export reads ckpt=, output=, format= and quantize= only"
     if mode == "train":
         if top in RUN_KEYS:
             return "training reads none of ckpt, text, input, output, split"

@@ -52,6 +52,8 @@ def boolean(v):
 CHECKS = {
     "seed": whole(0),
     "format": one_of("onnx"),
+    "backend": one_of("torch", "onnxruntime"),
+    "quantize": one_of("int8", null=True),
     "max_chars": whole(1),
     "host": lambda v: None if isinstance(v, str) and v.strip() else "an address, e.g. 127.0.0.1 or 0.0.0.0",
     "port": lambda v: None if whole(0)(v) is None and v <= 65535 else "a port number in [0, 65535]",

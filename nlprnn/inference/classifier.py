@@ -8,6 +8,7 @@ result.score            # -> 0.97: the label's probability
 result.probabilities    # -> {'negative': 0.03, 'positive': 0.97}
 clf("a gripping film .", top_k=1).top            # -> [('positive', 0.97)]
 clf(["a gripping film .", "a tedious mess ."])    # -> one Classification each
+clf.explain("a gripping film .")                 # -> Explanation: tokens, attention weights, probabilities
 
 Options (constructor, attribute or per call): top_k (how many (label, probability) pairs ``top`` holds,
 best first; None: all), batch_size and max_tokens (texts and tokens per batch). A text with no tokens
@@ -17,13 +18,24 @@ gives Classification(label=None, score=None).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 import torch
 
 from nlprnn.data.batching import make_batches, pad_batch
-from nlprnn.data.tokenizers import tokenizer_from_dict, tokenizer_to_dict, truncate
-from nlprnn.inference.predictor import COUNT, COUNT_OR_NONE, Predictor, checked_id_lists, checked_texts
-from nlprnn.inference.results import Classification
+from nlprnn.data.subword import SubwordTokenizer
+from nlprnn.data.tokenizers import LowercasingSubwords, tokenizer_from_dict, tokenizer_to_dict, truncate
+from nlprnn.data.word_tokenizer import split_words
+from nlprnn.errors import UserError
+from nlprnn.inference.predictor import (
+    COUNT,
+    COUNT_OR_NONE,
+    Predictor,
+    checked_id_lists,
+    checked_text,
+    checked_texts,
+)
+from nlprnn.inference.results import Classification, Result
 from nlprnn.models.config import model_config
 from nlprnn.training.checkpoint import model_from_checkpoint
 
@@ -31,6 +43,20 @@ from nlprnn.training.checkpoint import model_from_checkpoint
 def model_sizes(tokenizer, labels: Sequence[str]) -> dict:
     """The SequenceClassifier keywords that the tokenizer and labels give."""
     return {"vocab_size": tokenizer.vocab_size, "num_classes": len(labels), "pad_id": tokenizer.pad_id}
+
+
+@dataclass(frozen=True)
+class Explanation(Result):
+    """What a Classifier read in one text (``Classifier.explain``): its ``tokens`` as the model saw
+    them (the tokenizer's words or sentencepiece pieces, after truncation), ``weights``, the
+    attention-pooling weight of each token (summing to 1; None when the model pools otherwise:
+    ``pooling`` says how), the ``label`` and every label's ``probabilities``."""
+
+    tokens: list[str]
+    weights: list[float] | None
+    label: str
+    probabilities: dict[str, float] = field(default_factory=dict)
+    pooling: str | None = None
 
 
 class Classifier(Predictor):
@@ -128,6 +154,44 @@ class Classifier(Predictor):
             return self.probabilities([texts])[0]
         return self.probabilities_of(self.encode(checked_texts(texts, "Classifier.probabilities")))
 
+    def tokens(self, text: str) -> list[str]:
+        """The tokens of one text as the model reads them, truncated as ``encode`` truncates: one string
+        per id (words for a word tokenizer, else sentencepiece pieces such as "▁film")."""
+        text = checked_text(text, "Classifier.tokens")
+        if isinstance(self.tokenizer, SubwordTokenizer):
+            lowered = text.lower() if isinstance(self.tokenizer, LowercasingSubwords) else text
+            pieces = self.tokenizer.sp.encode(lowered, out_type=str)
+        else:
+            pieces = split_words(text, self.tokenizer.lowercase)
+        return truncate(pieces, self.max_len, self.truncate)
+
+    @torch.no_grad()
+    def explain(self, text: str) -> Explanation:
+        """Why the model chose its label, as far as attention pooling tells: each token's pooling
+        weight beside the label probabilities (what the demo page shades words by).
+
+        With a convolution front end the pooling weighs windows of ``conv_pool`` tokens; each token
+        then gets an equal share of its window's weight. A model pooling by last / max / mean has
+        no such weights: ``weights`` is None.
+
+        Raises:
+            nlprnn.errors.UserError: ``text`` is not a string, or has no tokens.
+        """
+        tokens = self.tokens(checked_text(text, "Classifier.explain"))
+        if not tokens:
+            raise UserError("Classifier.explain: the text has no tokens to weigh")
+        ids = truncate(self.tokenizer.encode([text])[0], self.max_len, self.truncate)
+        logits = self.model(torch.tensor([ids], device=self.device), torch.tensor([len(ids)])).logits
+        probs = torch.softmax(logits.float(), dim=-1)[0].tolist()
+        pool = getattr(self.model, "pool", None)
+        kind = getattr(pool, "kind", None)
+        weights = pool.weights[0].float().cpu() if kind == "attention" and pool.weights is not None else None
+        if weights is not None:
+            stride = getattr(getattr(self.model, "front", None), "pool", 1)
+            weights = token_weights(weights, len(ids), stride).tolist()
+        label = max(zip(self.labels, probs), key=lambda pair: pair[1])[0]
+        return Explanation(tokens, weights, label, dict(zip(self.labels, probs)), kind)
+
     def _predict(self, texts: list[str], settings: dict) -> list[Classification]:
         encoded = [truncate(ids, self.max_len, self.truncate) for ids in self.tokenizer.encode(texts)]
         live = [i for i, ids in enumerate(encoded) if ids]  # no tokens: the empty result
@@ -142,3 +206,13 @@ class Classifier(Predictor):
     def _classification(self, probs: list[float], top_k: int | None) -> Classification:
         ranked = sorted(zip(self.labels, probs), key=lambda pair: -pair[1])
         return Classification(ranked[0][0], ranked[0][1], dict(zip(self.labels, probs)), ranked[:top_k])
+
+
+def token_weights(weights: torch.Tensor, num_tokens: int, stride: int = 1) -> torch.Tensor:
+    """Pooling weights over positions spread over ``num_tokens`` tokens: one each when they agree,
+    else (a front end pooling windows of ``stride`` tokens) an equal share of each window's."""
+    if len(weights) == num_tokens:
+        return weights
+    position = torch.arange(num_tokens) // stride
+    share = torch.bincount(position, minlength=len(weights)).clamp_min(1)
+    return weights[position] / share[position]

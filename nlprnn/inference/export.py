@@ -12,7 +12,7 @@ Graphs per recipe; every input and output is a flat tensor, dims named in export
                  Viterbi runs outside the graph, in numpy (``viterbi``)
     translation  encoder(src (B, S), lengths (B,)) -> memory, keys, mask, hidden[, cell][, feed]
                  decoder_step(tokens (N,), hidden[, cell][, feed], memory, keys, mask)
-                     -> logits (N, V), hidden[, cell][, feed]
+                     -> logits (N, V), hidden[, cell][, feed], attn (N, S)
                  N = B x beams: the step returns logits (not log-probabilities) because beam search
                  breaks ties on them, so ORT decodes exactly as torch does.
 
@@ -155,7 +155,7 @@ class DecoderStep(nn.Module):
         *per_beam, memory, keys, mask = tensors
         state = {"memory": memory, "keys": keys, "mask": mask, **from_flat_state(self.model, per_beam)}
         logits, state = self.model.step(tokens, state)
-        return (logits, *to_flat_state(self.model, state))
+        return (logits, *to_flat_state(self.model, state), state["attn"])
 
 
 # ---- example inputs: two (or more) rows of different lengths --------------------------------------
@@ -231,9 +231,10 @@ def seq2seq_graphs(model: Seq2Seq) -> tuple[list[Graph], dict]:
     state = Seq2Seq.reorder_state(state, rows_of)
     tokens = example_tokens(vocab_size(model.tgt_embedding), rows * beams, 1)[:, 0]
     example = (tokens, *to_flat_state(model, state), state["memory"], state["keys"], state["mask"])
-    outputs = ["logits", *(f"{n}_out" for n in per_beam)]
+    outputs = ["logits", *(f"{n}_out" for n in per_beam), "attn"]
     step = Graph("decoder_step", DecoderStep(model), example, ["tokens", *per_beam, *shared], outputs)
-    step.dims = {"tokens": {0: "rows"}, "logits": {0: "rows"}, **beam_dims, **src_dims}
+    step.dims = {"tokens": {0: "rows"}, "logits": {0: "rows"}, "attn": {0: "rows", 1: "src_time"}}
+    step.dims.update({**beam_dims, **src_dims})
     step.dims.update({f"{n}_out": beam_dims[n] for n in per_beam})
     ids = {"bos_id": model.bos_id, "eos_id": model.eos_id, "pad_id": model.pad_id}
     return [encoder, step], {"state": per_beam, "cell": model.cell, **ids}
@@ -248,7 +249,9 @@ GRAPHS = [
 
 
 # ---- export ---------------------------------------------------------------------------------------
-def export_onnx(source, out_dir: str | Path, exporter: str = "torchscript") -> list[Path]:
+def export_onnx(
+    source, out_dir: str | Path, exporter: str = "torchscript", quantize: str | None = None
+) -> list[Path]:
     """Export ``source`` (a checkpoint file or run directory, a Predictor, or one of the four models)
     to ``out_dir``: one .onnx file per graph and export.json (inputs, outputs, named dims, what the
     runners need). ``out_dir`` must not exist; it appears complete or not at all.
@@ -258,6 +261,8 @@ def export_onnx(source, out_dir: str | Path, exporter: str = "torchscript") -> l
             SequenceClassifier, SequenceTagger or Seq2Seq.
         out_dir: the directory to create.
         exporter: "torchscript" (default) or "dynamo" (see ``export_graph``).
+        quantize: None (fp32 graphs) or "int8": onnxruntime's dynamic quantization of each graph
+            (``nlprnn.inference.runtime.quantize_graphs``: uint8 weights).
 
     Returns:
         The files written, sorted.
@@ -270,6 +275,8 @@ def export_onnx(source, out_dir: str | Path, exporter: str = "torchscript") -> l
     """
     if exporter not in EXPORTERS:
         raise UserError(f"exporter={exporter!r}: choose one of {', '.join(EXPORTERS)}")
+    if quantize not in (None, "int8"):
+        raise UserError(f"quantize={quantize!r}: choose int8, or None for fp32 graphs")
     model = model_of(source)
     task, make = next((task, make) for kind, task, make in GRAPHS if isinstance(model, kind))
     out = Path(out_dir)
@@ -280,7 +287,11 @@ def export_onnx(source, out_dir: str | Path, exporter: str = "torchscript") -> l
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         manifest = write_graphs(model.eval(), task, make, tmp, exporter)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+        if quantize:
+            from nlprnn.inference.runtime import quantize_graphs  # it imports this module
+
+            quantize_graphs(tmp)
+        (tmp / MANIFEST).write_text(json.dumps({**manifest, "quantize": quantize}, indent=1) + "\n")
         os.rename(tmp, out)  # atomic: no half-written export under the final name
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -292,6 +303,8 @@ def model_of(source) -> nn.Module:
     if isinstance(source, nn.Module):
         return source
     if isinstance(source, Predictor):
+        if not source.is_plain_torch():
+            raise UserError(f"the export needs the fp32 torch model; this predictor runs {source.runtime_name()}")
         return source.model
     task = load_checkpoint(source)["task"]
     if task not in PREDICTORS:
@@ -390,15 +403,20 @@ def dynamic_shapes(graph: Graph) -> tuple:
 class OnnxGraphs:
     """The sessions of an export directory; ``run(graph, inputs)`` takes and returns torch tensors."""
 
-    def __init__(self, out_dir: str | Path) -> None:
+    def __init__(self, out_dir: str | Path, threads: int | None = None) -> None:
         ort = require("onnxruntime")
         self.dir = Path(out_dir)
         self.manifest = json.loads((self.dir / MANIFEST).read_text())
         options = ort.SessionOptions()
         options.log_severity_level = 3  # no shape-metadata warnings on every call
+        if threads:  # as torch's: one thread each in a side by side
+            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        files = {name: self.dir / g["file"] for name, g in self.manifest["graphs"].items()}
+        self.sizes = {name: path.stat().st_size for name, path in files.items()}
+        # read into memory: the directory may go once the sessions exist
         self.sessions = {
-            name: ort.InferenceSession(str(self.dir / g["file"]), options, providers=["CPUExecutionProvider"])
-            for name, g in self.manifest["graphs"].items()
+            name: ort.InferenceSession(path.read_bytes(), options, providers=["CPUExecutionProvider"])
+            for name, path in files.items()
         }
 
     def run(self, graph: str, inputs: dict[str, torch.Tensor]) -> list[torch.Tensor]:
@@ -503,6 +521,9 @@ class OnnxSeq2Seq(OnnxModel):
         inputs = {"tokens": tokens, **dict(zip(self.names, per_beam))}
         inputs.update({k: state[k] for k in ("memory", "keys", "mask")})
         logits, *new = self.graphs.run("decoder_step", inputs)
+        if len(new) > len(self.names):  # attn (N, S): in graphs exported by nlprnn after 0.1.0
+            *new, attn = new
+            return logits, {**state, **self._state(new), "attn": attn}
         return logits, {**state, **self._state(new)}
 
 
@@ -510,10 +531,11 @@ RUNNERS = {"char_lm": OnnxLanguageModel, "sentiment": OnnxClassifier, "ner": Onn
 RUNNERS["translation"] = OnnxSeq2Seq
 
 
-def onnx_model(out_dir: str | Path) -> OnnxModel:
+def onnx_model(out_dir: str | Path, threads: int | None = None) -> OnnxModel:
     """The ORT stand-in for the exported model of ``out_dir``: an OnnxLanguageModel, OnnxClassifier,
-    OnnxTagger or OnnxSeq2Seq, with the calls the predictors make of the torch model."""
-    graphs = OnnxGraphs(out_dir)
+    OnnxTagger or OnnxSeq2Seq, with the calls the predictors make of the torch model. ``threads``:
+    each session's intra-op threads (None: onnxruntime's default, every core)."""
+    graphs = OnnxGraphs(out_dir, threads)
     return RUNNERS[graphs.manifest["task"]](graphs)
 
 

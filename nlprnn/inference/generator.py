@@ -8,6 +8,7 @@ gen("ROMEO:").text                 # -> 'ROMEO:\\n...': a new sample each call
 gen("ROMEO:", seed=1)              # -> the same sample for the same seed
 gen("ROMEO:", num_samples=3)       # -> [Generation(...), ...]: 3 different samples
 gen(["ROMEO:", "JULIET:"], length=50, temperature=0.5)   # -> one Generation each
+gen.stream_text("ROMEO:", seed=1)  # -> 'ROMEO:', '\\n', 'I', ...: the same sample, as it is drawn
 
 Options (constructor, attribute or per call): length, temperature (0: greedy), top_k, top_p, seed (None:
 fresh randomness each call; a number: reproducible), num_samples, batch_size (samples drawn together).
@@ -20,10 +21,12 @@ from __future__ import annotations
 
 import random
 import warnings
+from collections.abc import Iterator
 
 import torch
 
 from nlprnn.data.vocab import Vocab
+from nlprnn.errors import UserError
 from nlprnn.inference.predictor import (
     COUNT,
     COUNT_OR_NONE,
@@ -148,20 +151,59 @@ class Generator(Predictor):
     def _sample_rows(self, ids: list[int], seeds: list[int], settings: dict) -> list[tuple[list[int], float]]:
         """One continuation of ``ids`` per seed, each drawn from its own random stream (so a sample does
         not depend on the others), with its log-probability."""
+        picked, scores = [], torch.zeros(len(seeds), device=self.device)
+        for tokens, log_probs in self._steps(ids, seeds, settings):
+            picked.append(tokens)
+            scores += log_probs
+        out = torch.stack(picked, 1).tolist() if picked else [[] for _ in seeds]
+        return list(zip(out, scores.tolist()))
+
+    @torch.inference_mode()
+    def _steps(self, ids: list[int], seeds: list[int], settings: dict):
+        """The sampling loop, one step per ``next``: (the token drawn for each seed (B,), its
+        log-probability (B,)). ``_sample_rows`` and ``stream_text`` both draw through it, so a streamed
+        sample is the one ``predict`` gives."""
         prompt = torch.tensor([ids] * len(seeds), device=self.device)
         state = self.model(prompt[:, :-1]).state if len(ids) > 1 else None  # the prompt in one fused call
         streams = [torch.Generator(device=self.device).manual_seed(seed) for seed in seeds]
         unk = torch.tensor([self.vocab.unk_id], device=self.device)  # a stand-in, never generated
-        tokens, picked = prompt[:, -1], []
-        scores = torch.zeros(len(seeds), device=self.device)
+        tokens = prompt[:, -1]
         for _ in range(settings["length"]):
             logits, state = self.model.step(tokens, state)
             logits = logits.float().index_fill(-1, unk, -1e9)
             tokens = self._pick(logits, streams, settings)
-            scores += logits.log_softmax(-1).gather(1, tokens.unsqueeze(1)).squeeze(1)
-            picked.append(tokens)
-        out = torch.stack(picked, 1).tolist() if picked else [[] for _ in seeds]
-        return list(zip(out, scores.tolist()))
+            yield tokens, logits.log_softmax(-1).gather(1, tokens.unsqueeze(1)).squeeze(1)
+
+    def stream_text(self, prompt: str, **options) -> Iterator[str]:
+        """One sample of ``prompt``'s continuation as it is drawn: first the prompt (as the model
+        reads it: unseen characters dropped), then one character per step; nothing for an empty
+        prompt. The sample is drawn as ``predict`` draws it, so with a seed the chunks join into
+        ``predict(prompt, **options).text``. What a server streams to a page, or a terminal prints::
+
+            for chunk in gen.stream_text("ROMEO:", length=200, seed=1):
+                print(chunk, end="", flush=True)
+
+        Args:
+            prompt: one text.
+            **options: as ``predict``'s, for this call; ``num_samples`` must be 1.
+
+        Raises:
+            nlprnn.errors.UserError: at the call (not at the first chunk), for a bad prompt or option.
+        """
+        who = "Generator.stream_text"
+        settings = self.call_settings(options, who)
+        if settings["num_samples"] != 1:
+            raise UserError(f"{who} streams one sample: num_samples={settings['num_samples']}, give 1")
+        return self._stream(checked_text(prompt, who), settings)
+
+    def _stream(self, prompt: str, settings: dict) -> Iterator[str]:
+        seeds = settings["seeds"].take(1)  # as _samples takes them
+        ids = self._encode(prompt)
+        if not ids:
+            return
+        yield "".join(self.vocab.decode(ids))
+        for tokens, _ in self._steps(ids, seeds, settings):
+            yield "".join(self.vocab.decode(tokens.tolist()))
 
     def _pick(self, logits: torch.Tensor, streams: list[torch.Generator], settings: dict) -> torch.Tensor:
         """The next token of each row: argmax at temperature 0, else drawn by inverting the CDF with

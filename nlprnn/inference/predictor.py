@@ -38,6 +38,8 @@ class Predictor:
     task = ""
     OPTIONS: dict[str, tuple] = {}  # option name -> (test, what to give): see checked_option
     BUILD_OPTIONS: tuple[str, ...] = ()  # what from_checkpoint takes besides OPTIONS
+    RUNTIME_OPTIONS = ("backend", "quantize")  # from_checkpoint's, for every predictor (runtime.py)
+    runtime = {"backend": "torch", "quantize": None, "fp32": []}  # as loaded (with_runtime sets it)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", **options):
@@ -47,6 +49,9 @@ class Predictor:
         Args:
             path: a ``.pt`` checkpoint, a run directory, or a folder written by ``save_pretrained``.
             device: "auto" (a GPU when there is one), "cpu", "cuda", "cuda:N", "mps" or a torch.device.
+            backend: "torch" (default) or "onnxruntime": the model exported to ONNX and run by
+                onnxruntime (``nlprnn.inference.runtime``; CPU only).
+            quantize: None (default: fp32) or "int8": int8 weights (CPU only).
             **options: any of the class's ``OPTIONS`` (see "Options" on each class); Translator also
                 takes ``decoder=``.
 
@@ -62,10 +67,13 @@ class Predictor:
                 f"{who} takes the path of a checkpoint or a run directory, got {type(path).__name__}"
             )
         device = checked_device(device, who)
-        unknown = sorted(set(options) - {*cls.OPTIONS, *cls.BUILD_OPTIONS})
+        unknown = sorted(set(options) - {*cls.OPTIONS, *cls.BUILD_OPTIONS, *cls.RUNTIME_OPTIONS})
         if unknown:
-            valid = ", ".join([*cls.OPTIONS, *cls.BUILD_OPTIONS])
+            valid = ", ".join([*cls.OPTIONS, *cls.BUILD_OPTIONS, *cls.RUNTIME_OPTIONS])
             raise UserError(f"{who}: unknown option(s) {', '.join(unknown)}; it takes {valid}")
+        from nlprnn.inference.runtime import checked_runtime, with_runtime  # it imports the predictors
+
+        backend, quantize = checked_runtime(options.pop("backend", "torch"), options.pop("quantize", None), who)
         ckpt = load_checkpoint(path, cls.task)
         try:
             predictor = cls.from_ckpt(ckpt, device, **options)
@@ -78,7 +86,7 @@ class Predictor:
         # for save_pretrained: what the predictor was built from (its weights: the model's own, then)
         predictor.checkpoint = {k: v for k, v in inference_entries(ckpt).items() if k != "model"}
         predictor.source = Path(path)
-        return predictor
+        return with_runtime(predictor, backend, quantize)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, device: str = "auto", **options):
@@ -106,7 +114,18 @@ class Predictor:
         if not isinstance(directory, (str, os.PathLike)):
             raise UserError(f"{type(self).__name__}.save_pretrained takes a folder path, got "
                             f"{type(directory).__name__}")  # fmt: skip
+        if not self.is_plain_torch():
+            raise UserError(f"{type(self).__name__}.save_pretrained saves fp32 torch weights; this one runs "
+                            f"{self.runtime_name()}: load it without backend= / quantize= to save it")  # fmt: skip
         return save_pretrained(self, directory)
+
+    def is_plain_torch(self) -> bool:
+        """True for the model as trained (torch, fp32), False for an int8 or ONNX Runtime one."""
+        return (self.runtime["backend"], self.runtime["quantize"]) == ("torch", None)
+
+    def runtime_name(self) -> str:
+        """"torch", "torch int8", "onnxruntime" or "onnxruntime int8"."""
+        return " ".join(filter(None, (self.runtime["backend"], self.runtime["quantize"])))
 
     @property
     def checkpoint(self) -> dict:
@@ -164,14 +183,18 @@ class Predictor:
     def to(self, device):
         """Move the model to ``device`` (auto, cpu, cuda, cuda:N, mps or a torch.device); returns self."""
         device = checked_device(device, f"{type(self).__name__}.to")
-        self.model.to(device)
+        if not self.is_plain_torch() and device.type != "cpu":
+            raise UserError(f"{type(self).__name__}.to({str(device)!r}): {self.runtime_name()} runs on the CPU")
+        if self.is_plain_torch():
+            self.model.to(device)
         object.__setattr__(self, "_device", device)
         return self
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.settings().items() if v is not None)
         step = getattr(self, "step", None)
-        return f"{type(self).__name__}({shown}, device='{self.device}'" + (f", step={step})" if step else ")")
+        runtime = "" if self.is_plain_torch() else f", runtime='{self.runtime_name()}'"
+        return f"{type(self).__name__}({shown}, device='{self.device}'{runtime}" + (f", step={step})" if step else ")")
 
     # ---- answers -------------------------------------------------------------------------------
     def predict(self, inputs: str | Iterable[str], **options):

@@ -247,18 +247,20 @@ class Translator(Predictor):
     @torch.inference_mode()
     def attention(self, sentence: str) -> tuple[list[str], list[str], torch.Tensor]:
         """Source pieces, target pieces and attention weights (T, S) of one sentence's translation,
-        from the translation forced through the decoder (teacher forcing)."""
+        from its best translation fed back through the decoder step by step."""
         src_ids = self.encode_sources([checked_text(sentence, "Translator.attention")])[0]
         if not src_ids:
             raise UserError("cannot plot attention for an empty sentence")
         hyp = self.decode_ids([src_ids])[0][0]
         src = torch.tensor([src_ids], device=self.device)
-        tgt_in = torch.tensor([[self.tgt_tok.bos_id, *hyp]], device=self.device)
         state = self.model.encode(src, torch.tensor([len(src_ids)], device=self.device))
-        _, weights = self.model.decode(tgt_in, state)
+        weights = []  # step by step, as decoding runs: any backend's model has encode and step
+        for token in [self.tgt_tok.bos_id, *hyp]:
+            _, state = self.model.step(torch.tensor([token], device=self.device), state)
+            weights.append(state["attn"][0])
         src_pieces = [self.src_tok.sp.id_to_piece(i) for i in src_ids]
         tgt_pieces = [self.tgt_tok.sp.id_to_piece(i) for i in hyp] + ["</s>"]
-        return src_pieces, tgt_pieces, weights[0].cpu()
+        return src_pieces, tgt_pieces, torch.stack(weights).cpu()
 
 
 def model_sizes(src_tok: SubwordTokenizer, tgt_tok: SubwordTokenizer) -> dict:

@@ -114,6 +114,11 @@ class Seq2Seq(nn.Module):
                 self.tgt_embedding.weight[pad_id].zero_()
             self.output.weight = self.tgt_embedding.weight
 
+    def fp32_modules(self) -> list[str]:
+        """Modules an int8 copy must leave fp32: under input feeding, the decoder RNN is stepped by hand
+        from its raw weights (``_feed_step``), which a quantized RNN no longer exposes."""
+        return ["decoder.rnn"] if self.input_feeding else []
+
     # ---- encoder -----------------------------------------------------------------------------
     def encode(self, src: torch.Tensor, lengths: torch.Tensor | list[int]) -> dict:
         """src (B, S), lengths (B,) -> the decoder's initial state: memory (B, S, 2He), attention keys,

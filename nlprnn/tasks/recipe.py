@@ -107,11 +107,15 @@ class Recipe:
     def after_training(self, predictor) -> None:
         """Anything to show once the best checkpoint is scored (the char LM prints a sample)."""
 
-    def load_predictor(self, ckpt):
-        """The recipe's Predictor for checkpoint ``ckpt``, with the command line's options."""
+    def load_predictor(self, ckpt, runtime: bool = True):
+        """The recipe's Predictor for checkpoint ``ckpt``, with the command line's options; ``runtime``:
+        on the command line's backend= and quantize= (else the fp32 torch model)."""
         if ckpt is None:
             raise UserError("this mode needs a checkpoint: pass ckpt=PATH/best.pt (or a run directory)")
-        return self.predictor.from_checkpoint(ckpt, device=str(self.device), **self.predictor_options())
+        options = self.predictor_options()
+        if runtime:
+            options.update(backend=self.cfg.get("backend", "torch"), quantize=self.cfg.get("quantize"))
+        return self.predictor.from_checkpoint(ckpt, device=str(self.device), **options)
 
 
 # ---- the modes ------------------------------------------------------------------------------------
@@ -242,7 +246,10 @@ def evaluate(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:
     names = [cfg.split] if cfg.split else [s for s in splits if s != "train"]
     if cfg.split and cfg.split not in splits:
         raise UserError(f"split={cfg.split!r}: choose one of {', '.join(splits)}")
-    results = report(recipe, predictor, {s: splits[s] for s in names})
+    runtime = predictor.runtime
+    print(f"model: {predictor.runtime_name()}, {runtime['weights_mb']:,.1f} MB of weights"
+          + (f" ({', '.join(runtime['fp32'])} kept fp32)" if runtime["fp32"] else ""))  # fmt: skip
+    results = {**report(recipe, predictor, {s: splits[s] for s in names}), "runtime": runtime}
     if cfg.output:
         with open_output(cfg.output) as dst:
             dst.write(json.dumps(results, indent=1) + "\n")
@@ -312,11 +319,11 @@ def check_output_of(cfg: DictConfig) -> None:
 
 
 def export(recipe_cls: type[Recipe], cfg: DictConfig) -> list[Path]:
-    """Export a checkpoint's model as ONNX graphs for onnxruntime: ckpt=RUN [output=DIR] (format=onnx)."""
+    """Export a checkpoint's model as ONNX graphs for onnxruntime: ckpt=RUN [output=DIR] [quantize=int8]."""
     out = Path(cfg.output or Path("export") / recipe_cls.name)  # a new directory, never the run's files
-    predictor = recipe_cls(cfg, torch.device("cpu")).load_predictor(cfg.ckpt)
+    predictor = recipe_cls(cfg, torch.device("cpu")).load_predictor(cfg.ckpt, runtime=False)
     start = time.perf_counter()
-    files = export_onnx(predictor, out)
+    files = export_onnx(predictor, out, quantize=cfg.get("quantize"))
     for path in files:
         print(f"wrote {path} ({path.stat().st_size / 1e3:,.1f} kB)")
     seconds = time.perf_counter() - start
