@@ -50,6 +50,7 @@ from nlprnn.models.output import ModelOutput
 from nlprnn.models.seq2seq import Seq2Seq
 from nlprnn.models.sequence_classifier import SequenceClassifier
 from nlprnn.models.sequence_tagger import SequenceTagger
+from nlprnn.modules.crf import CRF
 from nlprnn.modules.rnn import without_packing
 from nlprnn.training.checkpoint import load_checkpoint
 
@@ -461,7 +462,16 @@ class OnnxClassifier(OnnxModel):
 
 
 class OnnxTagger(OnnxModel):
-    """SequenceTagger's ``forward`` (emissions) and ``decode`` (Viterbi in numpy, or argmax)."""
+    """SequenceTagger's ``forward`` (emissions) and ``decode`` (Viterbi in numpy, or argmax); ``crf``:
+    the CRF's scores in a torch CRF, for the confidences (marginals) the Tagger computes from it."""
+
+    def __init__(self, graphs: OnnxGraphs) -> None:
+        super().__init__(graphs)
+        self.crf = None
+        if self.manifest["crf"] is not None:
+            scores = {k: torch.tensor(v) for k, v in self.manifest["crf"].items()}
+            self.crf = CRF(scores["start"].numel())
+            self.crf.load_state_dict(scores)
 
     def __call__(self, words, lengths, **features) -> ModelOutput:
         inputs = {"words": words, "lengths": lengths}

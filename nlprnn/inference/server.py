@@ -15,11 +15,12 @@ thread, so the event loop keeps answering.
 
 Requests that arrive while the model is busy wait in a queue; when it is free, the waiting requests
 with the same options become one ``predict`` call (at most ``max_inputs`` inputs) and each gets its own
-slice of the results (``Batcher``). That changes no answer: every predictor gives an input the same
-result whatever else is in its call (scores are rounded past the float noise of padding), except
-where a seed is in play. A seeded Generator draws the i-th input's samples from the i-th seed of the
-call, and a seeded Translator sampling draws from one stream in input order: merged, an input would get
-another position's sample. So a request whose effective ``seed`` is not None is never merged.
+slice of the results (``Batcher``). An input's result does not depend on what else is in its call, up
+to the float noise of batching (its batch partners change the padding and the kernels: a score may move
+in its 6th digit, as it does in the Python API for a list with other neighbours), except where a seed
+is in play. A seeded Generator draws the i-th input's samples from the i-th seed of the call, and a
+seeded Translator sampling draws from one stream in input order: merged, an input would get another
+position's sample. So a request whose effective ``seed`` is not None is never merged.
 
 fastapi and uvicorn are imported only here, inside the functions (``pip install nlprnn[serve]``).
 """
@@ -215,6 +216,7 @@ def build_app(predictor, recipe: str | None = None, verb: str | None = None, lim
         description=f"{name} at step {predictor.step}. Options: {', '.join(predictor.OPTIONS)}. "
         "The demo page is at /.",
     )
+    app.state.batcher = batcher  # for tests: what waits
 
     def answered(compute):
         """The endpoint ``compute(request) -> JSON data``, its errors turned into JSON answers."""
@@ -286,6 +288,8 @@ def build_app(predictor, recipe: str | None = None, verb: str | None = None, lim
             texts, options = await parsed(request)
             if len(texts) != 1:
                 raise BadRequest(422, f'/stream takes one prompt ("inputs": ["ROMEO:"]), got {len(texts)}')
+            if not texts[0]:
+                raise BadRequest(422, "the prompt is empty: give a few characters for the sample to continue")
             chunks = predictor.stream_text(texts[0], **options)  # options checked here, before a byte
             headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}
             return StreamingResponse(events(chunks, lock), media_type="text/event-stream", headers=headers)

@@ -106,7 +106,7 @@ class LanguageModel(nn.Module):
             >>> torch.equal(a, b)
             True
         """
-        prompt = torch.as_tensor(prompt_ids, dtype=torch.long, device=self.output.weight.device)
+        prompt = torch.as_tensor(prompt_ids, dtype=torch.long, device=self.embedding.weight.device)
         prompt = prompt.unsqueeze(0) if prompt.dim() == 1 else prompt
         if prompt.size(1) < 1:
             raise ValueError("generate needs a prompt of at least one token")

@@ -115,9 +115,11 @@ class Seq2Seq(nn.Module):
             self.output.weight = self.tgt_embedding.weight
 
     def fp32_modules(self) -> list[str]:
-        """Modules an int8 copy must leave fp32: under input feeding, the decoder RNN is stepped by hand
-        from its raw weights (``_feed_step``), which a quantized RNN no longer exposes."""
-        return ["decoder.rnn"] if self.input_feeding else []
+        """Modules an int8 copy must leave fp32, because their raw weights are read: under input
+        feeding the decoder RNN is stepped by hand (``_feed_step``); Bahdanau attention sums its
+        ``v`` (``Attention.scores``)."""
+        kept = ["decoder.rnn"] if self.input_feeding else []
+        return kept + (["attention.v"] if self.attention.kind == "bahdanau" else [])
 
     # ---- encoder -----------------------------------------------------------------------------
     def encode(self, src: torch.Tensor, lengths: torch.Tensor | list[int]) -> dict:
