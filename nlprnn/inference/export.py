@@ -305,7 +305,7 @@ def model_of(source) -> nn.Module:
         return source
     if isinstance(source, Predictor):
         if not source.is_plain_torch():
-            raise UserError(f"the export needs the fp32 torch model; this predictor runs {source.runtime_name()}")
+            raise UserError(f"the export needs the fp32 torch model, not {source.runtime_name()}")
         return source.model
     task = load_checkpoint(source)["task"]
     if task not in PREDICTORS:

@@ -73,7 +73,8 @@ class Predictor:
             raise UserError(f"{who}: unknown option(s) {', '.join(unknown)}; it takes {valid}")
         from nlprnn.inference.runtime import checked_runtime, with_runtime  # it imports the predictors
 
-        backend, quantize = checked_runtime(options.pop("backend", "torch"), options.pop("quantize", None), who)
+        runtime = options.pop("backend", "torch"), options.pop("quantize", None)
+        backend, quantize = checked_runtime(*runtime, who)
         ckpt = load_checkpoint(path, cls.task)
         try:
             predictor = cls.from_ckpt(ckpt, device, **options)
@@ -115,8 +116,8 @@ class Predictor:
             raise UserError(f"{type(self).__name__}.save_pretrained takes a folder path, got "
                             f"{type(directory).__name__}")  # fmt: skip
         if not self.is_plain_torch():
-            raise UserError(f"{type(self).__name__}.save_pretrained saves fp32 torch weights; this one runs "
-                            f"{self.runtime_name()}: load it without backend= / quantize= to save it")  # fmt: skip
+            who, runs = f"{type(self).__name__}.save_pretrained", self.runtime_name()
+            raise UserError(f"{who} saves fp32 torch weights, not {runs}: load without backend= / quantize=")
         return save_pretrained(self, directory)
 
     def is_plain_torch(self) -> bool:
@@ -124,7 +125,7 @@ class Predictor:
         return (self.runtime["backend"], self.runtime["quantize"]) == ("torch", None)
 
     def runtime_name(self) -> str:
-        """"torch", "torch int8", "onnxruntime" or "onnxruntime int8"."""
+        """ "torch", "torch int8", "onnxruntime" or "onnxruntime int8"."""
         return " ".join(filter(None, (self.runtime["backend"], self.runtime["quantize"])))
 
     @property
@@ -184,7 +185,8 @@ class Predictor:
         """Move the model to ``device`` (auto, cpu, cuda, cuda:N, mps or a torch.device); returns self."""
         device = checked_device(device, f"{type(self).__name__}.to")
         if not self.is_plain_torch() and device.type != "cpu":
-            raise UserError(f"{type(self).__name__}.to({str(device)!r}): {self.runtime_name()} runs on the CPU")
+            who = f"{type(self).__name__}.to({str(device)!r})"
+            raise UserError(f"{who}: {self.runtime_name()} runs on the CPU")
         if self.is_plain_torch():
             self.model.to(device)
         object.__setattr__(self, "_device", device)
@@ -194,7 +196,8 @@ class Predictor:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.settings().items() if v is not None)
         step = getattr(self, "step", None)
         runtime = "" if self.is_plain_torch() else f", runtime='{self.runtime_name()}'"
-        return f"{type(self).__name__}({shown}, device='{self.device}'{runtime}" + (f", step={step})" if step else ")")
+        step = f", step={step}" if step else ""
+        return f"{type(self).__name__}({shown}, device='{self.device}'{runtime}{step})"
 
     # ---- answers -------------------------------------------------------------------------------
     def predict(self, inputs: str | Iterable[str], **options):
