@@ -50,7 +50,8 @@ class Explanation(Result):
     """What a Classifier read in one text (``Classifier.explain``): its ``tokens`` as the model saw
     them (the tokenizer's words or sentencepiece pieces, after truncation), ``weights``, the
     attention-pooling weight of each token (summing to 1; None when the model pools otherwise:
-    ``pooling`` says how), the ``label`` and every label's ``probabilities``."""
+    ``pooling`` says how, or None where the runtime hides it, as ONNX Runtime does), the ``label``
+    and every label's ``probabilities``."""
 
     tokens: list[str]
     weights: list[float] | None

@@ -190,8 +190,9 @@ async function classify(text, out) {
   });
   const note = weights
     ? "Each token is shaded by its attention-pooling weight (darkest: the most weight)."
-    : "No shading: it needs attention pooling, and this model pools by " +
-      `${explained.pooling || "another means"}.`;
+    : explained.pooling
+      ? `No shading: it needs attention pooling, and this model pools by ${explained.pooling}.`
+      : "No shading: it needs attention pooling weights, which this model's runtime does not give.";
   out.append(el("h2", {}, `Label: ${explained.label}`), bars,
     el("h2", {}, "What the model attended to"), words, el("p", { className: "muted note" }, note));
 }
