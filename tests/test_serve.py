@@ -67,7 +67,8 @@ def test_predict_matches_the_python_api(served, recipe):
 
 def test_health_and_docs(served):
     predictor, client = served["ner"]
-    health = {"status": "ok", "recipe": "ner", "step": 2, "device": "cpu", "options": predictor.settings()}
+    health = {"status": "ok", "recipe": "ner", "step": 2, "device": "cpu", "runtime": "torch"}
+    health["options"] = predictor.settings()
     assert client.get("/health").json() == health
     assert predictor.step == 2
     assert client.get("/docs").status_code == 200 and "swagger" in client.get("/docs").text.lower()

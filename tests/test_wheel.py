@@ -4,6 +4,7 @@ with conf/ shipped inside it as nlprnn/conf."""
 import os
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -27,6 +28,9 @@ def test_installed_wheel_runs_a_recipe_from_another_directory(data_dir, tmp_path
         capture_output=True,
     )
     (wheel,) = (tmp_path / "dist").glob("nlprnn-*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    demo = {f"nlprnn/inference/demo/{p.name}" for p in (REPO / "nlprnn/inference/demo").iterdir()}
+    assert demo and demo <= shipped  # the serve mode's page
     subprocess.run(
         [*pip, "install", "--no-deps", "--target", tmp_path / "site", wheel], check=True, capture_output=True
     )

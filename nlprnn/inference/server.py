@@ -305,6 +305,7 @@ def build_app(predictor, recipe: str | None = None, verb: str | None = None, lim
             "recipe": recipe or predictor.task,
             "step": predictor.step,
             "device": str(predictor.device),
+            "runtime": predictor.runtime_name(),  # torch, torch int8, onnxruntime, onnxruntime int8
             "options": settings_of(predictor),
         }
 
