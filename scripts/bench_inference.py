@@ -8,8 +8,11 @@ quantize=Q`` process, exactly what a user runs: the variants are interleaved for
 rounds (A B C D, A B C D) so that a change in the machine's load hits all of them alike. Reported per
 variant: the seconds ``mode=evaluate`` spent scoring the split (decoding and the metric; no model
 loading), the fastest run's speed-up over torch fp32, the weights' size as stored, the process's
-peak RSS, and the split's metric. Extra ``KEY=VALUE`` overrides after ``--`` go to every run (e.g.
-``decoding.beam_size=5``). Run it pinned to one core on an idle machine.
+peak RSS, and the split's metric. For char_lm, what users run is sampling, so each variant also
+samples ``--generate`` characters (64 samples of the recipe's prompt, seed 1, in a process of its
+own: ``Generator.predict`` timed) and reports characters per second. Extra ``KEY=VALUE`` overrides
+after ``--`` go to every evaluate run (e.g. ``decoding.beam_size=5``). Run it pinned to one core on
+an idle machine.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     p.add_argument("--json", type=Path, help="also write every measurement here")
+    p.add_argument("--generate", type=int, default=500, help="char_lm: characters per sample timed")
+    p.add_argument("--worker", choices=list(VARIANTS), help=argparse.SUPPRESS)  # one timed sampling run
     p.add_argument("overrides", nargs="*", help="KEY=VALUE for every run (after --)")
     return p.parse_args(argv)
 
@@ -61,12 +66,44 @@ def measure(a: argparse.Namespace, variant: str, work: Path) -> dict:
         sys.exit(f"{variant}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     results = json.loads(out.read_text())
-    return {"results": results, "peak_rss_mb": int(rss.group(1)) / 1024 if rss else None}
+    run = {"results": results, "peak_rss_mb": int(rss.group(1)) / 1024 if rss else None}
+    if a.recipe == "char_lm":
+        worker = [sys.executable, __file__, "--recipe", a.recipe, "--ckpt", a.ckpt, "--worker", variant]
+        proc = subprocess.run([*worker, "--generate", str(a.generate)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit(f"{variant}: sampling failed\n{proc.stderr[-2000:]}")
+        run["chars_per_s"] = json.loads(proc.stdout)["chars_per_s"]
+    return run
+
+
+SAMPLES = 64
+
+
+def sample_speed(a: argparse.Namespace) -> None:
+    """The worker: load the variant, sample once to warm up, then time one call; print JSON."""
+    import time
+
+    from nlprnn import Generator
+
+    backend, quantize = VARIANTS[a.worker]
+    generator = Generator.from_checkpoint(
+        a.ckpt, device="cpu", backend=backend, quantize=None if quantize == "null" else quantize
+    )
+    prompt = generator.config["data"].get("prompt") or "\n"
+    options = {"length": a.generate, "num_samples": SAMPLES, "batch_size": SAMPLES, "seed": 1}
+    generator.predict(prompt, **{**options, "length": 10})
+    start = time.perf_counter()
+    generator.predict(prompt, **options)
+    print(json.dumps({"chars_per_s": SAMPLES * a.generate / (time.perf_counter() - start)}))
 
 
 def table(a: argparse.Namespace, runs: dict[str, list[dict]]) -> str:
     metrics = METRICS[a.recipe]
     head = ["variant", f"{a.split} seconds (each run)", "speed-up", "weights MB", "peak RSS MB"]
+    sampling = a.recipe == "char_lm"
+    if sampling:
+        head += [f"sampling chars/s ({SAMPLES} x {a.generate})", "sampling speed-up"]
+        base_rate = max(r["chars_per_s"] for r in runs[a.variants[0]])
     lines = ["| " + " | ".join(head + [label for _, label, _ in metrics]) + " |"]
     lines.append("|" + "---|" * (len(head) + len(metrics)))
     base = min(r["results"][a.split]["seconds"] for r in runs[a.variants[0]])
@@ -80,14 +117,19 @@ def table(a: argparse.Namespace, runs: dict[str, list[dict]]) -> str:
             f"{base / min(seconds):.2f}x",
             f"{first['results']['runtime']['weights_mb']:.1f}",
             f"{max(r['peak_rss_mb'] for r in runs[variant]):,.0f}",
-            *(f"{scores[key]:.{digits}f}" for key, _, digits in metrics),
         ]
+        if sampling:
+            rate = max(r["chars_per_s"] for r in runs[variant])
+            cells += [f"{rate:,.0f}", f"{rate / base_rate:.2f}x"]
+        cells += [f"{scores[key]:.{digits}f}" for key, _, digits in metrics]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     a = parse_args(argv)
+    if a.worker:
+        return sample_speed(a)
     runs: dict[str, list[dict]] = {v: [] for v in a.variants}
     with tempfile.TemporaryDirectory() as work:
         for round_ in range(a.repeats):

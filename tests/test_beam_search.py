@@ -305,3 +305,24 @@ def test_beam_search_decodes_learned_reversal():
         right += sum(h[0][0] == t for h, t in zip(hyps, tgt.tolist()))
         total += 50
     assert right / total >= 0.9
+
+
+def test_the_blockwise_top_n_equals_the_whole_row_ranking():
+    """_top_logits (block maxima, then a topk over the best blocks) picks exactly what ranking the whole
+    row by (log-probability, logit, index) picks, ties included; and it takes the block path."""
+    from nlprnn.modules import beam_search as bs
+
+    torch.manual_seed(0)
+    for trial in range(200):
+        width = int(torch.randint(2, 9000, ()).item()) if trial % 4 else 8000
+        rows, n = int(torch.randint(1, 30, ()).item()), int(torch.randint(1, 12, ()).item())
+        if width <= n:
+            continue
+        logits = torch.randn(rows, width) * 3
+        if trial % 3 == 0:
+            logits = logits.round()  # ties everywhere
+        if trial % 5 == 0:
+            logits[:, ::7] = logits.max()  # ties at the top
+        expected = bs._top_n(logits.log_softmax(-1), logits, n)
+        assert torch.equal(bs._top_logits(logits, n), expected), (trial, width, rows, n)
+    assert bs._block_size(8000) == 64 and bs._block_size(7919) is None  # a prime: the whole-row path

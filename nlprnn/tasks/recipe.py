@@ -113,8 +113,13 @@ class Recipe:
         if ckpt is None:
             raise UserError("this mode needs a checkpoint: pass ckpt=PATH/best.pt (or a run directory)")
         options = self.predictor_options()
-        if runtime:
-            options.update(backend=self.cfg.get("backend", "torch"), quantize=self.cfg.get("quantize"))
+        chosen = self.cfg.get("backend", "torch"), self.cfg.get("quantize")
+        if runtime and chosen != ("torch", None):
+            if self.device.type == "cpu":
+                options.update(backend=chosen[0], quantize=chosen[1])
+            else:  # int8 and onnxruntime are CPU paths: a GPU runs the model as trained
+                print(f"note: backend={chosen[0]} quantize={chosen[1]} apply on the CPU; on "
+                      f"{self.device} the model runs as trained (torch, fp32)", file=sys.stderr)  # fmt: skip
         return self.predictor.from_checkpoint(ckpt, device=str(self.device), **options)
 
 
