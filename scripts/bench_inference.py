@@ -5,15 +5,15 @@
 
 Each measurement is one ``python -m nlprnn recipe=R mode=evaluate ckpt=RUN split=S backend=B
 quantize=Q`` process, exactly what a user runs: the variants are interleaved for ``--repeats``
-rounds (A B C D, A B C D) so that a change in the machine's load hits all of them alike. Reported per
-variant: the seconds ``mode=evaluate`` spent scoring the split (decoding and the metric; no model
-loading), the fastest run's speed-up over torch fp32, the weights' size as stored, the process's
-peak RSS, and the split's metric. For char_lm, what users run is sampling, so each variant also
-samples ``--generate`` characters (64 samples of the recipe's prompt, seed 1, in a process of its
-own: ``Generator.predict`` timed) and reports characters per second. Extra ``KEY=VALUE`` overrides
-after ``--`` go to every evaluate run (e.g. ``decoding.beam_size=5``). Run it pinned to one core on
-an idle machine.
-"""
+rounds (A B C D, A B C D) so that a change in the machine's load hits all of them alike. Reported
+per variant: the seconds ``mode=evaluate`` spent scoring the split (decoding and the metric; no
+model loading), the fastest run's speed-up over the first row (torch fp32, or with ``--before DIR``
+the torch fp32 of an earlier checkout, e.g. ``git worktree add DIR COMMIT``), the weights' size as
+stored, the process's peak RSS, and the split's metric. For char_lm, what users run is sampling, so
+each variant also samples ``--generate`` characters (64 samples of the recipe's prompt, seed 1, in a
+process of its own: ``Generator.predict`` timed) and reports characters per second. Extra
+``KEY=VALUE`` overrides after ``--`` go to every evaluate run (e.g. ``decoding.beam_size=5``). Run
+it pinned to one core on an idle machine."""
 
 from __future__ import annotations
 
@@ -50,22 +50,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, help="also write every measurement here")
     p.add_argument("--generate", type=int, default=500, help="char_lm: characters per sample timed")
     p.add_argument("--worker", choices=list(VARIANTS), help=argparse.SUPPRESS)  # one timed sampling run
+    p.add_argument("--before", type=Path, help="a checkout of an earlier commit: its torch fp32 is timed too")
     p.add_argument("overrides", nargs="*", help="KEY=VALUE for every run (after --)")
     return p.parse_args(argv)
 
 
 def measure(a: argparse.Namespace, variant: str, work: Path) -> dict:
     """One mode=evaluate process: its results JSON, plus its peak RSS (MB)."""
-    backend, quantize = VARIANTS[variant]
-    out = work / f"{variant.replace(' ', '_')}.json"
+    before = variant == BEFORE
+    backend, quantize = VARIANTS["torch fp32" if before else variant]
+    out = work / (re.sub(r"\W+", "_", variant) + ".json")
     out.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "nlprnn", f"recipe={a.recipe}", "mode=evaluate", f"ckpt={a.ckpt}"]
-    cmd += [f"split={a.split}", f"backend={backend}", f"quantize={quantize}", f"output={out}", *a.overrides]
-    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
+    cmd += [f"split={a.split}", f"output={out}", *a.overrides]
+    cmd += [] if before else [f"backend={backend}", f"quantize={quantize}"]  # the earlier code has none
+    cwd = a.before.resolve() if before else None  # run from the earlier checkout: its nlprnn is imported
+    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, cwd=cwd)
     if proc.returncode != 0:
         sys.exit(f"{variant}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     results = json.loads(out.read_text())
+    results.setdefault("runtime", {"weights_mb": float("nan")})  # not reported by the earlier code
     run = {"results": results, "peak_rss_mb": int(rss.group(1)) / 1024 if rss else None}
     if a.recipe == "char_lm":
         worker = [sys.executable, __file__, "--recipe", a.recipe, "--ckpt", a.ckpt, "--worker", variant]
@@ -77,6 +82,7 @@ def measure(a: argparse.Namespace, variant: str, work: Path) -> dict:
 
 
 SAMPLES = 64
+BEFORE = "torch fp32 before"
 
 
 def sample_speed(a: argparse.Namespace) -> None:
@@ -128,8 +134,13 @@ def table(a: argparse.Namespace, runs: dict[str, list[dict]]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     a = parse_args(argv)
+    a.ckpt = str(Path(a.ckpt).resolve())  # the earlier checkout runs elsewhere
     if a.worker:
         return sample_speed(a)
+    if a.before:
+        if a.recipe == "char_lm":
+            sys.exit("--before times mode=evaluate only; char_lm's sampling needs the current API")
+        a.variants = [BEFORE, *a.variants]
     runs: dict[str, list[dict]] = {v: [] for v in a.variants}
     with tempfile.TemporaryDirectory() as work:
         for round_ in range(a.repeats):

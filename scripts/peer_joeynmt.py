@@ -6,6 +6,8 @@ sacrebleu (run it with our venv's python or Joey's). Everything goes to ``--work
     python scripts/peer_joeynmt.py prepare --data-dir ../shared/data   # text files, spm 8k, vocab, config
     python scripts/peer_joeynmt.py train --minutes 25                  # SIGINT at the limit: Joey saves
     python scripts/peer_joeynmt.py test                                # beam 5 + greedy on test_2016
+    python scripts/peer_joeynmt.py compare --ours runs/translation/RUN --beam-alpha 0.6
+        # Joey's beam-5 test, then ours (fp32, int8, onnxruntime fp32 / int8), back to back, 2 rounds
     python scripts/peer_joeynmt.py summary                             # print the summary again
 
 Model: 1-layer biGRU 256 encoder, 1-layer GRU 256 decoder with Bahdanau attention and input feeding,
@@ -231,41 +233,107 @@ def cmd_train(a) -> None:
     print(json.dumps(res, indent=1))
 
 
-def cmd_test(a) -> None:
+def test_split(a) -> str:
+    """test_2016, or its first ``--limit`` sentences (for smoke tests) written as a split of its own."""
+    if not a.limit:
+        return "test_2016"
+    split = f"test_2016_head{a.limit}"
+    for lang in (SRC, TGT):
+        lines = (a.work_dir / "data" / f"test_2016.{lang}").read_text("utf-8").splitlines()[: a.limit]
+        (a.work_dir / "data" / f"{split}.{lang}").write_text("\n".join(lines) + "\n", "utf-8")
+    return split
+
+
+def joey_decode(a, split: str, name: str, beam: int) -> dict:
+    """Joey's ``test`` of its checkpoint on ``split`` with ``beam`` (1: greedy): BLEU and timings."""
     import sacrebleu
 
-    work, split = a.work_dir, "test_2016"
+    work = a.work_dir
     ckpt = work / "model" / "latest.ckpt" if a.ckpt is None else Path(a.ckpt)
-    if a.limit:  # a slice, for smoke tests
-        split = f"test_2016_head{a.limit}"
-        for lang in (SRC, TGT):
-            lines = (work / "data" / f"test_2016.{lang}").read_text("utf-8").splitlines()[: a.limit]
-            (work / "data" / f"{split}.{lang}").write_text("\n".join(lines) + "\n", "utf-8")
     refs = (work / "data" / f"{split}.{TGT}").read_text("utf-8").splitlines()
-    res = {"ckpt": str(ckpt.resolve()), "test_sentences": len(refs)}
+    cfg = work / f"joey_test_{name}.yaml"
+    cfg.write_text(joey_config(work, a, split, beam, dev=False, load_model=str(ckpt)), "utf-8")
+    out = work / f"hyps_{name}"
+    cmd = ["/usr/bin/time", "-v", *joey_cmd(a, "test", str(cfg), "-o", str(out))]
+    rc, wall, text = run_logged(cmd, work / f"test_{name}.out")
+    if rc != 0:
+        sys.exit(f"joeynmt test failed (exit {rc}); see {work / f'test_{name}.out'}")
+    hyps = Path(f"{out}.test").read_text("utf-8").splitlines()  # Joey appends .{dev,test}
+    assert len(hyps) == len(refs), (len(hyps), len(refs))
+    bleu = sacrebleu.BLEU()
+    gen = re.findall(r"Generation took ([\d.]+)\[sec\]", text)
+    joey_bleu = re.findall(r"Evaluation result \([^)]*\): bleu:\s+([\d.]+)", text)
+    return {
+        "ckpt": str(ckpt.resolve()),
+        "test_sentences": len(refs),
+        "bleu": round(bleu.corpus_score(hyps, [refs]).score, 2),
+        "bleu_signature": str(bleu.get_signature()),
+        "joey_bleu": float(joey_bleu[-1]) if joey_bleu else None,
+        "generation_s": float(gen[-1]) if gen else None,  # Joey's timer: batching + search only
+        "process_wall_s": round(wall, 1),  # + python/torch start, spm, data, model load
+        "peak_rss_mb": peak_rss_mb(text),
+    }
+
+
+def cmd_test(a) -> None:
+    split = test_split(a)
+    res = {}
     for name, beam in (("beam5", 5), ("greedy", 1)):
-        cfg = work / f"joey_test_{name}.yaml"
-        cfg.write_text(joey_config(work, a, split, beam, dev=False, load_model=str(ckpt)), "utf-8")
-        out = work / f"hyps_{name}"
-        cmd = ["/usr/bin/time", "-v", *joey_cmd(a, "test", str(cfg), "-o", str(out))]
-        rc, wall, text = run_logged(cmd, work / f"test_{name}.out")
-        if rc != 0:
-            sys.exit(f"joeynmt test failed (exit {rc}); see {work / f'test_{name}.out'}")
-        hyps = Path(f"{out}.test").read_text("utf-8").splitlines()  # Joey appends .{dev,test}
-        assert len(hyps) == len(refs), (len(hyps), len(refs))
-        bleu = sacrebleu.BLEU()
-        gen = re.findall(r"Generation took ([\d.]+)\[sec\]", text)
-        joey_bleu = re.findall(r"Evaluation result \([^)]*\): bleu:\s+([\d.]+)", text)
-        res[name] = {
-            "bleu": round(bleu.corpus_score(hyps, [refs]).score, 2),
-            "joey_bleu": float(joey_bleu[-1]) if joey_bleu else None,
-            "generation_s": float(gen[-1]) if gen else None,  # Joey's timer: batching + search only
-            "process_wall_s": round(wall, 1),  # + python/torch start, spm, data, model load
-            "peak_rss_mb": peak_rss_mb(text),
-        }
-        res["bleu_signature"] = str(bleu.get_signature())
-    save_results(work, res)
+        res[name] = joey_decode(a, split, name, beam)
+        res.update(ckpt=res[name].pop("ckpt"), test_sentences=res[name].pop("test_sentences"))
+        res["bleu_signature"] = res[name].pop("bleu_signature")
+    save_results(a.work_dir, res)
     cmd_summary(a)
+
+
+OURS = {  # our variants in the side by side: name -> command-line keys
+    "nlprnn fp32": ["backend=torch", "quantize=null"],
+    "nlprnn int8": ["backend=torch", "quantize=int8"],
+    "nlprnn onnxruntime fp32": ["backend=onnxruntime", "quantize=null"],
+    "nlprnn onnxruntime int8": ["backend=onnxruntime", "quantize=int8"],
+}
+
+
+def ours_decode(a, variant: str) -> dict:
+    """Our ``mode=evaluate`` of ``--ours`` on test_2016 at beam 5 with Joey's length penalty."""
+    out = a.work_dir / "ours.json"
+    out.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "nlprnn", "recipe=translation", "mode=evaluate", f"ckpt={a.ours}"]
+    cmd += ["split=test", "decoding=beam", "decoding.beam_size=5", f"decoding.alpha={a.beam_alpha}"]
+    cmd += [*OURS[variant], f"output={out}"]
+    if a.limit:
+        cmd.append(f"data.eval_limit={a.limit}")
+    rc, wall, text = run_logged(["/usr/bin/time", "-v", *cmd], a.work_dir / "ours.out")
+    if rc != 0:
+        sys.exit(f"nlprnn evaluate failed (exit {rc}); see {a.work_dir / 'ours.out'}")
+    test = json.loads(out.read_text())["test"]
+    # our timer: batching + search + the BLEU (as Joey's "Generation took" plus a few ms)
+    return {"bleu": round(test["bleu"], 2), "generation_s": round(test["seconds"], 2),
+            "process_wall_s": round(wall, 1), "peak_rss_mb": peak_rss_mb(text)}  # fmt: skip
+
+
+def cmd_compare(a) -> None:
+    """Joey's beam-5 test, then ours in each variant, back to back, ``--repeats`` rounds; a table."""
+    if a.ours is None:
+        sys.exit("error: compare needs --ours RUN (our translation run of the same architecture)")
+    split = test_split(a)
+    runs: dict[str, list[dict]] = {"Joey NMT 2.3": [], **{v: [] for v in OURS}}
+    for round_ in range(a.repeats):
+        for name in runs:
+            run = joey_decode(a, split, "beam5", 5) if name.startswith("Joey") else ours_decode(a, name)
+            runs[name].append(run)
+            print(f"round {round_ + 1}: {name}: {run['generation_s']} s, BLEU {run['bleu']}", flush=True)
+    joey = min(r["generation_s"] for r in runs["Joey NMT 2.3"])
+    print(f"\nbeam 5, alpha {a.beam_alpha}, {split}, one thread each (OMP_NUM_THREADS="
+          f"{os.environ.get('OMP_NUM_THREADS', 'unset')}), {a.repeats} rounds back to back")  # fmt: skip
+    print("| toolkit | BLEU | decoding s (each round) | vs Joey (fastest runs) | peak RSS MB |")
+    print("|---|---|---|---|---|")
+    for name, done in runs.items():
+        seconds = [r["generation_s"] for r in done]
+        ratio = joey / min(seconds)
+        print(f"| {name} | {done[0]['bleu']:.2f} | {', '.join(f'{x:.2f}' for x in seconds)} | "
+              f"{ratio:.2f}x | {max(r['peak_rss_mb'] or 0 for r in done):,} |")  # fmt: skip
+    save_results(a.work_dir, {"compare": {"split": split, "beam_alpha": a.beam_alpha, "runs": runs}})
 
 
 def save_results(work: Path, new: dict) -> None:
@@ -305,7 +373,7 @@ def cmd_summary(a) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("command", choices=["prepare", "train", "test", "summary"])
+    p.add_argument("command", choices=["prepare", "train", "test", "compare", "summary"])
     p.add_argument(
         "--data-dir",
         type=Path,
@@ -328,15 +396,19 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--ckpt", default=None, help="test: checkpoint (default WORK/model/latest.ckpt)")
     p.add_argument("--limit", type=int, default=0, help="test: first N test sentences only")
+    p.add_argument("--ours", help="compare: our translation run (the same architecture as Joey's)")
+    p.add_argument("--repeats", type=int, default=2, help="compare: rounds, each toolkit back to back")
     a = p.parse_args()
     a.work_dir = a.work_dir.resolve()
     if a.command == "prepare":
         if a.data_dir is None:
             sys.exit("error: pass --data-dir or set NLPRNN_DATA")
         a.data_dir = Path(a.data_dir)
-    if a.command in ("train", "test") and not (a.work_dir / "joey.yaml").is_file():
+    if a.command in ("train", "test", "compare") and not (a.work_dir / "joey.yaml").is_file():
         sys.exit(f"error: {a.work_dir / 'joey.yaml'} not found; run prepare first")
-    {"prepare": cmd_prepare, "train": cmd_train, "test": cmd_test, "summary": cmd_summary}[a.command](a)
+    commands = {"prepare": cmd_prepare, "train": cmd_train, "test": cmd_test, "summary": cmd_summary}
+    commands["compare"] = cmd_compare
+    commands[a.command](a)
 
 
 if __name__ == "__main__":

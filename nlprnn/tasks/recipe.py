@@ -344,7 +344,10 @@ def serve(recipe_cls: type[Recipe], cfg: DictConfig) -> None:
     limits = server.Limits(cfg.max_request_bytes, cfg.max_inputs, cfg.max_chars)
     app = server.build_app(predictor, recipe_cls.name, recipe.inference_mode, limits)
     verbs = " and /".join(dict.fromkeys(["predict", recipe.inference_mode]))
-    server.serve(app, cfg.host, cfg.port, f"{recipe_cls.name} (step {predictor.step}), POST /{verbs}: ")
+    kept = predictor.runtime["fp32"]
+    model = predictor.runtime_name() + (f" ({', '.join(kept)} kept fp32)" if kept else "")
+    announce = f"{recipe_cls.name} (step {predictor.step}, {model}), POST /{verbs}: "
+    server.serve(app, cfg.host, cfg.port, announce)
 
 
 def modes_of(recipe_cls: type[Recipe]) -> dict:
