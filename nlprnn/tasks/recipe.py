@@ -252,9 +252,10 @@ def evaluate(recipe_cls: type[Recipe], cfg: DictConfig) -> dict:
     if cfg.split and cfg.split not in splits:
         raise UserError(f"split={cfg.split!r}: choose one of {', '.join(splits)}")
     runtime = predictor.runtime
-    print(f"model: {predictor.runtime_name()}, {runtime['weights_mb']:,.1f} MB of weights"
-          + (f" ({', '.join(runtime['fp32'])} kept fp32)" if runtime["fp32"] else ""))  # fmt: skip
     results = {**report(recipe, predictor, {s: splits[s] for s in names}), "runtime": runtime}
+    if not predictor.is_plain_torch():  # scores of a converted model: say which
+        kept = f" ({', '.join(runtime['fp32'])} kept fp32)" if runtime["fp32"] else ""
+        print(f"model: {predictor.runtime_name()}, {runtime['weights_mb']:,.1f} MB of weights{kept}")
     if cfg.output:
         with open_output(cfg.output) as dst:
             dst.write(json.dumps(results, indent=1) + "\n")
