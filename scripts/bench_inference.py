@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{a.recipe}, ckpt={a.ckpt}, split={a.split}, OMP_NUM_THREADS={threads}, {' '.join(a.overrides)}")
     print(table(a, runs))
     if a.json:
-        a.json.write_text(json.dumps({"args": {**vars(a), "json": str(a.json)}, "runs": runs}, indent=1))
+        plain = (int, float, list, type(None))
+        args = {k: v if isinstance(v, plain) else str(v) for k, v in vars(a).items()}
+        a.json.write_text(json.dumps({"args": args, "runs": runs}, indent=1))
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ class Predictor:
         # for save_pretrained: what the predictor was built from (its weights: the model's own, then)
         predictor.checkpoint = {k: v for k, v in inference_entries(ckpt).items() if k != "model"}
         predictor.source = Path(path)
-        return with_runtime(predictor, backend, quantize)
+        return with_runtime(predictor, backend, quantize, inplace=True)  # its model: no one else's
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, device: str = "auto", **options):

@@ -49,9 +49,10 @@ def checked_runtime(backend, quantize, who: str) -> tuple[str, str | None]:
     return backend, quantize
 
 
-def with_runtime(predictor, backend: str, quantize: str | None):
+def with_runtime(predictor, backend: str, quantize: str | None, inplace: bool = False):
     """``predictor`` with its model replaced for ``backend`` / ``quantize`` (torch / None: as it is);
-    ``predictor.runtime`` records the choice and what stayed fp32."""
+    ``predictor.runtime`` records the choice and what stayed fp32. ``inplace``: torch int8 converts
+    the predictor's model itself (a model nobody else holds, as ``from_checkpoint``'s)."""
     predictor.runtime = {"backend": backend, "quantize": quantize, "fp32": []}
     if (backend, quantize) != ("torch", None):
         if predictor.device.type != "cpu":
@@ -62,15 +63,16 @@ def with_runtime(predictor, backend: str, quantize: str | None):
         if backend == "onnxruntime":
             predictor.model = onnx_runtime_model(predictor.model, int8=quantize == "int8")
         else:
-            predictor.model, predictor.runtime["fp32"] = int8_model(predictor.model)
+            predictor.model, predictor.runtime["fp32"] = int8_model(predictor.model, inplace)
     predictor.runtime["weights_mb"] = round(weights_bytes(predictor.model) / 1e6, 2)
     return predictor
 
 
 # ---- torch: dynamic int8 ------------------------------------------------------------------------
-def int8_model(model: nn.Module) -> tuple[nn.Module, list[str]]:
-    """A copy of ``model`` with int8 Linear / LSTM / GRU layers, and the names of those left fp32
-    because the model reads their weights itself (``model.fp32_modules()``)."""
+def int8_model(model: nn.Module, inplace: bool = False) -> tuple[nn.Module, list[str]]:
+    """A copy of ``model`` (``inplace``: the model itself, no second copy in memory) with int8 Linear /
+    LSTM / GRU layers, and the names of those left fp32 because the model reads their weights itself
+    (``model.fp32_modules()``)."""
     kept = list(getattr(model, "fp32_modules", list)())
     names = {
         name
@@ -79,7 +81,7 @@ def int8_model(model: nn.Module) -> tuple[nn.Module, list[str]]:
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notice: it still works
-        quantized = torch.ao.quantization.quantize_dynamic(model, names, dtype=torch.qint8)
+        quantized = torch.ao.quantization.quantize_dynamic(model, names, dtype=torch.qint8, inplace=inplace)
     return quantized.eval(), kept
 
 
