@@ -191,3 +191,24 @@ def test_bench_inference_prints_the_side_by_side_table(tiny_runs, data_dir, tmp_
     assert rows[2].startswith("| onnxruntime int8 |")
     runs = json.loads(out.read_text())["runs"]
     assert runs["onnxruntime int8"][0]["results"]["runtime"]["quantize"] == "int8"
+
+
+def test_a_recipe_default_applies_on_the_cpu_and_falls_back_with_a_note(monkeypatch, capsys):
+    """recipe=translation defaults to quantize=int8 for its inference modes: on the CPU as configured,
+    on a GPU the model as trained (a note says why); what the command line asks for is kept as asked."""
+    from nlprnn.tasks import recipe as recipe_module
+    from nlprnn.tasks.translation import Translation
+    from tests.conftest import compose_config
+
+    cfg = compose_config(["recipe=translation", "mode=translate"])
+    assert (cfg.backend, cfg.quantize) == ("torch", "int8")
+    monkeypatch.setattr(recipe_module, "command_line_overrides", lambda: [])
+    assert Translation(cfg, torch.device("cpu")).runtime_choice() == ("torch", "int8")
+    assert Translation(cfg, torch.device("cuda")).runtime_choice() == ("torch", None)
+    assert "quantize=int8: they are CPU paths; on cuda the model runs as trained" in capsys.readouterr().err
+    ort = compose_config(["recipe=translation", "backend=onnxruntime"])
+    monkeypatch.setattr(recipe_module.importlib.util, "find_spec", lambda name: None)  # not installed
+    assert Translation(ort, torch.device("cpu")).runtime_choice() == ("torch", None)
+    assert "onnxruntime is not installed (pip install nlprnn[export])" in capsys.readouterr().err
+    monkeypatch.setattr(recipe_module, "command_line_overrides", lambda: ["backend=onnxruntime"])
+    assert Translation(ort, torch.device("cpu")).runtime_choice() == ("onnxruntime", "int8")  # as asked

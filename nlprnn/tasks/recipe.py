@@ -13,6 +13,7 @@ batches and loss, how it scores a predictor and how one output line looks.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 import shlex
@@ -113,14 +114,29 @@ class Recipe:
         if ckpt is None:
             raise UserError("this mode needs a checkpoint: pass ckpt=PATH/best.pt (or a run directory)")
         options = self.predictor_options()
-        chosen = self.cfg.get("backend", "torch"), self.cfg.get("quantize")
-        if runtime and chosen != ("torch", None):
-            if self.device.type == "cpu":
-                options.update(backend=chosen[0], quantize=chosen[1])
-            else:  # int8 and onnxruntime are CPU paths: a GPU runs the model as trained
-                print(f"note: backend={chosen[0]} quantize={chosen[1]} apply on the CPU; on "
-                      f"{self.device} the model runs as trained (torch, fp32)", file=sys.stderr)  # fmt: skip
+        if runtime:
+            options.update(zip(("backend", "quantize"), self.runtime_choice()))
         return self.predictor.from_checkpoint(ckpt, device=str(self.device), **options)
+
+    def runtime_choice(self) -> tuple[str, str | None]:
+        """(backend, quantize) for the inference modes: the config's (a recipe's default, or the command
+        line's). A recipe's default applies where it can: on the CPU, and for onnxruntime where it is
+        installed; else the model runs as trained (torch, fp32), with a note. What the command line
+        asks for is never dropped (the predictor then says why it cannot)."""
+        chosen = self.cfg.get("backend", "torch"), self.cfg.get("quantize")
+        asked = {o.split("=", 1)[0].lstrip("+~") for o in command_line_overrides()} & {"backend", "quantize"}
+        if chosen == ("torch", None) or asked:
+            return chosen
+        why = None
+        if self.device.type != "cpu":
+            why = f"they are CPU paths; on {self.device}"
+        elif chosen[0] == "onnxruntime" and importlib.util.find_spec("onnxruntime") is None:
+            why = "onnxruntime is not installed (pip install nlprnn[export]); here"
+        if why is None:
+            return chosen
+        print(f"note: the recipe's backend={chosen[0]} quantize={chosen[1]}: {why} the model runs as "
+              "trained (torch, fp32)", file=sys.stderr)  # fmt: skip
+        return "torch", None
 
 
 # ---- the modes ------------------------------------------------------------------------------------
