@@ -95,20 +95,24 @@ def is_int8(module) -> bool:
 
 
 def test_input_feeding_keeps_the_hand_stepped_decoder_fp32(loaded):
-    """The decoder RNN under input feeding is stepped from its raw weights: int8 leaves it fp32, says so,
-    and everything else is quantized; decoding stays close to fp32."""
+    """The decoder RNN under input feeding is stepped from its raw weights: int8 leaves the fused module
+    fp32 and gives the step int8 copies of those weights; Bahdanau's v stays fp32, and says so;
+    decoding stays close to fp32."""
     torch.manual_seed(0)
     fp32 = loaded["translation", "torch", None]
     vocab = fp32.src_tok.vocab_size
-    model = Seq2Seq(vocab, vocab, 16, 16, 32, cell="lstm", attention="bahdanau", input_feeding=True).eval()
+    model = Seq2Seq(vocab, vocab, 16, 16, 32, 1, 2, "lstm", "bahdanau", input_feeding=True).eval()
     quantized, kept = int8_model(model)
-    assert kept == ["decoder.rnn", "attention.v"] and not is_int8(quantized.decoder.rnn)
+    assert kept == ["attention.v"] and not is_int8(quantized.decoder.rnn)  # decoding steps int8 copies
     assert not is_int8(quantized.attention.v) and is_int8(quantized.encoder.rnn)
     assert is_int8(quantized.output) and is_int8(quantized.combine)
     translator = Translator(model, fp32.src_tok, fp32.tgt_tok)
     expected = translator.predict(INPUTS["translation"], method="greedy")
     with_runtime(translator, "torch", "int8")
-    assert translator.runtime["fp32"] == ["decoder.rnn", "attention.v"]
+    assert translator.runtime["fp32"] == ["attention.v"]  # the hand-stepped decoder got int8 copies
+    steps = translator.model.step_linears
+    assert set(steps) == {"emb", "feed"} and all(is_int8(m) for m in steps.values())
+    assert all(is_int8(m) for m in translator.model.decoder.step_linears.values())
     got = translator.predict(INPUTS["translation"], method="greedy")
     assert [bool(r.text) for r in got] == [bool(r.text) for r in expected]
     src, lengths = torch.tensor([[5, 6, 7, 3]]), torch.tensor([4])

@@ -12,8 +12,9 @@ provider); inference only (no ``save_pretrained`` or export of a converted model
 
 torch int8 is dynamic quantization: weights of the Linear, LSTM and GRU layers stored as int8,
 activations quantized on the fly, per call. A module whose weights the model reads itself
-(``fp32_modules()``: the decoder RNN under input feeding, stepped by hand from its raw weights) stays
-fp32, and the predictor says so (``runtime["fp32"]``). Elman (``cell=rnn``) layers and embeddings
+(``fp32_modules()``) stays fp32, and the predictor says so (``runtime["fp32"]``), unless the model
+makes int8 copies of what it reads (``int8_steps``: the decoder RNN under input feeding, stepped by
+hand, gets int8 projections). Elman (``cell=rnn``) layers and embeddings
 have no dynamic int8 kernel and stay fp32 too.
 
 ORT int8 is onnxruntime's dynamic quantization of the exported graphs with *unsigned* 8-bit weights:
@@ -72,7 +73,7 @@ def with_runtime(predictor, backend: str, quantize: str | None, inplace: bool = 
 def int8_model(model: nn.Module, inplace: bool = False) -> tuple[nn.Module, list[str]]:
     """A copy of ``model`` (``inplace``: the model itself, no second copy in memory) with int8 Linear /
     LSTM / GRU layers, and the names of those left fp32 because the model reads their weights itself
-    (``model.fp32_modules()``)."""
+    (``model.fp32_modules()``), but for those whose reads it can make int8 (``model.int8_steps``)."""
     kept = list(getattr(model, "fp32_modules", list)())
     names = {
         name
@@ -82,7 +83,22 @@ def int8_model(model: nn.Module, inplace: bool = False) -> tuple[nn.Module, list
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notice: it still works
         quantized = torch.ao.quantization.quantize_dynamic(model, names, dtype=torch.qint8, inplace=inplace)
-    return quantized.eval(), kept
+    stepped = quantized.int8_steps(int8_linear) if hasattr(quantized, "int8_steps") else []
+    return quantized.eval(), [k for k in kept if k not in stepped]
+
+
+def int8_linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Module:
+    """A dynamic int8 Linear computing ``weight @ x + bias`` (weights copied, not shared)."""
+    linear = nn.Linear(weight.size(1), weight.size(0), bias=bias is not None)
+    with torch.no_grad():
+        linear.weight.copy_(weight)
+        if bias is not None:
+            linear.bias.copy_(bias)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(nn.Sequential(linear), {nn.Linear}, dtype=torch.qint8)[
+            0
+        ]
 
 
 def weights_bytes(model) -> int:

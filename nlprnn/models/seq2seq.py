@@ -107,6 +107,7 @@ class Seq2Seq(nn.Module):
         self.combine = nn.Linear(memory_size + hidden_size, self.out_size)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(self.out_size, tgt_vocab_size)
+        self.step_linears: nn.ModuleDict | None = None  # int8 copies for _feed_step (int8_steps)
         if tie_embeddings:
             # N(0, 1) rows would give logits of std ~sqrt(E) through the tied output layer
             nn.init.normal_(self.tgt_embedding.weight, std=emb_dim**-0.5)
@@ -116,10 +117,23 @@ class Seq2Seq(nn.Module):
 
     def fp32_modules(self) -> list[str]:
         """Modules an int8 copy must leave fp32, because their raw weights are read: under input
-        feeding the decoder RNN is stepped by hand (``_feed_step``); Bahdanau attention sums its
-        ``v`` (``Attention.scores``)."""
+        feeding the decoder RNN is stepped by hand (``_feed_step``; ``int8_steps`` gives it int8
+        copies); Bahdanau attention sums its ``v`` (``Attention.scores``)."""
         kept = ["decoder.rnn"] if self.input_feeding else []
         return kept + (["attention.v"] if self.attention.kind == "bahdanau" else [])
+
+    def int8_steps(self, int8_linear) -> list[str]:
+        """Under input feeding, int8 copies of the projections ``_feed_step`` computes from the
+        decoder RNN's raw weights (``int8_linear(weight, bias)`` makes one layer); returns the
+        modules of ``fp32_modules`` that decoding then computes in int8."""
+        if not self.input_feeding:
+            return []
+        weight, bias = self.decoder.input_weights()
+        emb = weight.size(1) - self.out_size  # the input is [e_t; a_{t-1}]
+        parts = {"emb": int8_linear(weight[:, :emb], bias), "feed": int8_linear(weight[:, emb:], None)}
+        self.step_linears = nn.ModuleDict(parts)
+        self.decoder.int8_steps(int8_linear)
+        return ["decoder.rnn"]
 
     # ---- encoder -----------------------------------------------------------------------------
     def encode(self, src: torch.Tensor, lengths: torch.Tensor | list[int]) -> dict:
@@ -172,13 +186,18 @@ class Seq2Seq(nn.Module):
     def _project_embeddings(self, emb: torch.Tensor) -> torch.Tensor:
         """The embedding part of the first decoder layer's input projection, W_e e + b_ih: the
         input is [e_t; a_{t-1}], and e_t is known for every step before the loop starts."""
+        if self.step_linears is not None:
+            return self.step_linears["emb"](emb)
         weight, bias = self.decoder.input_weights()
         return F.linear(emb, weight[:, : emb.size(-1)], bias)
 
     def _feed_step(self, projected: torch.Tensor, state: dict):
         """One input-feeding step from projected (B, G*Hd) -> a_t (B, out), weights (B, S), state."""
-        weight, _ = self.decoder.input_weights()
-        xw = projected + F.linear(state["feed"], weight[:, -self.out_size :])  # + W_a a_{t-1}
+        if self.step_linears is not None:
+            xw = projected + self.step_linears["feed"](state["feed"])
+        else:
+            weight, _ = self.decoder.input_weights()
+            xw = projected + F.linear(state["feed"], weight[:, -self.out_size :])  # + W_a a_{t-1}
         dec_out, hidden = self.decoder.step_projected(xw, state["hidden"])
         attn_vec, weights = self._attend(dec_out.unsqueeze(1), state)
         attn_vec, weights = attn_vec.squeeze(1), weights.squeeze(1)

@@ -35,21 +35,34 @@ def _init_uniform(module: nn.Module, hidden_size: int) -> None:
 
 def elman_step(xw: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor, act=torch.tanh) -> Tensor:
     """h' = act(xw + W_hh h + b_hh), with xw = W_ih x + b_ih already computed."""
-    return act(xw + F.linear(h, weight_hh, bias_hh))
+    return elman_gates(xw, F.linear(h, weight_hh, bias_hh), act)
 
 
 def lstm_step(xw: Tensor, state: tuple[Tensor, Tensor], weight_hh: Tensor, bias_hh: Tensor):
     """One LSTM step from the projected input xw (B, 4H): (h, c) -> (h', c')."""
-    h, c = state
-    i, f, g, o = (xw + F.linear(h, weight_hh, bias_hh)).chunk(4, dim=-1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c), c
+    return lstm_gates(xw, F.linear(state[0], weight_hh, bias_hh), state[1])
 
 
 def gru_step(xw: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor) -> Tensor:
     """One GRU step from the projected input xw (B, 3H): h -> h'."""
+    return gru_gates(xw, F.linear(h, weight_hh, bias_hh), h)
+
+
+# The same steps from both projections, xw = W_ih x + b_ih and hw = W_hh h + b_hh, computed by the
+# caller (e.g. by int8 layers: nlprnn.inference.runtime).
+def elman_gates(xw: Tensor, hw: Tensor, act=torch.tanh) -> Tensor:
+    return act(xw + hw)
+
+
+def lstm_gates(xw: Tensor, hw: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    i, f, g, o = (xw + hw).chunk(4, dim=-1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def gru_gates(xw: Tensor, hw: Tensor, h: Tensor) -> Tensor:
     x_r, x_z, x_n = xw.chunk(3, dim=-1)
-    h_r, h_z, h_n = F.linear(h, weight_hh, bias_hh).chunk(3, dim=-1)
+    h_r, h_z, h_n = hw.chunk(3, dim=-1)
     r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
     n = torch.tanh(x_n + r * h_n)
     return (1 - z) * n + z * h

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from nlprnn.modules.cells import elman_step, gru_step, lstm_step
+from nlprnn.modules.cells import elman_gates, gru_gates, lstm_gates
 
 # (h_n,) for rnn/gru, (h_n, c_n) for lstm; each (L * D, B, H) like torch.
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -95,6 +95,7 @@ class StackedRNN(nn.Module):
         if forget_bias is not None:
             self._set_forget_bias(forget_bias)
         self.packed = True  # False: the masked path of ``without_packing`` (graph export)
+        self.step_linears: nn.ModuleDict | None = None  # int8 copies for step_projected (int8_steps)
 
     @torch.no_grad()
     def _set_forget_bias(self, value: float) -> None:
@@ -177,21 +178,34 @@ class StackedRNN(nn.Module):
         h_all, c_all = state if self.cell == "lstm" else (state, None)
         hs, cs, xw = [], [], xw0
         for k in range(self.num_layers):
-            w_hh, b_hh = getattr(self.rnn, f"weight_hh_l{k}"), getattr(self.rnn, f"bias_hh_l{k}")
             if k > 0:  # lower layer's output, with the between-layer dropout, projected
-                x = F.dropout(hs[-1], self.rnn.dropout, self.training)
-                xw = F.linear(x, getattr(self.rnn, f"weight_ih_l{k}"), getattr(self.rnn, f"bias_ih_l{k}"))
+                xw = self._project(f"ih_l{k}", F.dropout(hs[-1], self.rnn.dropout, self.training))
+            hw = self._project(f"hh_l{k}", h_all[k])
             if self.cell == "lstm":
-                h, c = lstm_step(xw, (h_all[k], c_all[k]), w_hh, b_hh)
+                h, c = lstm_gates(xw, hw, c_all[k])
                 cs.append(c)
             elif self.cell == "gru":
-                h = gru_step(xw, h_all[k], w_hh, b_hh)
+                h = gru_gates(xw, hw, h_all[k])
             else:
-                act = torch.relu if self.rnn.nonlinearity == "relu" else torch.tanh
-                h = elman_step(xw, h_all[k], w_hh, b_hh, act)
+                h = elman_gates(xw, hw, torch.relu if self.rnn.nonlinearity == "relu" else torch.tanh)
             hs.append(h)
         new_h = torch.stack(hs)
         return hs[-1], ((new_h, torch.stack(cs)) if self.cell == "lstm" else new_h)
+
+    def _project(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """W x + b with the weights ``name`` ("ih_l1", "hh_l0", ...): their int8 copy when
+        ``int8_steps`` made one, else the fused kernel's fp32 weights."""
+        if self.step_linears is not None:
+            return self.step_linears[name](x)
+        return F.linear(x, getattr(self.rnn, f"weight_{name}"), getattr(self.rnn, f"bias_{name}"))
+
+    def int8_steps(self, int8_linear) -> None:
+        """Give ``step_projected`` int8 copies of the weights it reads (``int8_linear(weight, bias)``
+        makes one layer): a quantized fused RNN no longer exposes them."""
+        names = [f"hh_l{k}" for k in range(self.num_layers)] + [f"ih_l{k}" for k in range(1, self.num_layers)]
+        self.step_linears = nn.ModuleDict(
+            {n: int8_linear(getattr(self.rnn, f"weight_{n}"), getattr(self.rnn, f"bias_{n}")) for n in names}
+        )
 
     def input_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Layer 0's (W_ih (G*H, I), b_ih (G*H,)), for callers that project inputs themselves."""
