@@ -316,6 +316,7 @@ def cmd_compare(a) -> None:
     """Joey's beam-5 test, then ours in each variant, back to back, ``--repeats`` rounds; a table."""
     if a.ours is None:
         sys.exit("error: compare needs --ours RUN (our translation run of the same architecture)")
+    a.ours = Path(a.ours).resolve()  # our evaluate runs in the work directory
     split = test_split(a)
     runs: dict[str, list[dict]] = {"Joey NMT 2.3": [], **{v: [] for v in OURS}}
     for round_ in range(a.repeats):
