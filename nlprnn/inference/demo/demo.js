@@ -285,7 +285,7 @@ async function start() {
   document.body.dataset.recipe = health.recipe;
   $("recipe").textContent = health.recipe;
   document.title = `nlprnn ${health.recipe}`;
-  $("model-info").textContent = `step ${health.step ?? "?"} · ${health.device}`;
+  $("model-info").textContent = `step ${health.step ?? "?"} · ${health.device} · ${health.runtime ?? "torch"}`;
   $("text-label").textContent = page.label;
   $("text").value = page.example;
   $("run").textContent = page.button;
