@@ -259,27 +259,24 @@ def build_app(predictor, recipe: str | None = None, verb: str | None = None, lim
         app.post(path, summary=summary, openapi_extra=extra, responses=ERRORS)(predict)
 
     only_inputs = {"requestBody": request_schema(predictor, limits, options=False)}
+
+    def per_text(path: str, answer, summary: str) -> None:
+        """POST ``path`` {"inputs": [...]} (no options) -> {"outputs": [answer(text) for each]}."""
+
+        @answered
+        async def endpoint(request):
+            texts, options = await parsed(request)
+            no_options(options, path)
+            return {"outputs": [await locked(answer, text) for text in texts]}
+
+        app.post(path, summary=summary, openapi_extra=only_inputs, responses=ERRORS)(endpoint)
+
     if callable(getattr(predictor, "attention", None)):
-
-        @answered
-        async def attention(request):
-            texts, options = await parsed(request)
-            no_options(options, "/attention")
-            return {"outputs": [await locked(attention_of, predictor, text) for text in texts]}
-
         summary = "each sentence's source and target pieces and attention weights (target x source)"
-        app.post("/attention", summary=summary, openapi_extra=only_inputs, responses=ERRORS)(attention)
-
+        per_text("/attention", lambda text: attention_of(predictor, text), summary)
     if callable(getattr(predictor, "explain", None)):
-
-        @answered
-        async def explain(request):
-            texts, options = await parsed(request)
-            no_options(options, "/explain")
-            return {"outputs": [plain(await locked(predictor.explain, text)) for text in texts]}
-
         summary = "each text's tokens, their attention-pooling weights and the label probabilities"
-        app.post("/explain", summary=summary, openapi_extra=only_inputs, responses=ERRORS)(explain)
+        per_text("/explain", lambda text: plain(predictor.explain(text)), summary)
 
     if callable(getattr(predictor, "stream_text", None)):
 
