@@ -80,9 +80,7 @@ def int8_model(model: nn.Module, inplace: bool = False) -> tuple[nn.Module, list
         for name, module in model.named_modules()
         if isinstance(module, INT8_MODULES) and not any(name == k or name.startswith(k + ".") for k in kept)
     }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notice: it still works
-        quantized = torch.ao.quantization.quantize_dynamic(model, names, dtype=torch.qint8, inplace=inplace)
+    quantized = quantize_dynamic(model, names, inplace)
     stepped = quantized.int8_steps(int8_linear) if hasattr(quantized, "int8_steps") else []
     return quantized.eval(), [k for k in kept if k not in stepped]
 
@@ -94,11 +92,14 @@ def int8_linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Module:
         linear.weight.copy_(weight)
         if bias is not None:
             linear.bias.copy_(bias)
+    return quantize_dynamic(nn.Sequential(linear), {nn.Linear})[0]
+
+
+def quantize_dynamic(model: nn.Module, modules: set, inplace: bool = False) -> nn.Module:
+    """torch's dynamic int8 quantization of ``modules`` (names or types) of ``model``."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(nn.Sequential(linear), {nn.Linear}, dtype=torch.qint8)[
-            0
-        ]
+        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notice: it still works
+        return torch.ao.quantization.quantize_dynamic(model, modules, dtype=torch.qint8, inplace=inplace)
 
 
 def weights_bytes(model) -> int:
