@@ -26,7 +26,7 @@ def attention_heatmap(weights: torch.Tensor, src: list[str], tgt: list[str], pat
 
 
 def line_plot(
-    series: dict[str, tuple[list, list]],
+    series: dict[str, tuple],
     path: str | Path,
     xlabel: str,
     ylabel: str,
@@ -34,19 +34,34 @@ def line_plot(
     logx: bool = False,
     logy: bool = False,
     hline: tuple[float, str] | None = None,
+    dashed: tuple[str, ...] = (),
 ) -> Path:
-    """One line per {label: (xs, ys)}; ``hline`` (value, label) draws a dashed reference line."""
+    """One line per {label: (xs, ys)} or {label: (xs, ys, sds)}: a band of ± sd around the line
+    (the spread over seeds). Labels in ``dashed`` are drawn dashed in the colour of the line
+    before them (a training curve beside its validation curve); ``hline`` (value, label) draws a
+    dashed grey reference line. Long titles wrap instead of being cut off."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for label, (xs, ys) in series.items():
-        ax.plot(xs, ys, marker="o" if len(xs) <= 12 else None, markersize=4, label=label)
+    colour = None
+    for label, (xs, ys, *sds) in series.items():
+        style = {"linestyle": "--", "color": colour} if label in dashed else {}
+        (line,) = ax.plot(xs, ys, marker="o" if len(xs) <= 12 else None, markersize=4, label=label, **style)
+        colour = line.get_color()
+        if sds and sds[0] is not None:
+            low = [y - s for y, s in zip(ys, sds[0])]
+            high = [y + s for y, s in zip(ys, sds[0])]
+            ax.fill_between(xs, low, high, color=colour, alpha=0.18, linewidth=0)
     if hline is not None:
         ax.axhline(hline[0], color="grey", linestyle="--", label=hline[1])
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if title:
+        ax.set_title(textwrap.fill(title, 70), fontsize=10)
     if logx:
         ax.set_xscale("log")
     if logy:

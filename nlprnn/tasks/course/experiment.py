@@ -8,7 +8,9 @@ import json
 import math
 import re
 import shutil
+import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -149,29 +151,91 @@ def hidden_for_budget(make, budget: int) -> int:
     return h if budget - below <= above - budget else h + 1
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A lecture's claim: its words (Spanish, verbatim), an English rendering, and where it is
+    (the file in ../shared/course/ and the slide or section title)."""
+
+    quote: str
+    english: str
+    source: str
+
+    def markdown(self) -> str:
+        return f"> «{self.quote}»\n>\n> *{self.english}* ({self.source})"
+
+
+VERDICTS = ("agrees", "disagrees", "depends")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the measurement says of the claim: one of VERDICTS and the numbers that decide it.
+    Experiments compute it from their results, so a changed result changes the verdict."""
+
+    word: str
+    because: str
+
+    def __post_init__(self) -> None:
+        if self.word not in VERDICTS:
+            raise ValueError(f"a verdict is one of {VERDICTS}, got {self.word!r}")
+
+    def markdown(self) -> str:
+        return f"**Verdict: {self.word}.** {self.because}"
+
+
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    values = list(values)
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def pm(values: list[float], digits: int = 4) -> str:
+    """ "mean ± sd" of the values with ``digits`` significant digits."""
+    mean, sd = mean_sd(values)
+    return f"{mean:.{digits}g} ± {sd:.2g}"
+
+
 def markdown_table(rows: list[dict]) -> str:
-    """Rows of {column: value} -> a markdown table (floats with 4 significant digits)."""
+    """Rows of {column: value} -> a markdown table (floats with 4 significant digits; a "|" inside
+    a header or cell is escaped so the table still renders)."""
     columns = list(dict.fromkeys(k for row in rows for k in row))
 
     def cell(v):
         if isinstance(v, float):
-            return f"{v:.4g}"
-        return "" if v is None else str(v)
+            v = f"{v:.4g}"
+        return "" if v is None else str(v).replace("|", "\\|")
 
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def write_results(out: Path, title: str, tables: dict[str, list[dict]], extra: dict | None = None) -> None:
-    """results.md (one markdown table per entry of ``tables``, printed too) and results.json."""
+def write_results(
+    out: Path,
+    title: str,
+    tables: dict[str, list[dict]],
+    extra: dict | None = None,
+    claim: Claim | None = None,
+    verdict: Verdict | None = None,
+) -> None:
+    """results.md (the lecture's claim and the verdict first, then one markdown table per entry of
+    ``tables``; printed too) and results.json (with the claim and verdict)."""
     parts = [f"# {title}", ""]
+    if claim is not None:
+        parts += [claim.markdown(), ""]
+    if verdict is not None:
+        parts += [verdict.markdown(), ""]
     for name, rows in tables.items():
         parts += [f"## {name}", "", markdown_table(rows), ""]
     text = "\n".join(parts)
     print(text)
     write_text_atomic(out / "results.md", text)
-    write_text_atomic(out / "results.json", json.dumps({**tables, **(extra or {})}, indent=1))
+    said = {}
+    if claim is not None:
+        said["claim"] = {"quote": claim.quote, "english": claim.english, "source": claim.source}
+    if verdict is not None:
+        said["verdict"] = {"word": verdict.word, "because": verdict.because}
+    write_text_atomic(out / "results.json", json.dumps({**said, **tables, **(extra or {})}, indent=1))
 
 
 def train_and_score(
