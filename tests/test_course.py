@@ -40,14 +40,38 @@ def test_params_equal_the_lectures_formulas(run_recipe, tmp_path):
 
 
 def test_keras_example_learns_a_short_dependency(run_recipe, tmp_path):
-    result, _, out = course(run_recipe, tmp_path, "keras_simple_rnn")
-    row = result["result"][0]
-    # SimpleRNN(10) + Dense(1); torch's Elman layer has two bias vectors (Keras: one, 131 in all)
-    assert row["parameters"] == 1 * 10 + 10 * 10 + 2 * 10 + 10 + 1
-    assert row["val_acc before training"] < 0.65 < 0.9 < row["best val_acc"]
-    assert row["test_acc (best val_loss)"] > 0.9
-    assert [r["epoch"] for r in result["curves"]] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
-    assert (out / "loss_curves.png").exists() and (out / "elman_T4" / "metrics.jsonl").exists()
+    result, saved, out = course(run_recipe, tmp_path, "keras_simple_rnn")
+    runs = result["runs"]
+    assert [(r["init"], r["seed"]) for r in runs] == [("keras", 1), ("keras", 2), ("torch", 1), ("torch", 2)]
+    for row in runs:
+        # SimpleRNN(10) + Dense(1); torch's Elman layer has two bias vectors (Keras: one, 131 in all)
+        assert row["parameters"] == 1 * 10 + 10 * 10 + 2 * 10 + 10 + 1
+        assert row["val_acc before training"] < 0.65 < 0.9 < row["best val_acc"]
+        assert row["test_acc (last epoch)"] > 0.9
+    first = [r for r in result["curves"] if (r["init"], r["seed"]) == ("keras", 1)]
+    assert [r["epoch"] for r in first] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    # the two initialisations really differ, and the seeds do too
+    assert len({r["val_acc before training"] for r in runs}) == 4
+    assert saved["verdict"]["word"] == "agrees" and saved["claim"]["source"].startswith("5-redes")
+    text = (out / "results.md").read_text()
+    assert text.index("> «") < text.index("**Verdict: agrees.**") < text.index("## summary")
+    assert (out / "loss_curves_T4.png").exists() and (out / "keras_T4_seed1" / "metrics.jsonl").exists()
+
+
+def test_keras_verdict_follows_the_numbers():
+    from nlprnn.tasks.course.keras_simple_rnn import summarise, verdict
+
+    def runs(init, t, accs):
+        return [
+            {"init": init, "T": t, "test_acc (last epoch)": a, "first epoch with val_acc >= 0.9": None}
+            for a in accs
+        ]
+
+    keras_ok = runs("keras", 10, [0.99, 0.98]) + runs("keras", 20, [0.97, 0.99])
+    assert verdict(summarise(keras_ok + runs("torch", 10, [0.99, 0.99])), 200).word == "agrees"
+    torch_stuck = summarise(keras_ok + runs("torch", 20, [0.5, 0.99]))
+    assert verdict(torch_stuck, 200).word == "depends" and "T=20" in verdict(torch_stuck, 200).because
+    assert verdict(summarise(runs("keras", 20, [0.5, 0.99])), 200).word == "disagrees"
 
 
 def test_elman_vs_jordan_budgets(run_recipe, tmp_path):

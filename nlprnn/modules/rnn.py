@@ -1,4 +1,5 @@
-"""StackedRNN: the one recurrent encoder every recipe uses, on torch's fused kernels."""
+"""StackedRNN: the one recurrent encoder every recipe uses, on torch's fused kernels; RNNStack for
+layers of different widths."""
 
 from __future__ import annotations
 
@@ -210,6 +211,51 @@ class StackedRNN(nn.Module):
     def input_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Layer 0's (W_ih (G*H, I), b_ih (G*H,)), for callers that project inputs themselves."""
         return self.rnn.weight_ih_l0, self.rnn.bias_ih_l0
+
+
+class RNNStack(nn.Module):
+    """Recurrent layers of *different* widths, each reading the whole output sequence of the one
+    below, e.g. Keras' ``SimpleRNN(256, return_sequences=True)`` then ``SimpleRNN(128)``:
+    ``RNNStack(64, [256, 128], cell="rnn")``. ``StackedRNN(num_layers=L)`` runs L layers of one
+    width in a single fused call; use it whenever the widths are equal.
+
+    forward(x (B, T, I), lengths or None) -> outputs (B, T, widths[-1]) of the top layer, and the
+    list of each layer's final state (as ``StackedRNN`` returns it).
+
+    Example:
+        >>> stack = RNNStack(64, [256, 128], cell="rnn")
+        >>> outputs, states = stack(torch.randn(2, 7, 64))
+        >>> outputs.shape, [tuple(h.shape) for h in states]
+        (torch.Size([2, 7, 128]), [(1, 2, 256), (1, 2, 128)])
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        widths: list[int],
+        cell: str = "lstm",
+        nonlinearity: str = "tanh",
+        dropout: float = 0.0,
+        forget_bias: float | None = None,
+    ) -> None:
+        super().__init__()
+        if not widths:
+            raise ValueError("widths must name at least one layer, e.g. [256, 128]")
+        sizes = [input_size, *widths]
+        self.layers = nn.ModuleList(
+            StackedRNN(i, h, 1, cell, nonlinearity, forget_bias=forget_bias) for i, h in zip(sizes, widths)
+        )
+        self.dropout = nn.Dropout(dropout)  # between layers, as StackedRNN's
+        self.output_size = widths[-1]
+
+    def forward(
+        self, x: torch.Tensor, lengths: torch.Tensor | list[int] | None = None
+    ) -> tuple[torch.Tensor, list[State]]:
+        states = []
+        for k, layer in enumerate(self.layers):
+            x, state = layer(self.dropout(x) if k else x, lengths)
+            states.append(state)
+        return x, states
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -104,11 +104,13 @@ def fit(
     folder: Path,
     optimizer: dict | None = None,
     extra: dict | None = None,
+    keep: str = "best",
     **trainer,
 ) -> dict:
     """Train ``model`` on ``task`` with the shared Trainer in ``folder`` (``trainer`` overrides
     cfg.trainer, ``optimizer`` replaces cfg.optimizer, ``extra`` goes into the checkpoints) and
-    keep its best weights. -> {"curve": the evaluation records, "seconds": wall
+    keep its best weights (``keep="last"``: the weights after the last step, as Keras' fit does).
+    -> {"curve": the evaluation records, "seconds": wall
     time, "diverged": {"message", "step", "grad_norm_max"} when the loss stopped being finite}."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("metrics.jsonl", "best.pt", "last.pt"):
@@ -121,7 +123,7 @@ def fit(
     except Diverged as error:  # a non-finite loss: what an experiment on explosions measures
         diverged = {"message": str(error), "step": error.step, "grad_norm_max": error.grad_norm_max}
     seconds = time.perf_counter() - start_time
-    if (folder / "best.pt").exists():
+    if keep == "best" and (folder / "best.pt").exists():
         model.load_state_dict(torch.load(folder / "best.pt", weights_only=True)["model"])
     return {"curve": read_curve(folder / "metrics.jsonl"), "seconds": seconds, "diverged": diverged}
 

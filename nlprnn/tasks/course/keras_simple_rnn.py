@@ -1,12 +1,19 @@
-"""The lecture's Keras example, in nlprnn terms::
+"""The lecture's Keras example (5-redes-recurrentes-ii.md, «Implementación en Keras»), in nlprnn terms::
 
-    model = Sequential([SimpleRNN(10, activation="tanh"), Dense(1, activation="sigmoid")])
-    model.compile(loss="binary_crossentropy", optimizer="adam");  model.fit(x, y, batch_size=1000)
+    model.add(SimpleRNN(10, activation="tanh", input_shape=(seq_len, 1), return_sequences=False,
+                        stateful=False, unroll=True))
+    model.add(Dense(1, activation="sigmoid"))
+    model.compile(loss="binary_crossentropy", optimizer=keras.optimizers.Adam())
+    model.fit(x, t, epochs=200, batch_size=1000, validation_data=(xval, tval))
 
 is ``SequenceToOne(1, 10, 1, cell="rnn", loss="bce")``: an Elman layer of 10 tanh units, its last
 state into one logit (the sigmoid sits inside the loss, which is more stable), Adam at Keras'
-default learning rate, batches of 1000, trained by the shared Trainer. The task's answer depends
-on the first input only, so the net must carry it across every later step.
+default learning rate, batches of 1000, 200 epochs, trained by the shared Trainer. The task's answer
+depends on the first input only, so the net must carry it across every later step.
+
+Each run starts from Keras' initialisers (``keras_init``: glorot-uniform input kernel, orthogonal
+recurrent kernel, zero biases) or torch's (uniform ±1/sqrt(H) everywhere), so the two frameworks'
+defaults are compared on the same data, seeds and training.
 """
 
 from __future__ import annotations
@@ -14,9 +21,33 @@ from __future__ import annotations
 import torch
 
 from nlprnn.data.synthetic import TASKS
+from nlprnn.errors import UserError
 from nlprnn.models.many_to_one import SequenceToOne
+from nlprnn.modules.init import keras_init
 from nlprnn.plotting import line_plot
-from nlprnn.tasks.course.experiment import TensorTask, fit, parameter_count, score, start, write_results
+from nlprnn.tasks.course.experiment import (
+    Claim,
+    TensorTask,
+    Verdict,
+    fit,
+    mean_sd,
+    parameter_count,
+    pm,
+    score,
+    start,
+    write_results,
+)
+
+CLAIM = Claim(
+    quote='model.add(SimpleRNN(10, activation="tanh", input_shape=(seq_len, 1), ...)) · '
+    "model.add(Dense(1, activation='sigmoid')) · model.compile(loss='binary_crossentropy', "
+    "optimizer=keras.optimizers.Adam(), ...) · model.fit(..., epochs=200, batch_size=1000, ...)",
+    english="the lecture's example: 10 tanh units and a sigmoid output, trained with Adam for 200 epochs "
+    "in batches of 1000, presented as a model that learns its sequence task",
+    source="5-redes-recurrentes-ii.md, «Implementación en Keras»",
+)
+INITS = ("keras", "torch")
+SOLVED = 0.9  # test accuracy that counts as "learned the task" (chance is 0.5)
 
 
 def binary_data(e, length: int, seed: int) -> dict:
@@ -29,19 +60,29 @@ def binary_data(e, length: int, seed: int) -> dict:
     }
 
 
-def train_one(cfg, length: int, out, device) -> tuple[dict, list[dict]]:
-    """Train the Keras model on sequences of ``length``: (its summary row, its per-epoch curve)."""
+def build(e, init: str, seed: int, device) -> SequenceToOne:
+    torch.manual_seed(seed)
+    model = SequenceToOne(1, e.hidden, 1, cell="rnn", loss="bce")
+    if init == "keras":
+        keras_init(model)
+    return model.to(device)
+
+
+def train_one(cfg, init: str, length: int, seed: int, out, device) -> tuple[dict, list[dict]]:
+    """One (initialisation, length, seed): its summary row and its per-epoch curve."""
     e = cfg.experiment
     data = {k: (x.to(device), y.to(device)) for k, (x, y) in binary_data(e, length, cfg.seed).items()}
-    torch.manual_seed(cfg.seed)  # each length's model starts from the run's seed
-    model = SequenceToOne(data["train"][0].shape[-1], e.hidden, 1, cell="rnn", loss="bce").to(device)
-    task = TensorTask(data["train"], data["val"], "bce", e.batch_size, cfg.seed)
+    model = build(e, init, seed, device)
+    task = TensorTask(data["train"], data["val"], "bce", e.batch_size, seed)
     before = score(model, *data["val"], "bce")
-    trained = fit(cfg, model, task, out / f"elman_T{length}")
+    trained = fit(cfg, model, task, out / f"{init}_T{length}_seed{seed}", keep="last")
+    last = score(model, *data["test"], "bce")  # the model after the last epoch, as Keras' fit leaves it
     steps_per_epoch = len(task.train_batches(0))
     curve = [
         {
+            "init": init,
             "T": length,
+            "seed": seed,
             "epoch": r["step"] / steps_per_epoch,
             "train_loss": r["train_loss"],
             "val_loss": r["val_loss"],
@@ -49,48 +90,146 @@ def train_one(cfg, length: int, out, device) -> tuple[dict, list[dict]]:
         }
         for r in trained["curve"]
     ]
-    test = score(model, *data["test"], "bce")
+    learned = [r["epoch"] for r in curve if r["val_acc"] >= SOLVED]
     row = {
+        "init": init,
         "T": length,
+        "seed": seed,
         "parameters": parameter_count(model),
         "val_acc before training": before["acc"],
         "best val_acc": max(r["val_acc"] for r in curve),
-        "test_acc (best val_loss)": test["acc"],
-        "test_loss": test["loss"],
+        f"first epoch with val_acc >= {SOLVED}": learned[0] if learned else None,
+        "test_acc (last epoch)": last["acc"],
         "epochs": curve[-1]["epoch"],
         "seconds": trained["seconds"],
     }
     return row, curve
 
 
-def run(cfg) -> dict:
-    out, device = start(cfg)
+def summarise(rows: list[dict]) -> list[dict]:
+    """One row per (init, T): test accuracy mean ± sd over the seeds, how many learned the task and
+    when (the first epoch at SOLVED validation accuracy, per seed)."""
+    table = []
+    for init, length in dict.fromkeys((r["init"], r["T"]) for r in rows):
+        runs = [r for r in rows if (r["init"], r["T"]) == (init, length)]
+        acc = [r["test_acc (last epoch)"] for r in runs]
+        when = [r[f"first epoch with val_acc >= {SOLVED}"] for r in runs]
+        table.append(
+            {
+                "init": init,
+                "T": length,
+                "test acc after the last epoch": pm(acc, 3),
+                f"seeds at test acc > {SOLVED}": f"{sum(a > SOLVED for a in acc)}/{len(acc)}",
+                f"epoch val acc first >= {SOLVED}, each seed": " / ".join(
+                    "never" if w is None else f"{w:.0f}" for w in when
+                ),
+                "mean_acc": mean_sd(acc)[0],
+                "solved": sum(a > SOLVED for a in acc),
+                "seeds": len(acc),
+            }
+        )
+    return table
+
+
+def verdict(table: list[dict], epochs: int) -> Verdict:
+    """Does the example, as written, learn its task? Judged per initialisation and length."""
+
+    def learned(init):
+        return [r for r in table if r["init"] == init and r["solved"] == r["seeds"]]
+
+    def said(r):
+        solved = r[f"seeds at test acc > {SOLVED}"]
+        return f"{r['init']} init T={r['T']}: {r['test acc after the last epoch']} ({solved})"
+
+    where = "; ".join(said(r) for r in table)
+    keras = [r for r in table if r["init"] == "keras"]
+    if keras and len(learned("keras")) == len(keras):
+        torch_failed = [r for r in table if r["init"] == "torch" and r["solved"] < r["seeds"]]
+        word = "agrees" if not torch_failed else "depends"
+        tail = (
+            " With torch's initialisation it does not at "
+            + ", ".join(f"T={r['T']}" for r in torch_failed)
+            + ": the initialisation, not the example, decides."
+            if torch_failed
+            else ""
+        )
+        return Verdict(
+            word,
+            f"With Keras' initialisers the example learns every length in {epochs} epochs "
+            f"(test accuracy after the last epoch: {where}).{tail}",
+        )
+    return Verdict(
+        "disagrees", f"the example as written does not learn every length in {epochs} epochs: {where}."
+    )
+
+
+def plot(out, cfg, curves: list[dict]) -> None:
+    """Per length: training (dashed) and validation loss per initialisation, mean ± sd over seeds;
+    and validation accuracy for every (init, T)."""
     e = cfg.experiment
-    rows, curves = [], {}
     for length in e.lengths:
-        row, curves[length] = train_one(cfg, length, out, device)
-        rows.append(row)
+        series = {}
+        for init in e.inits:
+            for split in ("val", "train"):
+                series[f"{split} loss, {init} init"] = _mean_curve(curves, init, length, f"{split}_loss")
+        line_plot(
+            series,
+            out / f"loss_curves_T{length}.png",
+            "epoch",
+            "binary cross-entropy",
+            title=f"T={length}: Elman {e.hidden} tanh -> sigmoid, Adam lr={cfg.optimizer.lr}, batch "
+            f"{e.batch_size}; mean ± sd over {len(e.seeds)} seeds (training loss dashed)",
+            dashed=tuple(k for k in series if k.startswith("train")),
+        )
     line_plot(
         {
-            f"{split} T={t}": ([r["epoch"] for r in c], [r[f"{split}_loss"] for r in c])
-            for t, c in curves.items()
-            for split in ("train", "val")
+            f"{init} init, T={t}": _mean_curve(curves, init, t, "val_acc")
+            for init in e.inits
+            for t in e.lengths
         },
-        out / "loss_curves.png",
-        "epoch",
-        "binary cross-entropy",
-        title=f"Elman {e.hidden} tanh units -> sigmoid, Adam lr={cfg.optimizer.lr}, {e.task}",
-    )
-    line_plot(
-        {f"T={t}": ([r["epoch"] for r in c], [r["val_acc"] for r in c]) for t, c in curves.items()},
         out / "val_accuracy.png",
         "epoch",
         "validation accuracy",
+        title=f"{e.task}: validation accuracy, mean ± sd over {len(e.seeds)} seeds",
         hline=(0.5, "chance"),
     )
-    every = [r for c in curves.values() for r in c]
-    write_results(out, f"Keras SimpleRNN example: {e.task}", {"result": rows, "curves": every})
-    return {"result": rows, "curves": every}
+
+
+def _mean_curve(curves, init, length, key) -> tuple[list, list, list]:
+    by_epoch: dict[float, list[float]] = {}
+    for r in curves:
+        if (r["init"], r["T"]) == (init, length):
+            by_epoch.setdefault(r["epoch"], []).append(r[key])
+    epochs = sorted(by_epoch)
+    stats = [mean_sd(by_epoch[x]) for x in epochs]
+    return epochs, [m for m, _ in stats], [s for _, s in stats]
+
+
+def run(cfg) -> dict:
+    e = cfg.experiment
+    unknown = [i for i in e.inits if i not in INITS]
+    if unknown:
+        raise UserError(f"experiment.inits: {unknown} unknown; choose from {list(INITS)}")
+    out, device = start(cfg)
+    rows, curves = [], []
+    for init in e.inits:
+        for length in e.lengths:
+            for seed in e.seeds:
+                row, curve = train_one(cfg, init, length, seed, out, device)
+                rows.append(row)
+                curves += curve
+    plot(out, cfg, curves)
+    table = summarise(rows)
+    shown = [{k: v for k, v in r.items() if k not in ("mean_acc", "solved", "seeds")} for r in table]
+    write_results(
+        out,
+        f"Keras SimpleRNN example: {e.task}, {cfg.trainer.max_epochs} epochs",
+        {"summary": shown, "runs": rows},
+        {"curves": curves},
+        claim=CLAIM,
+        verdict=verdict(table, cfg.trainer.max_epochs),
+    )
+    return {"summary": table, "runs": rows, "curves": curves}
 
 
 MODES = {"train": run}
