@@ -169,3 +169,21 @@ def test_jordan_feeds_output_back() -> None:
     c = model.cell
     feedforward = torch.tanh(x @ c.weight_ih.T + c.bias_h) @ c.weight_hy.T + c.bias_y
     assert not torch.allclose(a[:, 1:], feedforward[:, 1:])
+
+
+def test_output_and_state_feedback_equations() -> None:
+    # the lectures' third feedback type: h_t = tanh(W x_t + R h_{t-1} + U y_{t-1} + b)
+    torch.manual_seed(8)
+    model = JordanRNN(IN, H, OUT, state_feedback=True)
+    c, x = model.cell, torch.randn(B, T, IN)
+    h, y, ys = torch.zeros(B, H), torch.zeros(B, OUT), []
+    for t in range(T):
+        h = torch.tanh(x[:, t] @ c.weight_ih.T + h @ c.weight_hh.T + y @ c.weight_yh.T + c.bias_h)
+        y = h @ c.weight_hy.T + c.bias_y
+        ys.append(y)
+    torch.testing.assert_close(model(x)[0], torch.stack(ys, dim=1), **TOL)
+    assert JordanRNN(IN, H, OUT).cell.weight_hh is None  # output feedback only: no H x H matrix
+    extra = sum(p.numel() for p in model.parameters()) - sum(
+        p.numel() for p in JordanRNN(IN, H, OUT).parameters()
+    )
+    assert extra == H * H

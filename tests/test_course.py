@@ -75,14 +75,31 @@ def test_keras_verdict_follows_the_numbers():
 
 
 def test_elman_vs_jordan_budgets(run_recipe, tmp_path):
-    result, _, _ = course(run_recipe, tmp_path, "elman_vs_jordan")
-    elman, jordan, matched = result["result"]
+    result, saved, _ = course(run_recipe, tmp_path, "elman_vs_jordan")
+    elman, jordan, matched, both = result["result"]
     h = 8  # tiny hidden size; 2 inputs, 1 output
     assert elman["parameters"] == 2 * h + h * h + 2 * h + h + 1  # fused Elman has two bias vectors
     assert jordan["parameters"] == 2 * h + 1 * h + h + h * 1 + 1
+    assert both["parameters"] == jordan["parameters"] + h * h  # the state feedback R (H x H)
     assert abs(matched["parameters"] - elman["parameters"]) <= 5 < jordan["parameters"] < elman["parameters"]
     for row in result["result"]:
-        assert 0 < row["test MSE"] < 1.0 and row["each seed"] == f"{row['test MSE']:.4f}"
+        assert 0 < row["mean"] < 1.0 and row["each seed"] == f"{row['mean']:.4f}"
+    assert (
+        saved["verdict"]["word"] in ("agrees", "depends")
+        and "Tipos de retroalimentación" in saved["claim"]["quote"]
+    )
+
+
+def test_elman_vs_jordan_verdict_follows_the_numbers():
+    from nlprnn.tasks.course.elman_vs_jordan import summary, verdict
+
+    def model(name, mses):
+        return summary(name, [{"test_loss": m, "parameters": 1, "epochs": 9, "seconds": 1.0} for m in mses])
+
+    learned = [model("Elman", [0.004, 0.005]), model("Jordan", [0.01, 0.02])]
+    said = verdict(learned)
+    assert said.word == "agrees" and said.because.index("Elman") < said.because.index("Jordan")
+    assert verdict([*learned, model("both", [0.004, 0.15])]).word == "depends"
 
 
 def test_long_memory_fails_far_back_and_flags_by_threshold(run_recipe, tmp_path):

@@ -16,6 +16,7 @@ from nlprnn.modules.cells import JordanRNN
 from nlprnn.modules.rnn import StackedRNN
 
 LOSSES = ("mse", "bce", "ce")
+JORDAN = ("jordan", "elman_jordan")  # the output recurs (and, for elman_jordan, the hidden state too)
 
 
 def objective(kind: str, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -37,6 +38,7 @@ class SequenceToOne(nn.Module):
     ``forget_bias``: an LSTM's initial forget-gate bias (see ``StackedRNN``).
     cell "jordan": a ``JordanRNN`` (h_t = act(W x_t + U y_{t-1} + b), y_t = V h_t + c) whose last
     output is the prediction: the output, not the hidden state, is what recurs.
+    cell "elman_jordan": both recur, h_t = act(W x_t + R h_{t-1} + U y_{t-1} + b).
     """
 
     def __init__(
@@ -54,10 +56,11 @@ class SequenceToOne(nn.Module):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         self.cell, self.loss = cell, loss
-        if cell == "jordan":
+        if cell in JORDAN:
             if num_layers != 1:
                 raise ValueError("a Jordan network has one layer")
-            self.rnn = JordanRNN(input_size, hidden_size, output_size, nonlinearity)
+            both = cell == "elman_jordan"
+            self.rnn = JordanRNN(input_size, hidden_size, output_size, nonlinearity, state_feedback=both)
             self.head = nn.Identity()
         else:
             self.rnn = StackedRNN(
@@ -68,7 +71,7 @@ class SequenceToOne(nn.Module):
     def forward(self, x: torch.Tensor, *, targets: torch.Tensor | None = None) -> ModelOutput:
         """x (B, T, I) -> ModelOutput: predictions (B, O) (regression values or logits, per ``loss``)
         as logits, and with ``targets`` (B, O) (class ids (B,) for "ce") the objective as the loss."""
-        if self.cell == "jordan":
+        if self.cell in JORDAN:
             _, last = self.rnn(x)
         else:
             outputs, _ = self.rnn(x)

@@ -170,18 +170,30 @@ class JordanCell(nn.Module):
         h_t = act(W_ih x_t + W_yh y_{t-1} + b_h)
         y_t = W_hy h_t + b_y
 
-    Parameters: weight_ih (H, I), weight_yh (H, O), bias_h (H,), weight_hy (O, H), bias_y (O,).
-    forward(x (B, I), y_prev (B, O) or None = zeros) -> (y_t (B, O), h_t (B, H))
+    ``state_feedback=True`` feeds back both (the third feedback type of the lectures, output and
+    state): h_t = act(W_ih x_t + W_hh h_{t-1} + W_yh y_{t-1} + b_h).
+
+    Parameters: weight_ih (H, I), weight_yh (H, O), bias_h (H,), weight_hy (O, H), bias_y (O,),
+    and weight_hh (H, H) with state feedback.
+    forward(x (B, I), y_prev (B, O) or None = zeros, h_prev (B, H) or None = zeros)
+        -> (y_t (B, O), h_t (B, H))
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, output_size: int, nonlinearity: str = "tanh"
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        nonlinearity: str = "tanh",
+        state_feedback: bool = False,
     ) -> None:
         super().__init__()
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
         self.nonlinearity, self.act = nonlinearity, _activation(nonlinearity)
         self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))
         self.weight_yh = nn.Parameter(torch.empty(hidden_size, output_size))
+        hh = nn.Parameter(torch.empty(hidden_size, hidden_size)) if state_feedback else None
+        self.register_parameter("weight_hh", hh)
         self.bias_h = nn.Parameter(torch.empty(hidden_size))
         self.weight_hy = nn.Parameter(torch.empty(output_size, hidden_size))
         self.bias_y = nn.Parameter(torch.empty(output_size))
@@ -191,14 +203,21 @@ class JordanCell(nn.Module):
         """W_ih x + b_h: (..., I) -> (..., H)."""
         return F.linear(x, self.weight_ih, self.bias_h)
 
-    def step(self, xw: Tensor, y_prev: Tensor) -> tuple[Tensor, Tensor]:
-        h = self.act(xw + F.linear(y_prev, self.weight_yh))
+    def step(self, xw: Tensor, y_prev: Tensor, h_prev: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        pre = xw + F.linear(y_prev, self.weight_yh)
+        if self.weight_hh is not None:
+            pre = pre + F.linear(
+                xw.new_zeros(xw.shape[0], self.hidden_size) if h_prev is None else h_prev, self.weight_hh
+            )
+        h = self.act(pre)
         return F.linear(h, self.weight_hy, self.bias_y), h
 
-    def forward(self, x: Tensor, y_prev: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, x: Tensor, y_prev: Tensor | None = None, h_prev: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         if y_prev is None:
             y_prev = x.new_zeros(x.shape[0], self.output_size)
-        return self.step(self.input_proj(x), y_prev)
+        return self.step(self.input_proj(x), y_prev, h_prev)
 
 
 _CELLS = {"rnn": ElmanCell, "lstm": LSTMCell, "gru": GRUCell}
@@ -298,22 +317,29 @@ class CellRNN(nn.Module):
 
 
 class JordanRNN(nn.Module):
-    """Loops a ``JordanCell`` over time, feeding each output back as the next step's input.
+    """Loops a ``JordanCell`` over time, feeding each output (and with ``state_feedback`` the hidden
+    state too) back into the next step.
 
     forward(x (B, T, I), y0 (B, O) or None = zeros) -> (outputs (B, T, O), last output (B, O))
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, output_size: int, nonlinearity: str = "tanh"
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        nonlinearity: str = "tanh",
+        state_feedback: bool = False,
     ) -> None:
         super().__init__()
-        self.cell = JordanCell(input_size, hidden_size, output_size, nonlinearity)
+        self.cell = JordanCell(input_size, hidden_size, output_size, nonlinearity, state_feedback)
 
     def forward(self, x: Tensor, y0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         y = x.new_zeros(x.shape[0], self.cell.output_size) if y0 is None else y0
+        h = None
         xw = self.cell.input_proj(x)  # all steps in one matmul, as in CellRNN
         ys = []
         for t in range(xw.shape[1]):
-            y, _ = self.cell.step(xw[:, t], y)
+            y, h = self.cell.step(xw[:, t], y, h)
             ys.append(y)
         return torch.stack(ys, dim=1), y

@@ -1,14 +1,14 @@
-"""Elman vs Jordan recurrence on the adding problem, at the same hidden size and training budget.
+"""The lectures' three feedback types on the adding problem, each trained to convergence.
 
 Elman: h_t = tanh(W x_t + U h_{t-1} + b), the whole hidden state recurs.
 Jordan: h_t = tanh(W x_t + U y_{t-1} + b), y_t = V h_t + c, only the output recurs; on a task with
 one output its memory is one number per step. A second Jordan net gets as many hidden units as
 make its parameter count match Elman's, so the comparison is also fair in weights.
+Elman + Jordan: h_t = tanh(W x_t + R h_{t-1} + U y_{t-1} + b), output and state recur.
+Every model trains until the validation MSE stops improving (early stopping), from several seeds.
 """
 
 from __future__ import annotations
-
-import statistics
 
 import torch
 
@@ -16,8 +16,12 @@ from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem
 from nlprnn.models.many_to_one import SequenceToOne
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (
+    Claim,
+    Verdict,
     hidden_for_budget,
+    mean_sd,
     parameter_count,
+    pm,
     start,
     synthetic_splits,
     to_device,
@@ -25,19 +29,72 @@ from nlprnn.tasks.course.experiment import (
     write_results,
 )
 
+CLAIM = Claim(
+    quote="Tipos de retroalimentación: 1. Salida anterior (y[t]) 2. Estado anterior (h[t]) "
+    "3. Salida y estado anterior (h[t] y y[t])",
+    english="three kinds of feedback make a recurrent net: the previous output (Jordan), the previous "
+    "state (Elman), or both",
+    source="3-redes-recurrentes-unam.md, «Tipos de retroalimentación»; the Elman and Jordan formulations: "
+    "5-redes-recurrentes-ii.md, «Formulaciones clásicas»",
+)
+LEARNED = ADDING_BASELINE_MSE / 2  # test MSE that counts as having learned the task
+
 
 def summary(name: str, runs: list[dict]) -> dict:
-    """One model's row: its test MSE over the seeds (mean ± sd, and each), how many beat the baseline."""
+    """One model's row: test MSE over the seeds (mean ± sd, and each), seeds that learned the
+    task, and the epochs early stopping let each seed train."""
     mse = [r["test_loss"] for r in runs]
     return {
         "model": name,
         "parameters": runs[0]["parameters"],
-        "test MSE": statistics.mean(mse),
-        "sd": statistics.stdev(mse) if len(mse) > 1 else 0.0,
+        "test MSE": pm(mse),
         "each seed": " / ".join(f"{m:.4f}" for m in mse),
-        "seeds below baseline / 2": sum(m < ADDING_BASELINE_MSE / 2 for m in mse),
+        "seeds below baseline / 2": f"{sum(m < LEARNED for m in mse)}/{len(mse)}",
+        "epochs (each seed)": " / ".join(f"{r['epochs']:.0f}" for r in runs),
         "seconds (all seeds)": sum(r["seconds"] for r in runs),
+        "mean": mean_sd(mse)[0],
+        "learned": sum(m < LEARNED for m in mse),
+        "seeds": len(mse),
     }
+
+
+def verdict(rows: list[dict]) -> Verdict:
+    """Each feedback type is a working memory if it learns the task in every seed; the ranking
+    of the mean test MSE says which memory serves best."""
+    ranked = sorted(rows, key=lambda r: r["mean"])
+    order = " < ".join(f"{r['model']} {r['test MSE']}" for r in ranked)
+    failed = [r["model"] for r in rows if r["learned"] < r["seeds"]]
+    if failed:
+        return Verdict(
+            "depends", f"{', '.join(failed)} did not learn the task in every seed; test MSE: {order}."
+        )
+    return Verdict(
+        "agrees",
+        f"every feedback type learns the adding problem in every seed (test MSE below half the "
+        f"baseline {ADDING_BASELINE_MSE:.3f}); they are not equal memories: {order}.",
+    )
+
+
+def models(e) -> dict:
+    budget = parameter_count(SequenceToOne(2, e.hidden, 1, "rnn"))
+    wide = hidden_for_budget(lambda h: SequenceToOne(2, h, 1, "jordan"), budget)
+    return {
+        f"Elman H={e.hidden}": lambda: SequenceToOne(2, e.hidden, 1, "rnn"),
+        f"Jordan H={e.hidden}": lambda: SequenceToOne(2, e.hidden, 1, "jordan"),
+        f"Jordan H={wide} (Elman's parameters)": lambda: SequenceToOne(2, wide, 1, "jordan"),
+        f"Elman + Jordan H={e.hidden}": lambda: SequenceToOne(2, e.hidden, 1, "elman_jordan"),
+    }
+
+
+def mean_curve(curves: list[list[dict]]) -> tuple[list, list, list]:
+    """Validation MSE per epoch, mean ± sd over the seeds still training at that epoch."""
+    by_epoch: dict[float, list[float]] = {}
+    for curve in curves:
+        for r in curve:
+            by_epoch.setdefault(round(r["epoch"], 3), []).append(r["val_loss"])
+    epochs = sorted(by_epoch)
+    stats = [mean_sd(by_epoch[x]) for x in epochs]
+    return epochs, [m for m, _ in stats], [s for _, s in stats]
 
 
 def run(cfg) -> dict:
@@ -45,15 +102,8 @@ def run(cfg) -> dict:
     e = cfg.experiment
     sizes = {"train": e.train_size, "val": e.val_size, "test": e.test_size}
     data = to_device(synthetic_splits(adding_problem, sizes, cfg.seed, length=e.length), device)
-    budget = parameter_count(SequenceToOne(2, e.hidden, 1, "rnn"))
-    wide = hidden_for_budget(lambda h: SequenceToOne(2, h, 1, "jordan"), budget)
-    models = {
-        f"Elman H={e.hidden}": lambda: SequenceToOne(2, e.hidden, 1, "rnn"),
-        f"Jordan H={e.hidden}": lambda: SequenceToOne(2, e.hidden, 1, "jordan"),
-        f"Jordan H={wide} (Elman's parameters)": lambda: SequenceToOne(2, wide, 1, "jordan"),
-    }
     rows, curves = [], {}
-    for name, build_model in models.items():
+    for name, build_model in models(e).items():
         runs = []
         for seed in e.seeds:  # the same data; each seed its own initial weights and batch order
             torch.manual_seed(seed)
@@ -61,22 +111,26 @@ def run(cfg) -> dict:
                 cfg, f"{name} seed {seed}", build_model().to(device), data, "mse", out, seed=seed
             )
             runs.append(row)
-            curves.setdefault(name, curve)  # the first seed's curve is plotted
+            curves.setdefault(name, []).append(curve)
         rows.append(summary(name, runs))
     line_plot(
-        {name: ([r["epoch"] for r in c], [r["val_loss"] for r in c]) for name, c in curves.items()},
+        {name: mean_curve(c) for name, c in curves.items()},
         out / "val_mse.png",
         "epoch",
         "validation MSE",
-        title=f"adding problem, T={e.length}, seed {e.seeds[0]}",
+        title=f"adding problem, T={e.length}: mean ± sd over seeds {list(e.seeds)} (each stops early "
+        f"after {cfg.trainer.patience} epochs without improvement)",
         logy=True,
         hline=(ADDING_BASELINE_MSE, "predict the mean (0.167)"),
     )
+    shown = [{k: v for k, v in r.items() if k not in ("mean", "learned", "seeds")} for r in rows]
     write_results(
         out,
-        f"Elman vs Jordan, adding problem T={e.length}",
-        {"result": rows},
+        f"Elman, Jordan and both: adding problem T={e.length}",
+        {"result": shown},
         {"baseline_mse": ADDING_BASELINE_MSE},
+        claim=CLAIM,
+        verdict=verdict(rows),
     )
     return {"result": rows, "curves": curves}
 
