@@ -52,7 +52,8 @@ def test_keras_example_learns_a_short_dependency(run_recipe, tmp_path):
     assert [r["epoch"] for r in first] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
     # the two initialisations really differ, and the seeds do too
     assert len({r["val_acc before training"] for r in runs}) == 4
-    assert saved["verdict"]["word"] == "agrees" and saved["claim"]["source"].startswith("5-redes")
+    [finding] = saved["findings"]
+    assert finding["verdict"]["word"] == "agrees" and finding["claim"]["source"].startswith("5-redes")
     text = (out / "results.md").read_text()
     assert text.index("> «") < text.index("**Verdict: agrees.**") < text.index("## summary")
     assert (out / "loss_curves_T4.png").exists() and (out / "keras_T4_seed1" / "metrics.jsonl").exists()
@@ -84,10 +85,9 @@ def test_elman_vs_jordan_budgets(run_recipe, tmp_path):
     assert abs(matched["parameters"] - elman["parameters"]) <= 5 < jordan["parameters"] < elman["parameters"]
     for row in result["result"]:
         assert 0 < row["mean"] < 1.0 and row["each seed"] == f"{row['mean']:.4f}"
-    assert (
-        saved["verdict"]["word"] in ("agrees", "depends")
-        and "Tipos de retroalimentación" in saved["claim"]["quote"]
-    )
+    [finding] = saved["findings"]
+    assert finding["verdict"]["word"] in ("agrees", "depends")
+    assert "Tipos de retroalimentación" in finding["claim"]["quote"]
 
 
 def test_elman_vs_jordan_verdict_follows_the_numbers():

@@ -129,8 +129,7 @@ def run(cfg) -> dict:
         f"Elman, Jordan and both: adding problem T={e.length}",
         {"result": shown},
         {"baseline_mse": ADDING_BASELINE_MSE},
-        claim=CLAIM,
-        verdict=verdict(rows),
+        findings=[(CLAIM, verdict(rows))],
     )
     return {"result": rows, "curves": curves}
 

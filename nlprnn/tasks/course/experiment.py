@@ -10,7 +10,7 @@ import re
 import shutil
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -217,27 +217,26 @@ def write_results(
     title: str,
     tables: dict[str, list[dict]],
     extra: dict | None = None,
+    findings: list[tuple[Claim, Verdict]] = (),
     claim: Claim | None = None,
     verdict: Verdict | None = None,
 ) -> None:
-    """results.md (the lecture's claim and the verdict first, then one markdown table per entry of
-    ``tables``; printed too) and results.json (with the claim and verdict)."""
+    """results.md (each lecture claim tested, with its verdict, first; then one markdown table per
+    entry of ``tables``; printed too) and results.json (``findings``: each claim with its verdict)."""
+    if claim is not None:  # one claim: the same as findings=[(claim, verdict)]
+        findings = [(claim, verdict), *findings]
     parts = [f"# {title}", ""]
-    if claim is not None:
-        parts += [claim.markdown(), ""]
-    if verdict is not None:
-        parts += [verdict.markdown(), ""]
+    for claim, verdict in findings:
+        parts += [claim.markdown(), "", verdict.markdown(), ""]
     for name, rows in tables.items():
         parts += [f"## {name}", "", markdown_table(rows), ""]
     text = "\n".join(parts)
     print(text)
     write_text_atomic(out / "results.md", text)
-    said = {}
-    if claim is not None:
-        said["claim"] = {"quote": claim.quote, "english": claim.english, "source": claim.source}
-    if verdict is not None:
-        said["verdict"] = {"word": verdict.word, "because": verdict.because}
-    write_text_atomic(out / "results.json", json.dumps({**said, **tables, **(extra or {})}, indent=1))
+    said = [{"claim": asdict(claim), "verdict": asdict(verdict)} for claim, verdict in findings]
+    write_text_atomic(
+        out / "results.json", json.dumps({"findings": said, **tables, **(extra or {})}, indent=1)
+    )
 
 
 def train_and_score(

@@ -226,8 +226,7 @@ def run(cfg) -> dict:
         f"Keras SimpleRNN example: {e.task}, {cfg.trainer.max_epochs} epochs",
         {"summary": shown, "runs": rows},
         {"curves": curves},
-        claim=CLAIM,
-        verdict=verdict(table, cfg.trainer.max_epochs),
+        findings=[(CLAIM, verdict(table, cfg.trainer.max_epochs))],
     )
     return {"summary": table, "runs": rows, "curves": curves}
 
