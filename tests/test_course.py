@@ -127,16 +127,41 @@ def test_long_memory_fails_far_back_and_flags_by_threshold(run_recipe, tmp_path)
 
 
 def test_gradients_vanish_and_clipping_stops_the_explosion(run_recipe, tmp_path):
-    result, saved, _ = course(run_recipe, tmp_path, "gradients")
+    result, saved, out = course(run_recipe, tmp_path, "gradients")
     norms = result["norms"]
-    tanh = norms["rnn_tanh init"]
-    assert len(tanh) == 30 and tanh[0] < 1e-3 * tanh[-1]  # 29 tanh Jacobians later: vanished
-    assert all(a <= b * 1.0001 for a, b in zip(tanh[5:], tanh[6:]))  # shrinking back in time
-    free, clipped = result["exploding"]
-    assert free["diverged"] and free["steps trained"] < 80
-    assert not clipped["diverged"] and clipped["steps trained"] == 80
-    assert clipped["test_mse (best weights)"] < float("inf") and free["max grad norm"] > 1e3
-    assert saved["state_gradient_norms"]["lstm trained"]
+    for tanh in norms["rnn_tanh init"]:  # one list per seed
+        assert len(tanh) == 30 and tanh[0] < 1e-3 * tanh[-1]  # 29 tanh Jacobians later: vanished
+        assert all(a <= b * 1.0001 for a, b in zip(tanh[5:], tanh[6:]))  # shrinking back in time
+    assert norms["rnn_tanh init"][0] != norms["rnn_tanh init"][1]  # the seeds really differ
+    # a forget bias of 1 keeps more of the gradient at t=1 than torch's LSTM initialisation
+    ratio = {r["cell"]: r["log10 ratio at init"] for r in result["vanishing"] if r["seed"] == 1}
+    assert ratio["lstm_forget1"] > ratio["lstm"] > ratio["rnn_relu"]
+    for seed in (1, 2):
+        free, clipped = [r for r in result["exploding"] if r["seed"] == seed]
+        assert free["diverged"] and free["steps trained"] < 80
+        assert not clipped["diverged"] and clipped["steps trained"] == 80
+        assert clipped["test_mse (best weights)"] < float("inf") and free["max grad norm"] > 1e3
+    words = [f["verdict"]["word"] for f in saved["findings"]]
+    gone = all(r["log10 ratio at init"] < -6 for r in result["vanishing"])
+    assert not gone  # at T=30 the LSTM with forget bias 1 keeps 10^-3: the claim "depends" on the cell
+    assert words == ["depends", words[1], "agrees"]  # every unclipped seed exploded
+    assert "\\|dL/dh_1\\|" in (out / "results.md").read_text()  # escaped: the table renders
+
+
+def test_gated_cells_verdict_follows_the_numbers():
+    from nlprnn.tasks.course.gradients import vanishing_verdicts
+
+    def run(cell, trained, mse):
+        return {"cell": cell, "log10 ratio at init": -20.0, "log10 ratio trained": trained, "test_mse": mse}
+
+    elman_fails = [run("rnn_tanh", -30.0, 0.17), run("rnn_relu", -35.0, 0.17)]
+    gated_keep = [run("lstm", -0.5, 0.001), run("gru", -0.3, 0.002)]
+    (_, vanished), (_, gates) = vanishing_verdicts(elman_fails + gated_keep)
+    assert vanished.word == "agrees" and gates.word == "agrees"
+    _, (_, gates) = vanishing_verdicts(elman_fails + [run("lstm", -19.0, 0.17), run("gru", -0.3, 0.002)])
+    assert gates.word == "depends" and "lstm: 0/1" in gates.because
+    _, (_, gates) = vanishing_verdicts(elman_fails + [run("lstm", -19.0, 0.17)])
+    assert gates.word == "disagrees"
 
 
 @pytest.mark.parametrize("name", ["params", "keras_simple_rnn"])
