@@ -133,6 +133,28 @@ def test_long_memory_fails_far_back_and_flags_by_threshold(run_recipe, tmp_path)
     assert (out / "adding_mse_vs_length.png").exists()
 
 
+def test_long_memory_verdict_follows_the_numbers():
+    from types import SimpleNamespace
+
+    from nlprnn.tasks.course.long_memory import verdict
+
+    e = SimpleNamespace(cells=["rnn", "lstm", "gru"], num_symbols=8)
+
+    def rows(task, reach):  # reach: cell -> the longest T remembered in 3/3 seeds
+        return [
+            {"task": task, "T": t, "cell": c, "remembered": 3 * (t <= r), "seeds": 3}
+            for c, r in reach.items()
+            for t in (10, 30, 100)
+        ]
+
+    gated_further = {"Elman": 10, "LSTM": 30, "GRU": 100}
+    said = verdict(rows("adding", gated_further) + rows("first_symbol", gated_further), e)
+    assert said.word == "agrees" and "Elman T=10" in said.because
+    elman_ahead = {"Elman": 30, "LSTM": 0, "GRU": 10}
+    assert verdict(rows("adding", gated_further) + rows("first_symbol", elman_ahead), e).word == "depends"
+    assert verdict(rows("adding", elman_ahead) + rows("first_symbol", elman_ahead), e).word == "disagrees"
+
+
 def test_gradients_vanish_and_clipping_stops_the_explosion(run_recipe, tmp_path):
     result, saved, out = course(run_recipe, tmp_path, "gradients")
     norms = result["norms"]

@@ -1,5 +1,6 @@
-"""How far back can each cell remember? Elman, LSTM and GRU at the same parameter budget and the
-same number of updates, on two tasks whose answer lies ``length`` steps back:
+"""How far back can each cell remember? Elman, LSTM and GRU at the same parameter budget, each
+trained until its validation score stops improving (early stopping, up to a large number of
+updates), on two tasks whose answer lies ``length`` steps back:
 
 - the adding problem (regression): predicting the mean always has MSE 1/6 = 0.167;
 - first_symbol (classification): name the first of ``length`` random symbols; chance is 1/S.
@@ -7,7 +8,8 @@ same number of updates, on two tasks whose answer lies ``length`` steps back:
 A cell "remembers" at a length when its test MSE is below half the baseline, or its accuracy is
 above halfway between chance and 1; the table counts, for each cell and length, in how many of
 the seeds it remembered (each seed: its own initial weights and batch order, the same data).
-The lecture's claim: the Elman net stops remembering first.
+The lectures' claim: the Elman net stops remembering first; the LSTM is built to hold long
+dependencies.
 The LSTM runs twice: with torch's initialisation (forget gates start near 0.5, so the cell state
 halves every step until training opens them) and with the forget-gate bias at 1 (Jozefowicz et
 al. 2015), which starts it remembering.
@@ -15,13 +17,14 @@ al. 2015), which starts it remembering.
 
 from __future__ import annotations
 
-import statistics
-
 from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem, first_symbol
 from nlprnn.models.many_to_one import SequenceToOne
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (
+    Claim,
+    Verdict,
     hidden_for_budget,
+    mean_sd,
     parameter_count,
     start,
     synthetic_splits,
@@ -34,6 +37,16 @@ from nlprnn.tasks.recipe import seed_everything
 NAMES = {"rnn": "Elman", "lstm": "LSTM", "lstm_forget1": "LSTM, forget bias 1", "gru": "GRU"}
 # cell name -> SequenceToOne's cell and LSTM forget-gate bias (torch's default init, or 1.0)
 CELLS = {"rnn": ("rnn", None), "lstm": ("lstm", None), "lstm_forget1": ("lstm", 1.0), "gru": ("gru", None)}
+
+CLAIM = Claim(
+    quote="En teoría, los RNN son absolutamente capaces de manejar tales «dependencias a largo plazo». "
+    "Sin embargo, en la práctica esta aproximación no funciona. [...] Los LSTM están diseñados "
+    "explícitamente para evitar el problema de dependencia a largo plazo.",
+    english="in theory RNNs can handle long-term dependencies, in practice they do not; LSTMs are designed "
+    "explicitly to avoid the long-term dependency problem",
+    source="2-lstm-uai.md, «El problema de la dependencia a largo plazo» and «Redes Long Short Term Memory "
+    "(LSTM)»",
+)
 
 
 def make_model(name: str, inputs: int, hidden: int, outputs: int, loss: str = "mse") -> SequenceToOne:
@@ -73,8 +86,9 @@ def run(cfg) -> dict:
                     seed_everything(seed)
                     model = make_model(cell, inputs, hidden, outputs, loss).to(device)
                     name = f"{task} T={length} {NAMES[cell]} H={hidden} seed {seed}"
-                    row, _ = train_and_score(cfg, name, model, data, loss, out, seed=seed)
+                    row, curve = train_and_score(cfg, name, model, data, loss, out, seed=seed)
                     row = {"task": task, "T": length, "cell": NAMES[cell], "H": hidden, "seed": seed, **row}
+                    row["updates"] = curve[-1]["step"] if curve else 0
                     row["remembers"] = remembers(loss, row, e.num_symbols)
                     rows.append(row)
     summary = summarize(rows, e)
@@ -88,15 +102,29 @@ def run(cfg) -> dict:
             "each run": [{k: v for k, v in r.items() if k in COLUMNS} for r in rows],
         },
         {"rows": rows},
+        findings=[(CLAIM, verdict(summary, e))],
     )
     return {"summary": summary, "rows": rows}
 
 
-COLUMNS = ("task", "T", "cell", "H", "seed", "parameters", "test_loss", "test_acc", "seconds", "remembers")
+COLUMNS = (
+    "task",
+    "T",
+    "cell",
+    "H",
+    "seed",
+    "parameters",
+    "test_loss",
+    "test_acc",
+    "updates",
+    "seconds",
+    "remembers",
+)
 
 
 def summarize(rows: list[dict], e) -> list[dict]:
-    """One row per (task, T, cell): the mean test metric over the seeds and how many remembered."""
+    """One row per (task, T, cell): the test metric over the seeds (mean ± sd) and how many
+    remembered, and the updates early stopping let each seed train."""
     summary = []
     for task in tasks(e):
         for length in e.lengths:
@@ -104,20 +132,45 @@ def summarize(rows: list[dict], e) -> list[dict]:
                 runs = [r for r in rows if (r["task"], r["T"], r["cell"]) == (task, length, NAMES[cell])]
                 metric = "test_loss" if task == "adding" else "test_acc"
                 values = [r[metric] for r in runs]
+                mean, sd = mean_sd(values)
                 summary.append(
                     {
                         "task": task,
                         "T": length,
                         "cell": NAMES[cell],
                         "parameters": runs[0]["parameters"],
-                        metric: statistics.mean(values),
+                        metric: mean,
+                        "sd": sd,
                         "each seed": " / ".join(f"{v:.4f}" for v in values),
                         "remembered": sum(r["remembers"] for r in runs),
                         "seeds": len(runs),
+                        "updates (each seed)": " / ".join(str(r["updates"]) for r in runs),
                         "seconds (all seeds)": sum(r["seconds"] for r in runs),
                     }
                 )
     return summary
+
+
+def longest_remembered(summary: list[dict], task: str, cell: str) -> int:
+    """The longest T at which most seeds remembered (0: none)."""
+    held = [
+        s["T"] for s in summary if (s["task"], s["cell"]) == (task, cell) and 2 * s["remembered"] > s["seeds"]
+    ]
+    return max(held, default=0)
+
+
+def verdict(summary: list[dict], e) -> Verdict:
+    """Agrees when, on every task, each gated cell remembers (in most seeds) further back than
+    the Elman net; depends when that holds on some tasks or for some gated cells only."""
+    cells = [NAMES[c] for c in e.cells]
+    gated = [c for c in cells if c != "Elman"]
+    per_task, held_up = [], 0
+    for task in tasks(e):
+        reach = {c: longest_remembered(summary, task, c) for c in cells}
+        held_up += all(reach[c] > reach.get("Elman", 0) for c in gated)
+        per_task.append(f"{task}: " + ", ".join(f"{c} T={reach[c] or 'none'}" for c in cells))
+    word = "agrees" if held_up == len(per_task) else ("depends" if held_up else "disagrees")
+    return Verdict(word, "longest T remembered by most seeds: " + "; ".join(per_task) + ".")
 
 
 def remembered_table(summary: list[dict], e) -> list[dict]:
@@ -135,15 +188,13 @@ def remembered_table(summary: list[dict], e) -> list[dict]:
 
 def plot(summary: list[dict], e, out) -> None:
     def series(task: str, metric: str) -> dict:
+        picked = {c: [s for s in summary if s["task"] == task and s["cell"] == NAMES[c]] for c in e.cells}
         return {
-            NAMES[c]: (
-                [s["T"] for s in summary if s["task"] == task and s["cell"] == NAMES[c]],
-                [s[metric] for s in summary if s["task"] == task and s["cell"] == NAMES[c]],
-            )
-            for c in e.cells
+            NAMES[c]: ([s["T"] for s in ss], [s[metric] for s in ss], [s["sd"] for s in ss])
+            for c, ss in picked.items()
         }
 
-    seeds = f"mean of {len(e.seeds)} seeds"
+    seeds = f"mean ± sd over {len(e.seeds)} seeds, each trained until validation stops improving"
     line_plot(
         series("adding", "test_loss"),
         out / "adding_mse_vs_length.png",
