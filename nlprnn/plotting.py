@@ -35,11 +35,13 @@ def line_plot(
     logy: bool = False,
     hline: tuple[float, str] | None = None,
     dashed: tuple[str, ...] = (),
+    annotate: list[tuple[float, float, str]] = (),
 ) -> Path:
     """One line per {label: (xs, ys)} or {label: (xs, ys, sds)}: a band of ± sd around the line
     (the spread over seeds). Labels in ``dashed`` are drawn dashed in the colour of the line
     before them (a training curve beside its validation curve); ``hline`` (value, label) draws a
-    dashed grey reference line. Long titles wrap instead of being cut off."""
+    dashed grey reference line; ``annotate`` labels points (x, y, text), e.g. the peaks of a curve.
+    Long titles wrap instead of being cut off."""
     import textwrap
 
     import matplotlib
@@ -59,6 +61,8 @@ def line_plot(
             ax.fill_between(xs, low, high, color=colour, alpha=0.18, linewidth=0)
     if hline is not None:
         ax.axhline(hline[0], color="grey", linestyle="--", label=hline[1])
+    for x, y, text in annotate:
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=7)
     ax.set(xlabel=xlabel, ylabel=ylabel)
     if title:
         ax.set_title(textwrap.fill(title, 70), fontsize=10)

@@ -279,6 +279,41 @@ def test_generation_same_checkpoint_same_seed(run_recipe, tmp_path):
     )
     assert again["samples"] == result["samples"] and again["passage_losses"] == pytest.approx(losses)
     assert "```" in (out / "results.md").read_text() and saved["checkpoint step"] > 0
+    places = {r["characters"]: r for r in saved["loss by place in a word, held-out passage"]}
+    assert sum(r["count"] for r in places.values()) == len(losses)
+    assert {"first letter of a word", "later letter of a word"} <= set(places)
+    assert [f["claim"]["source"][:2] for f in saved["findings"]] == ["1-", "3-"]
+
+
+def test_generation_places_and_verdicts():
+    from nlprnn.tasks.course.generation import cost_by_kind, kind, verdicts
+
+    passage = "To be, or"
+    assert [kind(passage, i) for i in (0, 1, 2, 3, 5)] == [
+        "first letter of a word",
+        "later letter of a word",
+        "space or punctuation",
+        "first letter of a word",
+        "space or punctuation",
+    ]
+    by = {r["characters"]: r for r in cost_by_kind(passage, [1.0, 0.5, 3.0, 0.2, 0.1, 0.1, 2.0, 0.3])}
+    assert by["first letter of a word"]["mean nats"] == pytest.approx((3.0 + 2.0) / 2)  # "b", "o"
+
+    def row(t, real, distinct):
+        return {
+            "sampling": f"temperature {t}",
+            "top_p": None,
+            "words": 80,
+            "real words %": real,
+            "distinct words %": distinct,
+        }
+
+    rows = [row(0.2, 100, 40), row(0.8, 90, 80), row(1.2, 50, 90)]
+    (_, writes), (_, trades) = verdicts(rows, [0.2, 0.8, 1.2])
+    assert writes.word == "agrees" and trades.word == "agrees"
+    rows[1]["distinct words %"] = 95  # more varied at 0.8 than at 1.2: not monotonic
+    assert verdicts(rows, [0.2, 0.8, 1.2])[1][1].word == "depends"
+    assert verdicts([row(0.2, 60, 40)], [0.2])[0][1].word == "disagrees"
 
 
 def test_depth_trains_each_variant_as_its_recipe(run_recipe, tmp_path, capsys):

@@ -2,8 +2,8 @@
 temperatures and with top-p, side by side, and the per-character loss of a held-out passage.
 
 Low temperatures pick the likeliest characters: real words, but loops; high ones invent words.
-The passage shows where the model is unsure: word beginnings and names cost the most, the rest
-of a word once begun costs little.
+The passage shows where the model is unsure: each character's loss, averaged by its place in a
+word (the first letter, the rest of the word, spaces and punctuation).
 """
 
 from __future__ import annotations
@@ -17,10 +17,24 @@ from omegaconf import OmegaConf
 from nlprnn.inference.generator import Generator
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.char_lm import CharLM
-from nlprnn.tasks.course.experiment import fit, start, write_results
+from nlprnn.tasks.course.experiment import Claim, Verdict, fit, start, write_results
 from nlprnn.tasks.recipe import load_splits
 
 WORD = re.compile(r"[A-Za-z']+")
+REAL = 80.0  # % real words that count as "generates text"
+
+ONE_TO_MANY = Claim(
+    quote="Arquitectura one-to-many: Generación de secuencias a partir de una única entrada. "
+    "Aplicaciones: generación de texto, ...",
+    english="one-to-many: generating a sequence from a single input, e.g. text",
+    source="1-redes-recurrentes-etsisi.md, «Arquitectura one-to-many»",
+)
+TEMPERATURE = Claim(
+    quote="Ejemplo: modelo de lenguaje a nivel símbolo (Imagen tomada de Karpathy 2015)",
+    english="the lecture's symbol-level language model is Karpathy's char-rnn, whose sampling temperature "
+    "trades likely, repetitive text (low) for varied text with more invented words (high)",
+    source="3-redes-recurrentes-unam.md, «Ejemplo: modelo de lenguaje a nivel símbolo», after Karpathy 2015",
+)
 
 
 def trained_generator(cfg, splits: dict, out, device) -> Generator:
@@ -50,6 +64,47 @@ def sample_stats(text: str, known_words: set[str]) -> dict:
         "real words %": 100 * sum(w.lower() in known_words for w in words) / max(1, len(words)),
         "distinct words %": 100 * len({w.lower() for w in words}) / max(1, len(words)),
     }
+
+
+def verdicts(rows: list[dict], temperatures: list[float]) -> list[tuple[Claim, Verdict]]:
+    by_t = [r for r in rows if r["top_p"] is None]
+    best = max(by_t, key=lambda r: r["real words %"])
+    real = [r["real words %"] for r in by_t]
+    distinct = [r["distinct words %"] for r in by_t]
+    generates = Verdict(
+        "agrees" if best["real words %"] >= REAL else "disagrees",
+        f"from the prompt alone the model writes {best['words']} words, {best['real words %']:.0f}% of them "
+        f"words of the training text, at {best['sampling']}.",
+    )
+    trade = all(a >= b for a, b in zip(real, real[1:])) and all(
+        a <= b for a, b in zip(distinct, distinct[1:])
+    )
+    said = ", ".join(f"{t}: {r:.0f}% / {d:.0f}%" for t, r, d in zip(temperatures, real, distinct))
+    trades = Verdict(
+        "agrees" if trade else "depends",
+        f"real / distinct words at temperature {said}"
+        + ("" if trade else " (not monotonic: one seed's sample at each setting)")
+        + ".",
+    )
+    return [(ONE_TO_MANY, generates), (TEMPERATURE, trades)]
+
+
+def kind(passage: str, i: int) -> str:
+    """Where character i of the passage stands: a word's first letter, a later letter, or other."""
+    if not passage[i].isalpha():
+        return "space or punctuation"
+    return "later letter of a word" if i and passage[i - 1].isalpha() else "first letter of a word"
+
+
+def cost_by_kind(passage: str, losses: list[float]) -> list[dict]:
+    """Mean loss of the passage's characters by their place in a word (character i+1 has loss i)."""
+    groups: dict[str, list[float]] = {}
+    for i, loss in enumerate(losses):
+        groups.setdefault(kind(passage, i + 1), []).append(loss)
+    return [
+        {"characters": k, "count": len(v), "mean nats": sum(v) / len(v)}
+        for k, v in sorted(groups.items(), key=lambda kv: -sum(kv[1]) / len(kv[1]))
+    ]
 
 
 @torch.inference_mode()
@@ -84,13 +139,18 @@ def run(cfg) -> dict:
         )
         text = generator(e.prompt).text
         label = f"temperature {s['temperature']}" + (f", top-p {s['top_p']}" if s["top_p"] else "")
-        rows.append({"sampling": label, **sample_stats(text[len(e.prompt) :], known)})
+        rows.append({"sampling": label, "top_p": s["top_p"], **sample_stats(text[len(e.prompt) :], known)})
         samples.append((label, text))
     passage = splits["test"][: e.passage_chars]
     losses = per_char_loss(generator, passage)
     hardest = sorted(range(len(losses)), key=lambda i: -losses[i])[:10]
     hard_rows = [
-        {"char": repr(passage[i + 1]), "context": repr(passage[max(0, i - 15) : i + 2]), "nats": losses[i]}
+        {
+            "char": repr(passage[i + 1]),
+            "where": kind(passage, i + 1),
+            "context": repr(passage[max(0, i - 15) : i + 2]),
+            "nats": losses[i],
+        }
         for i in hardest
     ]
     mean = sum(losses) / len(losses)
@@ -100,12 +160,17 @@ def run(cfg) -> dict:
         "character of the held-out passage",
         "nats",
         hline=(mean, f"mean {mean:.2f}"),
-        title="loss of each character given the ones before it",
+        title="loss of each character given the ones before it (the 10 costliest labelled)",
+        annotate=[(i + 1, losses[i], repr(passage[i + 1]).strip("'")) for i in hardest],
     )
     write_results(
         out,
         "Sampling a char LM: temperature and top-p, same checkpoint and seed",
-        {"samples": rows, "hardest characters of the held-out passage": hard_rows},
+        {
+            "samples": [{k: v for k, v in r.items() if k != "top_p"} for r in rows],
+            "loss by place in a word, held-out passage": cost_by_kind(passage, losses),
+            "hardest characters of the held-out passage": hard_rows,
+        },
         {
             "samples_text": dict(samples),
             "passage": passage,
@@ -113,6 +178,7 @@ def run(cfg) -> dict:
             "passage nats/char": mean,
             "checkpoint step": generator.step,
         },
+        findings=verdicts(rows, list(e.temperatures)),
     )
     with open(out / "results.md", "a") as md:  # the samples themselves, side by side
         md.write(f"\npassage: {mean:.3f} nats/char over {len(losses)} characters\n")

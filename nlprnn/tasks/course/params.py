@@ -11,9 +11,15 @@ from __future__ import annotations
 
 from nlprnn.models.many_to_one import SequenceToOne, WindowMLP
 from nlprnn.plotting import line_plot
-from nlprnn.tasks.course.experiment import parameter_count, start, write_results
+from nlprnn.tasks.course.experiment import Claim, Verdict, parameter_count, start, write_results
 
 CELLS = {"Elman (rnn)": "rnn", "Jordan": "jordan", "GRU": "gru", "LSTM": "lstm"}
+CLAIM = Claim(
+    quote="En un MLP: I → H: T × D × M = 9600, H → O: M × k = 48, Total: 9648 parámetros a ajustar. "
+    "En una RNN: I → H: (D + M) × M = 736, H → O: M × k = 48, Total: 784 parámetros a ajustar",
+    english="with T=20, D=30, M=16, k=3 an MLP over the window has 9,648 weights, an RNN 784",
+    source="1-redes-recurrentes-etsisi.md, «Además, echando cuentas ...»",
+)
 
 
 def models(window: int, features: int, hidden: int, outputs: int) -> dict:
@@ -63,10 +69,20 @@ def run(cfg) -> dict:
         logx=True,
         logy=True,
     )
+    exact = all(r["weights (no biases)"] == r["lecture's formula"] for r in rows)
+    mlp, elman = rows[0]["weights (no biases)"], rows[1]["weights (no biases)"]
+    said = Verdict(
+        "agrees" if exact else "disagrees",
+        f"counted from the modules: {mlp:,} (MLP over the window) vs {elman:,} (Elman) weights without biases"
+        + (", every model equal to the lecture's formula" if exact else ", not the lecture's formula")
+        + f"; from T={e.windows[0]} to T={e.windows[-1]} the MLP grows from {growth[rows[0]['model']][0]:,} "
+        f"to {growth[rows[0]['model']][-1]:,} parameters, the recurrent nets not at all.",
+    )
     write_results(
         out,
         f"Parameters at T={T}, D={D}, M={M}, k={k}",
         {"counts": rows, "growth with T (with biases)": growth_rows},
+        findings=[(CLAIM, said)],
     )
     return {"counts": rows, "growth": growth_rows}
 
