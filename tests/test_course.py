@@ -243,6 +243,9 @@ def test_truncated_bptt_same_characters_for_every_window(run_recipe, tmp_path):
     result, _, out = course(run_recipe, tmp_path, "truncated_bptt")
     rows = {r["run"]: r for r in result["rows"]}
     assert set(rows) == {"stateful bptt=10", "stateful bptt=40", "stateless bptt=40"}
+    [finding] = json.loads((out / "results.json").read_text())["findings"]
+    gain = rows["stateless bptt=40"]["best val nats/char"] - rows["stateful bptt=40"]["best val nats/char"]
+    assert finding["verdict"]["word"] == ("agrees" if gain > 0 else "disagrees")
     for name, r in rows.items():
         bptt = int(name.rsplit("=", 1)[1])
         assert r["updates"] == 24000 // (8 * bptt) and abs(r["chars read"] - 24000) < 2 * 8 * bptt

@@ -18,8 +18,34 @@ from omegaconf import OmegaConf
 
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.char_lm import CharLM
-from nlprnn.tasks.course.experiment import fit, start, write_results
+from nlprnn.tasks.course.experiment import Claim, Verdict, fit, start, write_results
 from nlprnn.tasks.recipe import load_splits
+
+CLAIM = Claim(
+    quote="normalmente se fija una ventana temporal de pasos de tiempo y no se propaga el error más "
+    "(retropropagación truncada en el tiempo). El estado de la red sí se puede pasar de forma continua de "
+    "un batch al siguiente y, por tanto, la red lleva la cuenta de lo que ha ocurrido hace mucho.",
+    english="the error is propagated back through a fixed window only (truncated BPTT), but the state can "
+    "be passed on from one batch to the next, so the network keeps track of what happened long ago",
+    source="5-redes-recurrentes-ii.md, «Retropropagación a lo largo del tiempo»",
+)
+
+
+def verdict(rows: list[dict], e) -> Verdict:
+    """Stateful against stateless at the same window and updates, on validation nats/char."""
+    by = {r["run"]: r for r in rows}
+    carried = by.get(f"stateful bptt={e.stateless_bptt}")
+    blank = by[f"stateless bptt={e.stateless_bptt}"]
+    if carried is None:
+        return Verdict("depends", f"no stateful run with bptt={e.stateless_bptt} to compare with")
+    val, test = "best val nats/char", "test nats/char"
+    gain = blank[val] - carried[val]
+    said = (
+        f"at bptt={e.stateless_bptt} and {carried['updates']:,} updates, carrying the state gives "
+        f"{carried[val]:.3f} val nats/char against {blank[val]:.3f} from a blank state ({gain:+.3f}; "
+        f"test {carried[test]:.3f} vs {blank[test]:.3f}; one seed)."
+    )
+    return Verdict("agrees" if gain > 0 else "disagrees", said)
 
 
 def variants(e) -> dict[str, dict]:
@@ -77,7 +103,12 @@ def run(cfg) -> dict:
         "validation nats/char",
         title=f"char LM {cfg.model.num_layers} x {cfg.model.hidden_size} {cfg.model.cell}, {cfg.data.name}",
     )
-    write_results(out, "Truncated BPTT: stateful vs stateless, and the window length", {"result": rows})
+    write_results(
+        out,
+        "Truncated BPTT: stateful vs stateless, and the window length",
+        {"result": rows},
+        findings=[(CLAIM, verdict(rows, cfg.experiment))],
+    )
     return {"rows": rows, "curves": curves}
 
 
