@@ -319,25 +319,6 @@ def test_generation_places_and_verdicts():
     assert verdicts([row(0.2, 60, 40)], [0.2])[0][1].word == "disagrees"
 
 
-def test_depth_trains_each_variant_as_its_recipe(run_recipe, tmp_path, capsys):
-    result, _, out = course(run_recipe, tmp_path, "depth")
-    printed = capsys.readouterr().out  # the next steps name the variant's own recipe
-    assert (
-        "python -m nlprnn recipe=char_lm mode=evaluate" in printed
-        and "recipe=course/depth mode" not in printed
-    )
-    rows = {r["variant"]: r for r in result["rows"]}
-    assert rows["1 layer"]["parameters"] < rows["2 layers"]["parameters"] < rows["3 layers"]["parameters"]
-    assert rows["left to right"]["parameters"] < rows["bidirectional"]["parameters"]
-    saved = (out / "char_lm" / "3_layers" / "config.yaml").read_text()
-    assert "num_layers: 3" in saved and "seed: 1234" in saved
-    assert all(r["seconds / epoch"] > 0 for r in rows.values())
-    assert (out / "ner_val_curves.png").exists()
-    md = (out / "results.md").read_text()  # one table per recipe, each with its own metric only
-    assert "## char_lm" in md and "## ner" in md
-    assert "val loss" in md.split("## ner")[0] and "val f1" not in md.split("## ner")[0]
-
-
 @pytest.mark.parametrize("name", ["depth", "pooling", "cells"])
 def test_every_comparison_variant_composes(name, data_dir):
     """Every variant's overrides are real keys of its recipe (a typo would fail after an hour)."""
@@ -354,3 +335,39 @@ def test_every_comparison_variant_composes(name, data_dir):
                 key, value = override.split("=", 1)
                 if not key.startswith("data"):
                     assert str(OmegaConf.select(variant, key)).lower() == value.lower()
+
+
+def test_keras_stack_compares_the_lectures_model_at_equal_parameters(run_recipe, tmp_path):
+    result, saved, out = course(run_recipe, tmp_path, "keras_stack")
+    rows = {r["widths"]: r for r in result["rows"]}
+    vocab, emb = 200, 8  # the tiny config: Embedding(200, 8) -> SimpleRNN(16) -> SimpleRNN(8) -> Dense(2)
+    torch_count = vocab * emb + (emb * 16 + 16 * 16 + 2 * 16) + (16 * 8 + 8 * 8 + 2 * 8) + (8 * 2 + 2)
+    assert rows["16 -> 8"]["parameters"] == torch_count
+    budget = rows["16 -> 8"]["parameters"]
+    equal = [r for w, r in rows.items() if w != "16" and w != "16 -> 8"]
+    assert len(equal) == 2 and all(abs(r["parameters"] - budget) < 0.05 * budget for r in equal)
+    assert len(result["runs"]) == 4 * 2  # every model from both seeds
+    assert result["summary"].splitlines()[-1].split()[-1] == str(torch_count)  # summary()'s total
+    assert "## summary() of the lecture's model" in (out / "results.md").read_text()
+    assert saved["findings"][0]["claim"]["source"].startswith("1-redes-recurrentes-etsisi.md")
+    assert (out / "val_accuracy.png").exists()
+
+
+def test_keras_stack_verdict_follows_the_numbers():
+    from nlprnn.tasks.course.keras_stack import verdict
+
+    def row(name, mean, sd):
+        return {"model": name, "val mean": mean, "val sd": sd, "val acc": f"{mean}", "test acc": "x"}
+
+    single = "one layer of 300 (the stack's parameters)"
+    assert (
+        verdict([row("the lecture's stack 256 -> 128", 0.80, 0.01), row(single, 0.75, 0.01)]).word == "agrees"
+    )
+    assert (
+        verdict([row("the lecture's stack 256 -> 128", 0.70, 0.01), row(single, 0.75, 0.01)]).word
+        == "disagrees"
+    )
+    assert (
+        verdict([row("the lecture's stack 256 -> 128", 0.75, 0.02), row(single, 0.74, 0.02)]).word
+        == "depends"
+    )
