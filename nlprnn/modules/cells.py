@@ -175,8 +175,7 @@ class JordanCell(nn.Module):
 
     Parameters: weight_ih (H, I), weight_yh (H, O), bias_h (H,), weight_hy (O, H), bias_y (O,),
     and weight_hh (H, H) with state feedback.
-    forward(x (B, I), y_prev (B, O) or None = zeros, h_prev (B, H) or None = zeros)
-        -> (y_t (B, O), h_t (B, H))
+    forward(x (B, I), y_prev (B, O) or None, h_prev (B, H) or None; zeros) -> (y_t (B, O), h_t (B, H))
     """
 
     def __init__(
