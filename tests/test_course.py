@@ -187,6 +187,8 @@ def test_gated_cells_verdict_follows_the_numbers():
     gated_keep = [run("lstm", -0.5, 0.001), run("gru", -0.3, 0.002)]
     (_, vanished), (_, gates) = vanishing_verdicts(elman_fails + gated_keep)
     assert vanished.word == "agrees" and gates.word == "agrees"
+    one_elman = [run("rnn_tanh", -30.0, 0.17), run("rnn_relu", -1.0, 0.003)]  # one Elman run finds the path
+    assert vanishing_verdicts(one_elman + gated_keep)[1][1].word == "agrees"
     _, (_, gates) = vanishing_verdicts(elman_fails + [run("lstm", -19.0, 0.17), run("gru", -0.3, 0.002)])
     assert gates.word == "depends" and "lstm: 0/1" in gates.because
     _, (_, gates) = vanishing_verdicts(elman_fails + [run("lstm", -19.0, 0.17)])

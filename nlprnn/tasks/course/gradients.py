@@ -185,9 +185,12 @@ def vanishing_verdicts(rows: list[dict]) -> list[tuple[Claim, Verdict]]:
     per_cell = "; ".join(
         f"{c}: {kept((c,))[0]}/{kept((c,))[1]}" for c in dict.fromkeys(r["cell"] for r in rows)
     )
-    if gated == gated_n and elman == 0:
+    # the claim is about the gated cells: they agree when every gated run keeps the gradient (an
+    # Elman seed that also finds the path does not contradict it, as long as Elman does so less often)
+    gated_share, elman_share = gated / max(gated_n, 1), elman / max(elman_n, 1)
+    if gated == gated_n and elman_share < 1:
         word = "agrees"
-    elif gated > elman * gated_n / max(elman_n, 1):
+    elif gated_share > elman_share:
         word = "depends"
     else:
         word = "disagrees"
