@@ -313,11 +313,13 @@ def test_generation_places_and_verdicts():
             "distinct words %": distinct,
         }
 
-    rows = [row(0.2, 100, 40), row(0.8, 90, 80), row(1.2, 50, 90)]
-    (_, writes), (_, trades) = verdicts(rows, [0.2, 0.8, 1.2])
+    rows = [row(0.2, 100, 40), row(0.5, 95, 60), row(0.8, 90, 80), row(1.2, 50, 90)]
+    (_, writes), (_, trades) = verdicts(rows, [0.2, 0.5, 0.8, 1.2])
     assert writes.word == "agrees" and trades.word == "agrees"
-    rows[1]["distinct words %"] = 95  # more varied at 0.8 than at 1.2: not monotonic
-    assert verdicts(rows, [0.2, 0.8, 1.2])[1][1].word == "depends"
+    rows[0]["real words %"] = 94  # one neighbouring swap leaves a rank correlation of -0.8: a trend
+    assert verdicts(rows, [0.2, 0.5, 0.8, 1.2])[1][1].word == "agrees"
+    rows[1]["distinct words %"] = 95  # distinct words at 0.5 above those at 0.8 and 1.2: no trend (0.4)
+    assert verdicts(rows, [0.2, 0.5, 0.8, 1.2])[1][1].word == "depends"
     assert verdicts([row(0.2, 60, 40)], [0.2])[0][1].word == "disagrees"
 
 
