@@ -141,3 +141,11 @@ def split_windows(
     perm = torch.randperm(len(target_times), generator=torch.Generator().manual_seed(seed))
     a, b = len(train), len(train) + len(val)
     return {"train": perm[:a].sort().values, "val": perm[a:b].sort().values, "test": perm[b:].sort().values}
+
+
+def stride_windows(indices: torch.Tensor, stride: int) -> torch.Tensor:
+    """Every ``stride``-th of the example indices, from the first: the window slid ``stride`` steps
+    at a time (1: every window; the window's length: windows that do not overlap)."""
+    if stride < 1:
+        raise UserError(f"stride={stride} must be at least 1")
+    return indices[::stride]

@@ -102,3 +102,37 @@ class WindowMLP(nn.Module):
 
 def _output(loss: str, prediction: torch.Tensor, targets: torch.Tensor | None) -> ModelOutput:
     return ModelOutput(None if targets is None else objective(loss, prediction, targets), prediction)
+
+
+class WindowCNN(nn.Module):
+    """A 1D convolutional net over the window (B, T, I): ``layers`` convolutions of ``kernel_size``
+    adjacent steps (``channels`` filters each, ReLU, no padding), the resulting feature map
+    flattened into ``Linear(channels * (T - layers * (kernel_size - 1)), O)``. The filters are
+    shared along time like an RNN's weights, but the window's length stays fixed, as in an MLP."""
+
+    def __init__(
+        self,
+        window: int,
+        input_size: int,
+        channels: int,
+        output_size: int,
+        kernel_size: int = 3,
+        layers: int = 2,
+        loss: str = "mse",
+    ) -> None:
+        super().__init__()
+        length = window - layers * (kernel_size - 1)  # what is left of the window after the convolutions
+        if layers < 1 or kernel_size < 1 or length < 1:
+            raise ValueError(
+                f"{layers} convolutions of {kernel_size} steps need a window of at least "
+                f"{layers * (kernel_size - 1) + 1} steps (and layers, kernel_size >= 1); got {window}"
+            )
+        self.loss = loss
+        convs = []
+        for i in range(layers):
+            convs += [nn.Conv1d(input_size if i == 0 else channels, channels, kernel_size), nn.ReLU()]
+        self.net = nn.Sequential(*convs, nn.Flatten(), nn.Linear(channels * length, output_size))
+
+    def forward(self, x: torch.Tensor, *, targets: torch.Tensor | None = None) -> ModelOutput:
+        """x (B, T, I) -> ModelOutput as ``SequenceToOne.forward`` (Conv1d wants (B, I, T))."""
+        return _output(self.loss, self.net(x.transpose(1, 2)), targets)
