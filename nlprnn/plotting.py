@@ -62,7 +62,9 @@ def line_plot(
     if hline is not None:
         ax.axhline(hline[0], color="grey", linestyle="--", label=hline[1])
     for x, y, text in annotate:
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=7)
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=8)
+    if annotate:
+        ax.margins(y=0.12)  # room above the highest label
     ax.set(xlabel=xlabel, ylabel=ylabel)
     if title:
         ax.set_title(textwrap.fill(title, 70), fontsize=10)

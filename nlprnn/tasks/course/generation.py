@@ -23,6 +23,7 @@ from nlprnn.tasks.recipe import load_splits
 
 WORD = re.compile(r"[A-Za-z']+")
 REAL = 80.0  # % real words that count as "generates text"
+VISIBLE = {" ": "␣", "\n": "⏎"}  # how a plot labels characters that would not show
 
 ONE_TO_MANY = Claim(
     quote="Arquitectura one-to-many: Generación de secuencias a partir de una única entrada. "
@@ -188,7 +189,7 @@ def run(cfg) -> dict:
         "nats",
         hline=(mean, f"mean {mean:.2f}"),
         title="loss of each character given the ones before it (the 10 costliest labelled)",
-        annotate=[(i + 1, losses[i], repr(passage[i + 1]).strip("'")) for i in hardest],
+        annotate=[(i + 1, losses[i], VISIBLE.get(passage[i + 1], passage[i + 1])) for i in hardest],
     )
     write_results(
         out,
