@@ -38,10 +38,10 @@ def line_plot(
     annotate: list[tuple[float, float, str]] = (),
 ) -> Path:
     """One line per {label: (xs, ys)} or {label: (xs, ys, sds)}: a band of ± sd around the line
-    (the spread over seeds). Labels in ``dashed`` are drawn dashed in the colour of the line
-    before them (a training curve beside its validation curve); ``hline`` (value, label) draws a
-    dashed grey reference line; ``annotate`` labels points (x, y, text), e.g. the peaks of a curve.
-    Long titles wrap instead of being cut off."""
+    (the spread over seeds; on a log axis y ×/÷ (1 + sd/y), which stays positive). Labels in
+    ``dashed`` are drawn dashed in the colour of the line before them (a training curve beside its
+    validation curve); ``hline`` (value, label) draws a dashed grey reference line; ``annotate``
+    labels points (x, y, text), e.g. the peaks of a curve. Long titles wrap instead of being cut off."""
     import textwrap
 
     import matplotlib
@@ -56,8 +56,12 @@ def line_plot(
         (line,) = ax.plot(xs, ys, marker="o" if len(xs) <= 12 else None, markersize=4, label=label, **style)
         colour = line.get_color()
         if sds and sds[0] is not None:
-            low = [y - s for y, s in zip(ys, sds[0])]
-            high = [y + s for y, s in zip(ys, sds[0])]
+            if logy:  # a band that stays positive: y times / divided by (1 + sd / y)
+                factor = [1 + s / y if y > 0 else 1.0 for y, s in zip(ys, sds[0])]
+                low, high = [y / f for y, f in zip(ys, factor)], [y * f for y, f in zip(ys, factor)]
+            else:
+                low = [y - s for y, s in zip(ys, sds[0])]
+                high = [y + s for y, s in zip(ys, sds[0])]
             ax.fill_between(xs, low, high, color=colour, alpha=0.18, linewidth=0)
     if hline is not None:
         ax.axhline(hline[0], color="grey", linestyle="--", label=hline[1])
