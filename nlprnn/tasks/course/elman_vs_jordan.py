@@ -18,6 +18,7 @@ from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (
     Claim,
     Verdict,
+    band_over_seeds,
     hidden_for_budget,
     mean_sd,
     parameter_count,
@@ -88,13 +89,7 @@ def models(e) -> dict:
 
 def mean_curve(curves: list[list[dict]]) -> tuple[list, list, list]:
     """Validation MSE per epoch, mean ± sd over the seeds still training at that epoch."""
-    by_epoch: dict[float, list[float]] = {}
-    for curve in curves:
-        for r in curve:
-            by_epoch.setdefault(round(r["epoch"], 3), []).append(r["val_loss"])
-    epochs = sorted(by_epoch)
-    stats = [mean_sd(by_epoch[x]) for x in epochs]
-    return epochs, [m for m, _ in stats], [s for _, s in stats]
+    return band_over_seeds((round(r["epoch"], 3), r["val_loss"]) for curve in curves for r in curve)
 
 
 def run(cfg) -> dict:

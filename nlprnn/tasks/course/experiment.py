@@ -197,6 +197,17 @@ def pm(values: list[float], digits: int = 4) -> str:
     return f"{mean:.{digits}g} ± {sd:.2g}"
 
 
+def band_over_seeds(points) -> tuple[list, list, list]:
+    """(x, y) points from every seed's curve -> (xs, mean ys, sd ys) at each x, over the seeds that
+    reached it: the line and band ``line_plot`` draws."""
+    by_x: dict[float, list[float]] = {}
+    for x, y in points:
+        by_x.setdefault(x, []).append(y)
+    xs = sorted(by_x)
+    stats = [mean_sd(by_x[x]) for x in xs]
+    return xs, [m for m, _ in stats], [sd for _, sd in stats]
+
+
 def markdown_table(rows: list[dict]) -> str:
     """Rows of {column: value} -> a markdown table (floats with 4 significant digits; a "|" inside
     a header or cell is escaped so the table still renders)."""

@@ -20,14 +20,18 @@ from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (
     Claim,
     Verdict,
-    mean_sd,
     parameter_count,
-    pm,
     start,
     to_device,
     write_results,
 )
-from nlprnn.tasks.course.small_data import fit_classifier, make_classifier, sst2_splits, text_tensors
+from nlprnn.tasks.course.small_data import (
+    accuracy_over_seeds,
+    fit_classifier,
+    make_classifier,
+    sst2_splits,
+    text_tensors,
+)
 from nlprnn.tasks.recipe import seed_everything
 
 CLAIM = Claim(
@@ -103,17 +107,11 @@ def configurations(rows: list[dict]) -> list[dict]:
     grid = []
     for key in dict.fromkeys((r["cell"], r["H"], r["lr"]) for r in rows):
         runs = [r for r in rows if (r["cell"], r["H"], r["lr"]) == key]
-        val, test = (mean_sd([r[k] for r in runs]) for k in ("val_acc", "test_acc"))
         grid.append(
             {
                 **dict(zip(("cell", "H", "lr"), key)),
                 "parameters": runs[0]["parameters"],
-                "val_acc": val[0],
-                "val_sd": val[1],
-                "test_acc": test[0],
-                "test_sd": test[1],
-                "val": pm([r["val_acc"] for r in runs]),
-                "test": pm([r["test_acc"] for r in runs]),
+                **accuracy_over_seeds(runs),
                 "diverged": sum(r["diverged"] for r in runs),
             }
         )

@@ -29,8 +29,8 @@ from nlprnn.tasks.course.experiment import (
     Claim,
     TensorTask,
     Verdict,
+    band_over_seeds,
     fit,
-    mean_sd,
     parameter_count,
     pm,
     score,
@@ -199,13 +199,7 @@ def plot(out, cfg, curves: list[dict]) -> None:
 
 
 def _mean_curve(curves, init, length, key) -> tuple[list, list, list]:
-    by_epoch: dict[float, list[float]] = {}
-    for r in curves:
-        if (r["init"], r["T"]) == (init, length):
-            by_epoch.setdefault(r["epoch"], []).append(r[key])
-    epochs = sorted(by_epoch)
-    stats = [mean_sd(by_epoch[x]) for x in epochs]
-    return epochs, [m for m, _ in stats], [s for _, s in stats]
+    return band_over_seeds((r["epoch"], r[key]) for r in curves if (r["init"], r["T"]) == (init, length))
 
 
 def run(cfg) -> dict:

@@ -31,6 +31,7 @@ from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (
     Claim,
     Verdict,
+    band_over_seeds,
     folder_name,
     hidden_for_budget,
     mean_sd,
@@ -174,15 +175,13 @@ def run(cfg) -> dict:
 
 def plot(names: list[str], out, e, steps_per_epoch: int) -> None:
     """Validation accuracy per epoch for each model, mean ± sd over the seeds still training."""
-    series = {}
-    for name in names:
-        by_epoch: dict[float, list[float]] = {}
+
+    def curve(name):
         for seed in e.seeds:
             for r in read_curve(out / folder_name(f"{name} seed {seed}") / "metrics.jsonl"):
-                by_epoch.setdefault(r["step"] / steps_per_epoch, []).append(r["val_acc"])
-        epochs = sorted(by_epoch)
-        stats = [mean_sd(by_epoch[x]) for x in epochs]
-        series[name] = (epochs, [m for m, _ in stats], [sd for _, sd in stats])
+                yield r["step"] / steps_per_epoch, r["val_acc"]
+
+    series = {name: band_over_seeds(curve(name)) for name in names}
     line_plot(
         series,
         out / "val_accuracy.png",

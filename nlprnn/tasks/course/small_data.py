@@ -183,13 +183,25 @@ def run(cfg) -> dict:
     return {"summary": summary, "gaps": gaps, "rows": rows, "findings": findings}
 
 
+def accuracy_over_seeds(runs: list[dict]) -> dict:
+    """Validation and test accuracy of one configuration's seeds: means, sds and "mean ± sd"."""
+    val, test = (mean_sd([r[k] for r in runs]) for k in ("val_acc", "test_acc"))
+    return {
+        "val_acc": val[0],
+        "val_sd": val[1],
+        "test_acc": test[0],
+        "test_sd": test[1],
+        "val": pm([r["val_acc"] for r in runs]),
+        "test": pm([r["test_acc"] for r in runs]),
+    }
+
+
 def summarize(rows: list[dict], sizes: list[int]) -> list[dict]:
     """One row per (n, model): mean and sd over the seeds of val and test accuracy."""
     summary = []
     for n in sizes:
         for name in dict.fromkeys(r["model"] for r in rows):
             runs = [r for r in rows if (r["n"], r["model"]) == (n, name)]
-            val, test = (mean_sd([r[k] for r in runs]) for k in ("val_acc", "test_acc"))
             summary.append(
                 {
                     "n": n,
@@ -197,12 +209,7 @@ def summarize(rows: list[dict], sizes: list[int]) -> list[dict]:
                     "H": runs[0]["H"],
                     "recurrent parameters": runs[0]["recurrent parameters"],
                     "parameters": round(mean_sd([r["parameters"] for r in runs])[0]),
-                    "val_acc": val[0],
-                    "val_sd": val[1],
-                    "test_acc": test[0],
-                    "test_sd": test[1],
-                    "val": pm([r["val_acc"] for r in runs]),
-                    "test": pm([r["test_acc"] for r in runs]),
+                    **accuracy_over_seeds(runs),
                     "best epoch": pm([r["best_epoch"] for r in runs], 3),
                     "seconds": sum(r["seconds"] for r in runs),
                     "seeds": len(runs),
