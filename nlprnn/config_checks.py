@@ -8,6 +8,7 @@ import re
 from omegaconf import DictConfig, OmegaConf
 
 from nlprnn.data.conll import SCHEMES
+from nlprnn.data.table import TABLE_FORMATS
 from nlprnn.errors import UserError
 
 
@@ -152,7 +153,7 @@ CHECKS = {
     ),
     "data.scheme": one_of(*SCHEMES),
     "data.carve_fraction": number(0, 0.5, low_open=True, high_open=True),
-    "data.format": one_of("csv", "tsv", "jsonl", null=True),
+    "data.format": lambda v: None if isinstance(v, DictConfig) else one_of(*TABLE_FORMATS, null=True)(v),
     "data.header": boolean,
     "data.strip_gutenberg": boolean,
 }

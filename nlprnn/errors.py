@@ -13,18 +13,3 @@ class Interrupted(Exception):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
-
-
-def build(node, *args, **kwargs):
-    """``hydra.utils.instantiate`` for config nodes with a ``_target_``: a UserError raised by the
-    target comes out as itself (Hydra wraps it), any other failure as a one-line UserError naming
-    the target."""
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
-
-    try:
-        return instantiate(node, *args, **kwargs)
-    except InstantiationException as exc:
-        if isinstance(exc.__cause__, UserError):
-            raise exc.__cause__ from None
-        raise UserError(" ".join(str(exc).split())) from None

@@ -16,7 +16,7 @@ import time
 import torch
 from hydra import compose, initialize_config_dir
 
-from nlprnn.errors import build
+from nlprnn.factory import build
 from nlprnn.tasks.recipe import load_splits
 
 CONF = os.path.join(os.path.dirname(__file__), "..", "conf")

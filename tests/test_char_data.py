@@ -1,22 +1,35 @@
 import pytest
 import torch
 
-from nlprnn.data.char_corpus import BpttBatches, read_text, split_text, strip_gutenberg
+from nlprnn.data.batching import BpttBatches
+from nlprnn.data.text import cut_contiguous, read_text, strip_gutenberg
 from nlprnn.data.vocab import Vocab
 from nlprnn.errors import UserError
 
 
 def test_split_is_contiguous_and_disjoint():
-    text = "".join(chr(ord("a") + i % 26) for i in range(1000))
-    train, val, test = split_text(text, [0.9, 0.05, 0.05])
-    assert (len(train), len(val), len(test)) == (900, 50, 50)
-    assert train + val + test == text  # contiguous cut: nothing shared, nothing lost
+    text = "".join(chr(ord("a") + i % 26) for i in range(1003))
+    cut = cut_contiguous(text, ["val", "test"], 0.05)
+    assert list(cut) == ["train", "val", "test"]
+    assert [len(t) for t in cut.values()] == [902, 50, 51]  # int(n * 0.9), int(n * 0.05), the rest
+    assert "".join(cut.values()) == text  # contiguous cut: nothing shared, nothing lost
+    only_test = cut_contiguous(text, ["test"], 0.1)
+    assert [len(t) for t in only_test.values()] == [902, 101]
 
 
-@pytest.mark.parametrize("bad", [[0.9, 0.1], [0.8, 0.1, 0.2], [1.0, 0.0, 0.0]])
+@pytest.mark.parametrize("bad", [0.0, 0.25, -0.1])
 def test_split_rejects_bad_fractions(bad):
-    with pytest.raises(UserError, match="data.splits"):
-        split_text("abc" * 100, bad)
+    with pytest.raises(UserError, match="data.carve_fraction"):
+        cut_contiguous("abc" * 100, ["val", "test"], bad)
+
+
+def test_tinyshakespeare_preset_cuts_the_recorded_splits(data_dir):
+    """The sizes every recorded char LM result was trained and scored on."""
+    from tests.conftest import preset_splits
+
+    splits = preset_splits("char_lm", "tinyshakespeare")
+    assert {k: len(v) for k, v in splits.items()} == {"train": 1003854, "val": 55769, "test": 55771}
+    assert splits["train"].startswith("First Citizen:") and splits["test"].endswith("art waking.\n")
 
 
 def test_read_text_normalises_and_rejects(tmp_path):

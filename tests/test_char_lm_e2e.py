@@ -71,7 +71,7 @@ def test_prompt_with_unseen_characters_warns_and_drops_them(trained, data_dir, t
         (["mode=evaluate"], "this mode needs a checkpoint"),
         (["mode=dance"], "mode='dance' is not a mode of recipe 'char_lm'"),
         (["data.dir=/no/such/dir"], "data.dir='/no/such/dir' is not a directory"),
-        (["data.file=charlm/missing.txt"], "not found at"),
+        (["data.files.train=charlm/missing.txt"], "charlm/missing.txt is not under data.dir"),
     ],
 )
 def test_user_errors_are_one_line(args, message, data_dir, tmp_path):
@@ -110,7 +110,7 @@ def test_bad_text_files(data_dir, tmp_path):
     for name, message in [("empty.txt", "empty"), ("latin1.txt", "not UTF-8")]:
         proc = cli(
             f"data.dir={tmp_path}",
-            f"data.file=charlm/{name}",
+            f"data.files.train=charlm/{name}",
             "data.hub=null",
             f"hydra.run.dir={tmp_path}/run",
             data_dir=data_dir,

@@ -3,6 +3,7 @@
 import pytest
 from hydra.utils import instantiate
 
+from nlprnn.tasks.recipe import reader_of
 from tests.conftest import CONF, compose_config
 
 RECIPES = sorted(p.stem for p in (CONF / "recipe").glob("*.yaml"))
@@ -19,10 +20,10 @@ DATA = {
     "sentiment": ["sst2", "imdb"],
 }
 USER_DATA = {  # the user's own files, and what each needs on the command line to instantiate
-    "char_lm": {"text": [], "hub": ["data.path=text"]},
-    "translation": {"parallel": ["data.src_lang=fr", "data.tgt_lang=en"], "hub": ["data.path=csv"]},
-    "ner": {"conll": [], "hub": ["data.path=conll2003"]},
-    "sentiment": {"table": [], "hub": ["data.path=imdb"]},
+    "char_lm": {"text": []},
+    "translation": {"parallel": ["data.src_lang=fr", "data.tgt_lang=en"]},
+    "ner": {"conll": []},
+    "sentiment": {"table": []},
 }
 COURSE_DATA = ["synthetic", "sunspots", "co2"]  # conf/recipe/course/: the course experiments
 COURSE = sorted(p.stem for p in (CONF / "recipe" / "course").glob("*.yaml"))
@@ -55,16 +56,16 @@ def test_recipe_composes_and_instantiates(recipe, debug):
 def test_data_options(task, data):
     cfg = compose_config([f"recipe={task}", f"data={data}"])
     assert cfg.data.name == data and "dir" in cfg.data
-    reader = instantiate(cfg.data, _convert_="all")  # every key is an argument of its _target_
+    reader = reader_of(cfg.data)  # every key is an argument of its _target_ (or read by the recipe)
     assert reader.name == data and callable(reader.splits)
 
 
 @pytest.mark.parametrize("task, data", [(t, d) for t, names in USER_DATA.items() for d in names])
 def test_user_data_options(task, data):
     cfg = compose_config([f"recipe={task}", f"data={data}", *USER_DATA[task][data]])
-    assert "dir" in cfg.data and "files" in cfg.data or data == "hub"
-    reader = instantiate(cfg.data, _convert_="all")  # every key is an argument of its _target_
-    assert reader.name == data and callable(reader.splits)
+    assert "dir" in cfg.data and "files" in cfg.data and "path" in cfg.data.hub
+    reader = reader_of(cfg.data)  # every key is an argument of its _target_ (or read by the recipe)
+    assert reader.name == data and callable(reader.splits) and reader.hub is None  # path null: no hub
 
 
 CHOICES = {  # the config groups that pick an implementation, each option once
@@ -116,7 +117,10 @@ def test_every_node_instantiates(task, data, choices):
     }.get(task, set())
     assert set(nodes) == expected
     for path, node in nodes.items():
-        assert instantiate(node, _convert_="all", **_runtime(path, task)) is not None, path
+        built = (
+            reader_of(node) if path == "data" else instantiate(node, _convert_="all", **_runtime(path, task))
+        )
+        assert built is not None, path
 
 
 def test_every_data_config_belongs_to_a_recipe():
@@ -140,6 +144,7 @@ def test_per_dataset_recipe_settings():
     assert imdb.max_len == 400 and imdb.model.conv_channels > 0
     assert compose_config(["recipe=sentiment", "data=imdb", "max_len=50"]).max_len == 50
     # the per-dataset corpus setting composes with either embedding initialisation
-    assert compose_config(["recipe=sentiment", "data=imdb", "embeddings=random"]).embeddings.corpus == [
-        "train"
-    ]
+    assert compose_config(["recipe=sentiment", "data=imdb"]).embeddings.corpus == ["train"]
+    assert "corpus" not in compose_config(["recipe=sentiment", "data=imdb", "embeddings=random"]).embeddings
+    assert len(compose_config(["recipe=sentiment"]).embeddings.corpus) == 2  # SST-2: + IMDB's reviews
+    assert compose_config(["recipe=ner", "embeddings=ppmi_svd"]).embeddings.corpus == ["train"]

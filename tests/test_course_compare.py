@@ -119,6 +119,14 @@ def test_depth_trains_each_variant_at_each_seed(run_recipe, tmp_path, capsys):
     (out / "results.json").unlink()
     again = run_recipe(out, "recipe=course/depth", "debug=tiny")
     assert all(r.get("reused") for r in again["runs"]) and again["tables"] == result["tables"]
+    # a run killed after its last checkpoint but before its scores is resumed, not refused
+    for results in (out / "results.json", out / "char_lm" / "2_layers" / "seed1" / "results.json"):
+        results.unlink()
+    third = run_recipe(out, "recipe=course/depth", "debug=tiny")
+    fresh = [(r["variant"], r["seed"]) for r in third["runs"] if not r.get("reused")]
+    assert fresh == [("2 layers", 1)]
+    resumed = {(r["comparison"], r["variant"], r["seed"]): r for r in third["runs"]}
+    assert resumed["char_lm", "2 layers", 1]["val"] == by["char_lm", "2 layers", 1]["val"]
 
 
 def composed_variants(name: str):

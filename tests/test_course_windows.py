@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from nlprnn.data.timeseries import stride_windows
 from nlprnn.errors import UserError
-from nlprnn.models.many_to_one import SequenceToOne, WindowCNN, WindowMLP
+from nlprnn.models.course import SequenceToOne, WindowCNN, WindowMLP
 from nlprnn.tasks.course import sliding_windows as sw
 from nlprnn.tasks.course.experiment import parameter_count
 

@@ -13,10 +13,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nlprnn.data.char_corpus import read_text
 from nlprnn.data.conll import read_conll
-from nlprnn.data.parallel import read_anki, read_lines, read_parallel
-from nlprnn.data.sentiment import read_imdb, read_labelled
+from nlprnn.data.imdb import read_imdb
+from nlprnn.data.parallel import ParallelFiles, read_lines, read_parallel
+from nlprnn.data.table import TableTexts
+from nlprnn.data.text import read_text
 from nlprnn.errors import UserError
 from nlprnn.inference.textio import read_lines as read_input_lines
 from nlprnn.training.checkpoint import load_checkpoint
@@ -77,10 +78,11 @@ glue_lines = st.lists(
 
 
 @FUZZ
-@given(st.one_of(raw_bytes, glue_lines), st.sampled_from([".tsv", ".test"]))
-def test_sst_and_glue_files(content, suffix):
-    examples = _ends_in_data_or_user_error(read_labelled, _file(content, suffix))
-    assert examples is None or all(label in (0, 1) and text for text, label in examples)
+@given(st.one_of(raw_bytes, glue_lines), st.sampled_from(["tsv", "label_text", "csv", "jsonl"]))
+def test_table_files(content, fmt):
+    reader = TableTexts("t", None, text_column="sentence", format=fmt, labels=["negative", "positive"])
+    examples = _ends_in_data_or_user_error(reader.read_file, _file(content, ".txt"))
+    assert examples is None or all(label and text for text, label in examples)
 
 
 @FUZZ
@@ -91,7 +93,8 @@ def test_parallel_text(src, tgt, gz):
     a, b = _file(encode(src), suffix, "a"), _file(encode(tgt), suffix, "b")
     pairs = _ends_in_data_or_user_error(read_parallel, a, b)
     assert pairs is None or len(pairs) == len(read_lines(a))
-    _ends_in_data_or_user_error(read_anki, a)
+    tsv = ParallelFiles("tsv", None, "es", "en", src_column=1, tgt_column=0)
+    _ends_in_data_or_user_error(tsv.read_file, a)
 
 
 @FUZZ

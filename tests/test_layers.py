@@ -8,6 +8,8 @@ from tests.conftest import REPO
 
 LAYERS = [
     "errors",
+    "factory",  # build(node): Hydra's instantiate with one-line errors
+    "atomic",  # files written whole or not at all
     "modules",
     "data",
     "models",

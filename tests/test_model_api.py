@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from nlprnn.models.course import SequenceToOne
 from nlprnn.models.language_model import LanguageModel
-from nlprnn.models.many_to_one import SequenceToOne
 from nlprnn.models.output import ModelOutput
 from nlprnn.models.seq2seq import Seq2Seq
 from nlprnn.models.sequence_classifier import SequenceClassifier

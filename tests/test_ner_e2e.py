@@ -22,10 +22,22 @@ def test_train_writes_run_and_seqeval_scores(trained):
     for name in ("best.pt", "last.pt", "config.yaml", "metrics.jsonl", "results.json"):
         assert (run / name).is_file(), name
     results = json.loads((run / "results.json").read_text())
-    assert results["test"]["sentences"] == 40 and 0 <= results["test"]["f1"] <= 100
+    assert results["test"]["sentences"] == 40
     assert "precision" in out and "support" in out  # the per-type report is printed
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [4, 8] and "val_f1" in records[0]
+
+
+def test_the_recorded_f1_is_seqeval_on_the_saved_models_tags(trained, data_dir):
+    """results.json's test F1 is what seqeval gives the best checkpoint's tags of the test split."""
+    from nlprnn.training.metrics import ner_scores
+    from tests.conftest import preset_splits
+
+    run, _ = trained
+    test = preset_splits("ner", "conll2003_en", "debug=tiny")["test"]
+    tagged = Tagger.from_checkpoint(run / "best.pt").tag_tokens([tokens for tokens, _ in test])
+    recorded = json.loads((run / "results.json").read_text())["test"]
+    assert recorded["f1"] == pytest.approx(ner_scores([tags for _, tags in test], tagged)["f1"])
 
 
 def test_tag_text_stdin_and_file(trained, data_dir, tmp_path):

@@ -1,4 +1,5 @@
-"""Parallel text: line reading, Multi30k from the real data, Anki's grouped split."""
+"""Parallel text: line reading, the Multi30k and Anki presets of data=parallel on the real data,
+the grouped split."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import gzip
 
 import pytest
 
-from nlprnn.data.parallel import grouped_split, load_anki, load_multi30k, read_anki, read_lines, read_parallel
+from nlprnn.data.parallel import ParallelFiles, grouped_split, read_lines, read_parallel
 from nlprnn.errors import UserError
+from tests.conftest import preset_splits
 
 
 def write(path, text: str):
@@ -43,7 +45,7 @@ def test_read_parallel_mismatch_names_both_files_and_counts(tmp_path):
 
 @pytest.fixture(scope="module")
 def multi30k(data_dir):
-    return load_multi30k(str(data_dir))
+    return preset_splits("translation", "multi30k")
 
 
 def test_multi30k_real_data(multi30k, data_dir):
@@ -64,22 +66,23 @@ def test_multi30k_real_data(multi30k, data_dir):
 
 
 def test_multi30k_direction_switch(multi30k, data_dir):
-    en_de = load_multi30k(str(data_dir), src_lang="en", tgt_lang="de")
+    en_de = preset_splits("translation", "multi30k", "data.src_lang=en", "data.tgt_lang=de")
     for split in multi30k:
         assert en_de[split] == [(t, s) for s, t in multi30k[split]]
-    with pytest.raises(UserError, match="Multi30k"):
-        load_multi30k(str(data_dir), src_lang="fr", tgt_lang="en")
+    with pytest.raises(UserError, match=r"data.files.train=translation/multi30k/train.*\.fr"):
+        preset_splits("translation", "multi30k", "data.src_lang=fr", "data.tgt_lang=en", "data.hub=null")
 
 
 def test_multi30k_offline_without_local_copy_explains(tmp_path, monkeypatch):
+    """No local copy: the hub copy is tried, and the message names the missing file and the hub."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(UserError, match=r"translation/multi30k.*NLPRNN_DATA"):
-        load_multi30k(str(tmp_path))
+    with pytest.raises(UserError, match=r"translation/multi30k/train is not under.*bentrevett/multi30k"):
+        preset_splits("translation", "multi30k", f"data.dir={tmp_path}")
 
 
 @pytest.fixture(scope="module")
 def anki(data_dir):
-    return load_anki(str(data_dir))
+    return preset_splits("translation", "anki_spa_eng")
 
 
 def test_anki_grouped_split_has_no_shared_sentence(anki):
@@ -98,10 +101,11 @@ def test_anki_grouped_split_has_no_shared_sentence(anki):
 
 
 def test_anki_split_deterministic_per_seed_and_same_in_both_directions(anki, data_dir):
-    again = load_anki(str(data_dir), src_lang="en", tgt_lang="es", splits=(0.8, 0.1, 0.1), seed=1234)
+    en_es = ["data.src_lang=en", "data.tgt_lang=es", "data.src_column=0", "data.tgt_column=1"]
+    again = preset_splits("translation", "anki_spa_eng", *en_es)
     for split in anki:
         assert again[split] == [(t, s) for s, t in anki[split]]
-    other = load_anki(str(data_dir), seed=99)
+    other = preset_splits("translation", "anki_spa_eng", seed=99)
     assert set(other["test"]) != set(anki["test"])
 
 
@@ -117,14 +121,20 @@ def test_grouped_split_links_pairs_through_either_side():
         grouped_split(pairs, (0.5, 0.5), 0)
 
 
-def test_anki_malformed_line_names_line(tmp_path):
+def tsv_reader(directory) -> ParallelFiles:
+    return ParallelFiles("anki", str(directory), "es", "en", src_column=1, tgt_column=0)
+
+
+def test_anki_style_tsv_malformed_line_names_line(tmp_path):
     path = write(tmp_path / "spa.txt.gz", "Go.\tVe.\nHi.\tHola.\nRun! Corre.\nStop!\t¡Para!\n")
-    with pytest.raises(UserError, match=r"spa\.txt\.gz, line 3"):
-        read_anki(path)
+    with pytest.raises(UserError, match=r"spa\.txt\.gz:3: expected at least 2 columns"):
+        tsv_reader(tmp_path).read_file(path)
     path = write(tmp_path / "spa2.txt", "Go.\tVe.\tCC-BY 2.0 (France) Attribution\nHi.\tHola.\tCC-BY\n")
-    assert read_anki(path) == [("Go.", "Ve."), ("Hi.", "Hola.")]
+    assert tsv_reader(tmp_path).read_file(path) == [("Ve.", "Go."), ("Hola.", "Hi.")]  # es -> en
 
 
 def test_anki_missing_file_explains(tmp_path):
-    with pytest.raises(UserError, match=r"anki_spa_eng/spa\.txt\.gz"):
-        load_anki(str(tmp_path))
+    with pytest.raises(
+        UserError, match=r"data.files.train=translation/anki_spa_eng/spa\.txt\.gz: neither a TSV"
+    ):
+        preset_splits("translation", "anki_spa_eng", f"data.dir={tmp_path}")

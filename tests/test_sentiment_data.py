@@ -1,41 +1,59 @@
-"""Sentiment readers (SST-2 GLUE tsv, sentence-level SST, the IMDB archive), tokenizers, truncation."""
+"""Sentiment readers (the SST-2 preset of data=table: GLUE tsv, sentence-level SST; the IMDB archive),
+tokenizers, truncation."""
 
 import io
 import tarfile
 
 import pytest
 
-from nlprnn.data.sentiment import carve_validation, read_imdb, read_labelled
+from nlprnn.data.imdb import carve_validation, read_imdb
+from nlprnn.data.table import TableTexts
 from nlprnn.data.tokenizers import truncate
 from nlprnn.data.word_tokenizer import WordTokenizer, split_words
 from nlprnn.errors import UserError
 
 
+def sst_reader(directory=None) -> TableTexts:
+    """conf/data/sst2.yaml's reader: GLUE tsv (train, val), '<label> <text>' lines (test)."""
+    fmt = {"test": "label_text"}
+    return TableTexts("sst2", directory, text_column="sentence", format=fmt, labels=["negative", "positive"])
+
+
 def test_real_sst2_files(data_dir):
-    sst = data_dir / "sentiment/sst2"
-    train = read_labelled(sst / "glue/train.tsv")
-    test = read_labelled(sst / "sentence_binary/stsa.binary.test")
-    assert len(train) == 67349 and sum(label for _, label in train) == 37569
-    assert len(test) == 1821 and sum(label for _, label in test) == 909
-    assert train[0] == ("hide new secretions from the parental units", 0)
-    assert len(read_labelled(sst / "glue/dev.tsv")) == 872
+    from tests.conftest import preset_splits
+
+    splits = preset_splits("sentiment", "sst2")
+    train, test = splits["train"], splits["test"]
+    assert len(train) == 67349 and sum(label == "positive" for _, label in train) == 37569
+    assert len(test) == 1821 and sum(label == "positive" for _, label in test) == 909
+    assert train[0] == ("hide new secretions from the parental units", "negative")
+    assert len(splits["val"]) == 872
+
+
+def test_labels_name_integer_labels_and_keep_others(tmp_path):
+    path = tmp_path / "a.tsv"
+    path.write_text("sentence\tlabel\ngood\t1\nbad\t0\nodd\t7\nfine\tpositive\n")
+    assert sst_reader().read_file(path, "train") == [
+        ("good", "positive"),
+        ("bad", "negative"),
+        ("odd", "7"),
+        ("fine", "positive"),
+    ]  # 7 is no class: the recipe stops on it ("data.labels ... lacks the training labels")
 
 
 @pytest.mark.parametrize(
-    "name, text, where",
+    "name, split, text, where",
     [
-        ("bad.tsv", "sentence\tlabel\ngood film \t1\nno label here\n", "bad.tsv:3"),
-        ("bad.tsv", "sentence\tlabel\ngood film \t7\n", "bad.tsv:2"),
-        ("bad.tsv", "text\tlabel\ngood film \t1\n", "bad.tsv:1"),
-        ("bad.txt", "1 fine\n0\n", "bad.txt:2"),
-        ("bad.txt", "1 fine\npositive fine\n", "bad.txt:2"),
+        ("bad.tsv", "train", "sentence\tlabel\ngood film \t1\nno label here\n", "bad.tsv:3"),
+        ("bad.tsv", "train", "text\tlabel\ngood film \t1\n", "bad.tsv:1: no column 'sentence'"),
+        ("bad.txt", "test", "1 fine\n0\n", "bad.txt:2: expected '<label> <text>'"),
     ],
 )
-def test_malformed_lines_name_file_and_line(tmp_path, name, text, where):
+def test_malformed_lines_name_file_and_line(tmp_path, name, split, text, where):
     path = tmp_path / name
     path.write_text(text)
     with pytest.raises(UserError, match=where):
-        read_labelled(path)
+        sst_reader().read_file(path, split)
 
 
 def _archive(path, reviews):
@@ -158,7 +176,7 @@ def test_embedding_corpus_entries(tmp_path):
         "line two",
     ]
     assert unlabelled_texts(["imdb.tar.gz:train"], str(tmp_path), []) == ["train review"]
-    with pytest.raises(UserError, match="test reviews"):  # IMDB's own test reviews must stay unseen
-        unlabelled_texts(["imdb.tar.gz:train"], str(tmp_path), [], own_archive=True)
+    with pytest.raises(UserError, match="own file"):  # IMDB's own test reviews must stay unseen
+        unlabelled_texts(["imdb.tar.gz:train"], str(tmp_path), [], held_out=["imdb.tar.gz"])
     with pytest.raises(UserError, match="absent.txt"):
         unlabelled_texts(["absent.txt"], str(tmp_path), [])

@@ -23,7 +23,11 @@ def test_train_writes_run_and_scores(trained):
         assert (run / name).is_file(), name
     results = json.loads((run / "results.json").read_text())
     assert results["test"]["texts"] == 50 and sum(map(sum, results["test"]["confusion"])) == 50
-    assert 0 <= results["val"]["accuracy"] <= 100 and "macro_f1" in results["val"]
+    for split in ("val", "test"):  # the accuracy is the confusion matrix's diagonal
+        confusion = results[split]["confusion"]
+        right = sum(row[i] for i, row in enumerate(confusion))
+        assert results[split]["accuracy"] == pytest.approx(100 * right / sum(map(sum, confusion)))
+    assert "macro_f1" in results["val"]
     assert "gold \\ predicted" in out  # the confusion matrix is printed
     assert "embeddings: PPMI-SVD vectors for" in out
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -12,6 +12,7 @@ import time
 import pytest
 import torch
 
+from nlprnn.atomic import TEMPORARY
 from tests.conftest import REPO, cli_env
 
 TINY = ["debug=tiny", "trainer.max_steps=6", "trainer.eval_every=2", "hydra/job_logging=none"]
@@ -55,7 +56,7 @@ def _same_run(reference, run):
     for line in (*ref, *got):  # wall-clock readings are the only fields a resume may change
         del line["train_seconds"], line["train_tok_s"]
     assert got == ref  # the running training loss and gradient norms included
-    assert not list(run.glob("*.tmp"))
+    assert not list(run.glob(TEMPORARY))
 
 
 @pytest.mark.parametrize("recipe", sorted(EXTRA))
@@ -70,7 +71,7 @@ def test_kills_at_any_instant_resume_to_the_uninterrupted_run(recipe, data_dir, 
         run = tmp_path / point.replace(":", "_")
         code, _, _ = _train(recipe, run, data_dir, kill=point)
         assert code == -signal.SIGKILL or (code == 0 and not certain), point
-        (run / "last.pt.tmp").write_bytes(b"half a checkpoint")  # what a kill mid-write leaves
+        (run / ".last.4321.tmp.pt").write_bytes(b"half a checkpoint")  # what a kill mid-write leaves
         _resume_until_done(recipe, run, data_dir)
         _same_run(reference, run)
     run = tmp_path / "random"

@@ -8,9 +8,8 @@ import json
 import pytest
 
 from nlprnn.data.conll import ConllFiles, read_conll, tagging, to_iob2
-from nlprnn.data.sentiment import TableTexts
-from nlprnn.data.table import read_columns
-from nlprnn.data.user_files import carve_missing, resolve, split_files
+from nlprnn.data.files import carve_missing, resolve
+from nlprnn.data.table import TableTexts, read_columns
 from nlprnn.errors import UserError
 from nlprnn.tasks.sentiment import label_order
 
@@ -77,9 +76,11 @@ def test_file_keys_are_resolved_under_data_dir_or_absolute(tmp_path):
     assert resolve(str(tmp_path), "train.csv", "data.files.train") == f
     assert resolve(None, str(f), "data.files.train") == f
     with pytest.raises(UserError, match=r"data.files.val=nope.csv: no such file"):
-        split_files({"train": "train.csv", "val": "nope.csv"}, str(tmp_path))
-    with pytest.raises(UserError, match="data.files.train is not set"):
-        split_files({"train": None}, str(tmp_path))
+        TableTexts("m", str(tmp_path), {"train": "train.csv", "val": "nope.csv"}).splits()
+    with pytest.raises(UserError, match=r"data.files.train is not set: .* or a Hugging Face dataset"):
+        TableTexts("m", str(tmp_path), {"train": None}).splits()
+    with pytest.raises(UserError, match=r"data.files.train=train.csv: no such file .* set NLPRNN_DATA"):
+        TableTexts("m", None, {"train": "train.csv"}).splits()  # a relative file and no data.dir
 
 
 def test_table_reader_labels_come_from_the_data_in_a_stable_order(tmp_path):
@@ -178,56 +179,74 @@ def test_parallel_files_moses_prefix_or_tsv_either_direction(tmp_path):
 
 
 def test_text_files_contiguous_carving_and_encoding_errors(tmp_path):
-    from nlprnn.data.char_corpus import TextFiles
+    from nlprnn.data.text import TextFiles
 
     write(tmp_path / "a.txt", "a" * 900)
     write(tmp_path / "b.txt", "b" * 99)  # joined after a newline: 1,001 characters in all
     splits = TextFiles("t", str(tmp_path), {"train": ["a.txt", "b.txt"]}, carve_fraction=0.05).splits()
-    assert [len(splits[s]) for s in ("train", "val", "test")] == [901, 50, 50]
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [900, 50, 51]  # int(n * 0.9), int(n * 0.05)
     assert splits["train"] + splits["val"] + splits["test"] == "a" * 900 + "\n" + "b" * 99 + "\n"
     write(tmp_path / "v.txt", "held out\n")
     only_test = TextFiles("t", str(tmp_path), {"train": "a.txt", "val": "v.txt"}).splits()
-    assert only_test["val"] == "held out\n" and len(only_test["test"]) == 45
+    assert only_test["val"] == "held out\n" and len(only_test["test"]) == 46  # 901 - int(901 * 0.95)
     (tmp_path / "bad.txt").write_bytes(b"line one\nline two caf\xe9\n")
     with pytest.raises(UserError, match=r"bad.txt:2: not UTF-8 text \(invalid continuation .* at byte 21\)"):
         TextFiles("t", str(tmp_path), {"train": "bad.txt"}).splits()
 
 
-def test_hub_reader_with_local_builders_and_the_offline_message(tmp_path, monkeypatch):
-    from nlprnn.data.hub import HubDataset
+def test_every_reader_reads_a_hub_dataset_local_builders_and_the_offline_message(tmp_path, monkeypatch):
+    from nlprnn.data.parallel import ParallelFiles
+    from nlprnn.data.text import TextFiles
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
+
+    def hub(name: str, **more) -> dict:
+        return {"path": "json", "data_files": {"train": name}, **more}
+
     rows = "".join(json.dumps({"review": f"text {i}", "stars": i % 3}) + "\n" for i in range(50))
     write(tmp_path / "train.jsonl", rows)
-    reader = HubDataset(
-        "h", str(tmp_path), "sentiment", "json", data_files={"train": "train.jsonl"},
-        columns={"text": "review", "label": "stars"},
-    )  # fmt: skip
-    splits = reader.splits(seed=0)
+    columns = {"text": "review", "label": "stars"}
+    splits = TableTexts("h", str(tmp_path), hub=hub("train.jsonl", columns=columns)).splits(seed=0)
     assert [len(splits[s]) for s in ("train", "val", "test")] == [40, 5, 5]
     assert {label for _, label in splits["train"]} == {"0", "1", "2"}
     tagged = "".join(
         json.dumps({"words": ["EU", "rejects"], "ner": ["B-ORG", "O"]}) + "\n" for _ in range(20)
     )
     write(tmp_path / "ner.jsonl", tagged)
-    ner = HubDataset("h", str(tmp_path), "ner", "json", data_files={"train": "ner.jsonl"},
-                     columns={"tokens": "words", "tags": "ner"})  # fmt: skip
+    ner = ConllFiles("h", str(tmp_path), hub=hub("ner.jsonl", columns={"tokens": "words", "tags": "ner"}))
     assert ner.splits(0)["train"][0] == (["EU", "rejects"], ["B-ORG", "O"])
     pairs = "".join(json.dumps({"fr": f"bonjour {i}", "en": f"hello {i}"}) + "\n" for i in range(30))
     write(tmp_path / "pairs.jsonl", pairs)
-    mt = HubDataset("h", str(tmp_path), "translation", "json", data_files={"train": "pairs.jsonl"},
-                    columns={"src": "fr", "tgt": "en"}, splits={"val": None, "test": None})  # fmt: skip
-    mt_splits = mt.splits(0)
+    mt_hub = hub("pairs.jsonl", columns={"src": "fr", "tgt": "en"}, splits={"val": None, "test": None})
+    mt_splits = ParallelFiles("h", str(tmp_path), "fr", "en", hub=mt_hub).splits(0)
     assert [len(mt_splits[s]) for s in ("train", "val", "test")] == [24, 3, 3]
     assert all(s.replace("bonjour", "hello") == t for s, t in mt_splits["train"])
     write(tmp_path / "book.txt", "".join(f"line {i}\n" for i in range(100)))
-    text = HubDataset("h", str(tmp_path), "char_lm", "text", data_files={"train": "book.txt"}).splits(0)
+    book = {"path": "text", "data_files": {"train": "book.txt"}}
+    text = TextFiles("h", str(tmp_path), hub=book).splits(0)
     assert text["train"] + text["val"] + text["test"] == "".join(f"line {i}\n" for i in range(100))
-    with pytest.raises(UserError, match="data.path='someone/dataset': not loadable .* data.path=csv"):
-        HubDataset("h", None, "sentiment", "someone/dataset").splits(0)
+    with pytest.raises(
+        UserError, match="data.hub.path='someone/dataset' is not loadable .* data.hub.path=csv"
+    ):
+        TableTexts("h", None, hub={"path": "someone/dataset"}).splits(0)
     with pytest.raises(UserError, match="no column 'text' in json"):
-        HubDataset("h", str(tmp_path), "sentiment", "json", data_files={"train": "train.jsonl"}).splits(0)
+        TableTexts("h", str(tmp_path), hub=hub("train.jsonl")).splits(0)
+    with pytest.raises(UserError, match=r"data.hub.name: not a key of data.hub \(path, config"):
+        TableTexts("h", str(tmp_path), hub={"name": "x"}).splits(0)
+
+
+def test_a_preset_without_its_files_falls_back_to_its_hub_copy(tmp_path, monkeypatch):
+    """conf/data/conll2003_en.yaml with an empty data.dir: the hub copy is tried, and the message
+    names the missing file, the hub dataset and the way to local files."""
+    from tests.conftest import preset_splits
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(
+        UserError,
+        match=r"ner/conll2003_en/train.txt is not under data.dir=.*'eriktks/conll2003' is not loadable",
+    ):
+        preset_splits("ner", "conll2003_en", f"data.dir={tmp_path}")
 
 
 def test_word_vectors_file_matched_case_insensitively_with_coverage(tmp_path):
@@ -270,7 +289,7 @@ def test_evaluate_reads_a_new_file_with_the_trained_readers_settings(tmp_path, m
     trained = {
         "seed": 3,
         "data": {
-            "_target_": "nlprnn.data.sentiment.TableTexts", "name": "mine", "dir": None, "labels": None,
+            "_target_": "nlprnn.data.table.TableTexts", "name": "mine", "dir": None, "labels": None,
             "files": {"train": "gone.csv", "val": None, "test": None},  # the training file is not needed
             "text_column": "words", "label_column": "stars",
         },
@@ -280,10 +299,14 @@ def test_evaluate_reads_a_new_file_with_the_trained_readers_settings(tmp_path, m
         recipe, "command_line_overrides", lambda: ["mode=evaluate", "data.files.test=new.tsv"]
     )
     assert recipe.evaluation_splits(cfg, trained) == {"test": [("very good", "5"), ("bad", "1")]}
-    imdb_data = {"_target_": "nlprnn.data.sentiment.ImdbReviews", "name": "imdb", "dir": None}
-    imdb = {"seed": 3, "data": {**imdb_data, "files": {"archive": "x.tar.gz"}, "labels": ["neg", "pos"]}}
+    imdb_data = {"_target_": "nlprnn.data.imdb.ImdbArchive", "name": "imdb", "dir": None}
+    imdb = {"seed": 3, "data": {**imdb_data, "archive": "x.tar.gz", "labels": ["neg", "pos"]}}
     with pytest.raises(UserError, match="does not read single files; choose the file's format .* data=table"):
         recipe.evaluation_splits(cfg, imdb)
+    old = {"seed": 3, "data": {"_target_": "nlprnn.data.char_corpus.CharCorpus", "name": "tinyshakespeare"}}
+    monkeypatch.setattr(recipe, "command_line_overrides", lambda: ["mode=evaluate"])
+    with pytest.raises(UserError, match="now a preset of a format reader; add data=tinyshakespeare"):
+        recipe.evaluation_splits(cfg, old)
 
 
 def test_the_sentiment_report_counts_unscored_texts_in_words():
@@ -320,13 +343,15 @@ def test_a_spreadsheet_csv_with_a_byte_order_mark_is_read(tmp_path):
 def test_every_other_reader_drops_a_byte_order_mark(tmp_path):
     from nlprnn.data.parallel import read_lines
     from nlprnn.data.pretrained_vectors import read_vectors
-    from nlprnn.data.sentiment import read_labelled
     from nlprnn.data.timeseries import read_series
     from nlprnn.data.word_vectors import unlabelled_texts
 
     assert read_conll(write(tmp_path / "a.conll", BOM + "Paris B-LOC\n")) == [(["Paris"], ["B-LOC"])]
-    assert read_labelled(write(tmp_path / "a.tsv", BOM + "sentence\tlabel\ngood\t1\n")) == [("good", 1)]
-    assert read_labelled(write(tmp_path / "a.txt", BOM + "1 good\n")) == [("good", 1)]
+    sst = TableTexts("sst", None, text_column="sentence", format={"test": "label_text"}, labels=["n", "p"])
+    assert sst.read_file(write(tmp_path / "a.tsv", BOM + "sentence\tlabel\ngood\t1\n"), "train") == [
+        ("good", "p")
+    ]
+    assert sst.read_file(write(tmp_path / "a.txt", BOM + "1 good\n"), "test") == [("good", "p")]
     assert read_lines(write(tmp_path / "a.de", BOM + "Hund\n")) == ["Hund"]
     series = write(tmp_path / "s.csv", BOM + "year,co2\n1,2\n2,3\n")
     assert read_series(series, "year", "co2") == ([1, 2], [2, 3])
@@ -336,26 +361,27 @@ def test_every_other_reader_drops_a_byte_order_mark(tmp_path):
 
 
 def test_hub_text_builder_drops_a_byte_order_mark(tmp_path, monkeypatch):
-    from nlprnn.data.hub import HubDataset
+    from nlprnn.data.text import TextFiles
 
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "cache"))
     write(tmp_path / "book.txt", BOM + "".join(f"line {i}\n" for i in range(100)))
-    text = HubDataset("h", str(tmp_path), "char_lm", "text", data_files={"train": "book.txt"}).splits(0)
+    book = {"path": "text", "data_files": {"train": "book.txt"}}
+    text = TextFiles("h", str(tmp_path), hub=book).splits(0)
     assert text["train"].startswith("line 0\n")
 
 
 @pytest.mark.parametrize("reader", ["conll", "sst2", "label_first", "series", "vectors", "corpus", "table"])
 def test_bytes_that_are_not_utf8_name_the_file_and_line(tmp_path, reader):
     from nlprnn.data.pretrained_vectors import read_vectors
-    from nlprnn.data.sentiment import read_labelled
     from nlprnn.data.timeseries import read_series
     from nlprnn.data.word_vectors import unlabelled_texts
 
+    sst = TableTexts("sst", None, text_column="sentence", format={"test": "label_text"}, labels=["n", "p"])
     path = tmp_path / "latin1.dat"
     read = {
         "conll": (b"Paris B-LOC\nEspa\xf1a B-LOC\n", read_conll),
-        "sst2": (b"sentence\tlabel\ncaf\xe9\t1\n", read_labelled),
-        "label_first": (b"1 good\n0 caf\xe9\n", read_labelled),
+        "sst2": (b"sentence\tlabel\ncaf\xe9\t1\n", lambda p: sst.read_file(p, "train")),
+        "label_first": (b"1 good\n0 caf\xe9\n", lambda p: sst.read_file(p, "test")),
         "series": (b"year,co2\n1,\xb02\n2,3\n", lambda p: read_series(p, "year", "co2")),
         "vectors": (b"a 1 0\nb\xe9 0 1\n", lambda p: read_vectors(p, ["a"])),
         "corpus": (b"one\ntwo\xe9\n", lambda p: unlabelled_texts([p.name], str(p.parent), [])),

@@ -6,6 +6,7 @@ classified texts alike; ``pad_batch`` then turns the chosen sequences into one (
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 
@@ -103,3 +104,45 @@ def make_batches(
         batches += [b[::-1] for b in _cut(part, size, max_tokens, batch_size)]
     rng.shuffle(batches)
     return batches
+
+
+class BpttBatches:
+    """Consecutive (input, target) windows over B parallel streams of one long id sequence.
+
+    The sequence (after dropping ``offset`` leading ids) is cut into ``batch_size`` equal streams,
+    laid side by side as rows; batch i is columns [i*bptt, (i+1)*bptt) of that (B, N/B) grid, so
+    row b of batch i+1 continues row b of batch i and a carried hidden state stays valid.
+    With ``world_size`` > 1, rank r keeps rows [r*B/W, (r+1)*B/W): the global batch is sharded.
+
+    batches[i] -> x (B/W, t) long, y (B/W, t) long with y = x shifted by one; t <= bptt.
+    """
+
+    def __init__(
+        self,
+        ids: torch.Tensor,
+        batch_size: int,
+        bptt: int,
+        offset: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        if batch_size % world_size:
+            raise UserError(f"batch_size={batch_size} must divide by the {world_size} processes")
+        ids = ids[offset:]
+        cols = len(ids) // batch_size
+        if cols < 2:
+            raise UserError(f"text of {len(ids)} tokens is too short for batch_size={batch_size}")
+        grid = ids[: cols * batch_size].view(batch_size, cols)
+        per_rank = batch_size // world_size
+        self.grid = grid[rank * per_rank : (rank + 1) * per_rank].contiguous()
+        self.bptt = bptt
+
+    def __len__(self) -> int:
+        return math.ceil((self.grid.size(1) - 1) / self.bptt)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        start = i * self.bptt
+        end = min(start + self.bptt, self.grid.size(1) - 1)
+        return self.grid[:, start:end], self.grid[:, start + 1 : end + 1]

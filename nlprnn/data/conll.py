@@ -11,9 +11,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from nlprnn.data.hub import load_from_hub
-from nlprnn.data.paths import data_file, first_n, missing_data
-from nlprnn.data.user_files import carve_missing, read_utf8, split_files
+from nlprnn.data.files import read_utf8
+from nlprnn.data.reader import Reader
 from nlprnn.errors import UserError
 
 Sentence = tuple[list[str], list[str]]  # tokens, tags
@@ -238,25 +237,24 @@ def spans(tokens: Sequence[str], tags: Sequence[str]) -> list[tuple[str, int, in
     return [(kind, i, j, " ".join(tokens[i : j + 1])) for kind, i, j in get_entities(list(tags))]
 
 
-class ConllDataset:
-    """NER splits {train, val, test: [(tokens, IOB2 tags)]} from CoNLL ``files`` under ``dir``
-    (format options as in ``read_conll``), else from the hub dataset ``hub`` (name, config)."""
+class ConllFiles(Reader):
+    """``data=conll`` (CoNLL-2002 / 2003 are presets of it): NER sentences [(tokens, IOB2 tags)] from
+    CoNLL column files (format options as in ``read_conll``), or a hub dataset's ``tokens`` and
+    ``tags`` columns (tag names, or ClassLabel ids, in ``scheme``)."""
+
+    columns = ("tokens", "tags")
 
     def __init__(
         self,
-        name: str,
-        dir: str | None,
-        files: dict[str, str],
+        *args,
         tag_column: int = -1,
         scheme: str = "iob2",
         token_column: int = 0,
         separator: str | None = None,
         comment_prefix: str | None = "#",
-        hub: dict | None = None,
-        train_limit: int | None = None,
-        eval_limit: int | None = None,
+        **kwargs,
     ) -> None:
-        self.name, self.dir, self.files, self.hub = name, dir, files, hub
+        super().__init__(*args, **kwargs)
         self.format = {
             "tag_column": tag_column,
             "scheme": scheme,
@@ -264,41 +262,10 @@ class ConllDataset:
             "separator": separator,
             "comment_prefix": comment_prefix,
         }
-        self.train_limit, self.eval_limit = train_limit, eval_limit
 
-    def read_file(self, path: str | Path) -> list[Sentence]:
+    def read_file(self, path: Path, split: str = "test") -> list[Sentence]:
         return read_conll(path, **self.format)
 
-    def splits(self, seed: int = 0) -> dict[str, list[Sentence]]:
-        paths = {split: data_file(self.dir, rel) for split, rel in self.files.items()}
-        if all(paths.values()):
-            splits = {s: self.read_file(p) for s, p in paths.items()}
-        else:
-            splits = self._from_hub()
-        return first_n(splits, self.train_limit, self.eval_limit)
-
-    def _from_hub(self) -> dict[str, list[Sentence]]:
-        missing = missing_data(f"NER data {self.name!r}", self.dir, self.files["train"])
-        if not self.hub:
-            raise missing
-        kwargs = {"name": self.hub["config"]} if self.hub.get("config") else {}
-        ds = load_from_hub(self.hub["name"], missing, **kwargs)
-        names = ds["train"].features["ner_tags"].feature.names
-        hub_split = {"train": "train", "val": "validation", "test": "test"}
-        return {
-            split: [(ex["tokens"], [names[t] for t in ex["ner_tags"]]) for ex in ds[hub] if ex["tokens"]]
-            for split, hub in hub_split.items()
-        }
-
-
-class ConllFiles(ConllDataset):
-    """``data=conll``: the user's CoNLL-like files (``files.train`` required; a missing val or test
-    is a seeded ``carve_fraction`` of train's sentences), any columns, separator and tag scheme."""
-
-    def __init__(self, *args, carve_fraction: float = 0.1, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.carve_fraction = carve_fraction
-
-    def splits(self, seed: int = 0) -> dict[str, list[Sentence]]:
-        splits = {split: self.read_file(path) for split, path in split_files(self.files, self.dir).items()}
-        return first_n(carve_missing(splits, self.carve_fraction, seed), self.train_limit, self.eval_limit)
+    def from_rows(self, rows: list[tuple]) -> list[Sentence]:
+        scheme = self.format["scheme"]
+        return [(list(tokens), to_iob2([str(t) for t in tags], scheme)) for tokens, tags in rows if tokens]

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
 import torch
+
+from nlprnn.atomic import atomic_path
 
 
 def cache_dir() -> Path:
@@ -55,11 +56,8 @@ def save(kind: str, key: str, tensor: torch.Tensor) -> None:
     folder = cache_dir() / kind
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        # a temporary file of its own, not checkpoint.save_atomic's fixed PATH.tmp: runs of a sweep
-        # that start together write the same key at the same time
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as tmp:
+        with atomic_path(folder / f"{key}.pt") as tmp:  # runs of a sweep may write one key at once
             torch.save(tensor, tmp)
-        os.replace(tmp.name, folder / f"{key}.pt")
     except OSError as exc:
         warnings.warn(
             f"could not write the cache under {folder} ({exc}); set NLPRNN_CACHE elsewhere", stacklevel=2

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from nlprnn.data.user_files import decode_utf8, resolve
+from nlprnn.data.files import decode_utf8, resolve
 from nlprnn.errors import UserError
 
 
@@ -82,14 +82,12 @@ class PretrainedInit:
     data.dir or absolute), rescaled to the table's own standard deviation so that found and
     unfound words start alike; the log line gives the coverage."""
 
-    def __init__(self, path: str | None = None, **unused) -> None:
+    def __init__(self, path: str | None = None) -> None:
         if not path:
             raise UserError("embeddings.path is not set: give the vectors file (embeddings.path=FILE)")
         self.path = path
 
-    def __call__(
-        self, table: torch.Tensor, tokenizer, train_texts, data_dir, seed: int = 0, own_archive=False
-    ):
+    def __call__(self, table: torch.Tensor, tokenizer, train_texts, data_dir, seed: int = 0, held_out=()):
         start = time.perf_counter()
         path = resolve(data_dir, self.path, "embeddings.path")
         words = vocabulary_of(tokenizer)

@@ -1,7 +1,10 @@
-"""Rows of a CSV, TSV or JSON-lines file, with chosen columns picked out.
+"""Labelled texts in a table (``data=table``; SST-2 is a preset of it): rows of a CSV, TSV, JSON-lines
+or ``label text`` file, with the text and label columns picked out.
 
-Columns are named by the header (CSV/TSV with ``header=true``, JSON keys) or counted from 0.
-Every malformed row stops with the file, the line number and what was expected.
+Columns are named by the header (CSV/TSV with ``header=true``, JSON keys) or counted from 0. The
+``label_text`` format (SST's ``stsa.binary.*``) is a label, a space, then the text: its two columns are
+the label and the text whatever the column keys say. Every malformed row stops with the file, the
+line number and what was expected.
 """
 
 from __future__ import annotations
@@ -11,17 +14,20 @@ import io
 import json
 from pathlib import Path
 
-from nlprnn.data.user_files import read_utf8
+from nlprnn.data.files import read_utf8
+from nlprnn.data.reader import Reader
 from nlprnn.errors import UserError
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".txt": "tsv"}
+TABLE_FORMATS = ("csv", "tsv", "jsonl", "label_text")
+Labelled = tuple[str, str]  # text, label name
 
 
 def table_format(path: Path, fmt: str | None) -> str:
-    """``fmt`` (csv | tsv | jsonl) or the one the file's suffix implies (.gz ignored)."""
+    """``fmt`` (one of ``TABLE_FORMATS``) or the one the file's suffix implies (.gz ignored)."""
     if fmt:
-        if fmt not in ("csv", "tsv", "jsonl"):
-            raise UserError(f"data.format={fmt!r}: choose csv, tsv or jsonl")
+        if fmt not in TABLE_FORMATS:
+            raise UserError(f"data.format={fmt!r}: choose one of {', '.join(TABLE_FORMATS)}")
         return fmt
     suffixes = [s for s in path.suffixes if s != ".gz"]
     if suffixes and suffixes[-1] in FORMATS:
@@ -38,6 +44,8 @@ def read_columns(
     text = read_utf8(path)
     if fmt == "jsonl":
         return _json_rows(path, text, columns)
+    if fmt == "label_text":
+        return _label_text_rows(path, text)
     # TSV: tabs only, quotes are text (a sentence may start with "); CSV: quoted fields as usual
     options = {"delimiter": ","} if fmt == "csv" else {"delimiter": "\t", "quoting": csv.QUOTE_NONE}
     reader = csv.reader(io.StringIO(text, newline=""), **options)
@@ -94,6 +102,20 @@ def _json_rows(path: Path, text: str, columns: list[str | int]) -> list[tuple[in
     return out
 
 
+def _label_text_rows(path: Path, text: str) -> list[tuple[int, list[str]]]:
+    """[(line number, [text, label])] of ``label text`` lines (blank lines skipped)."""
+    out = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            label, _, rest = line.partition(" ")
+            if not rest.strip():
+                raise UserError(
+                    f"{path}:{lineno}: expected '<label> <text>' (data.format=label_text), got {line[:80]!r}"
+                )
+            out.append((lineno, [rest, label]))
+    return out
+
+
 def _as_text(value) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -117,3 +139,43 @@ def _column_number(path: Path, column: str | int) -> int:
 
 def _short(row: list[str]) -> str:
     return repr(row)[:100]
+
+
+class TableTexts(Reader):
+    """``data=table``: labelled texts, one file per split (``files.train`` required; val / test
+    carved from train when missing), or a hub dataset's ``text`` and ``label`` columns. ``format``:
+    one for every file, or {split: format} (null: from each file's suffix). ``labels``: the class
+    names in order; a file's label that is an integer i < len(labels) and not itself a name is
+    ``labels[i]`` (SST-2's and IMDB's 0 / 1), every other label is kept as written."""
+
+    columns = ("text", "label")
+
+    def __init__(
+        self,
+        *args,
+        text_column: str | int = "text",
+        label_column: str | int = "label",
+        format: str | dict | None = None,
+        header: bool = True,
+        labels: list[str] | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.text_column, self.label_column, self.header = text_column, label_column, header
+        self.formats = dict(format) if isinstance(format, dict) else {}
+        self.format = None if isinstance(format, dict) else format
+        self.labels = [str(label) for label in labels] if labels else None
+
+    def read_file(self, path: Path, split: str = "test") -> list[Labelled]:
+        fmt = self.formats.get(split, self.format)
+        rows = read_columns(path, [self.text_column, self.label_column], fmt, self.header)
+        return [(text, self.name_of(label)) for text, label in filled_pairs(path, rows, ("text", "label"))]
+
+    def from_rows(self, rows: list[tuple]) -> list[tuple[str, str]]:
+        return [(str(text).strip(), self.name_of(str(label))) for text, label in rows]
+
+    def name_of(self, label: str) -> str:
+        """A label as written, or ``labels[i]`` for a label that is the integer i (see the class)."""
+        if self.labels and label not in self.labels and label.isdigit() and int(label) < len(self.labels):
+            return self.labels[int(label)]
+        return label

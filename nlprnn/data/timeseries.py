@@ -15,8 +15,7 @@ from pathlib import Path
 
 import torch
 
-from nlprnn.data.paths import data_file, missing_data
-from nlprnn.data.user_files import read_utf8
+from nlprnn.data.files import read_utf8, resolve
 from nlprnn.errors import UserError
 
 
@@ -94,9 +93,7 @@ class TimeSeries:
 
     def load(self) -> tuple[torch.Tensor, torch.Tensor, int]:
         """(times (N,), values (N,), number of missing values filled)."""
-        path = data_file(self.dir, self.file)
-        if path is None:
-            raise missing_data(f"the {self.name} series", self.dir, self.file)
+        path = resolve(self.dir, self.file, "data.file")
         times, raw = read_series(path, self.time_column, self.value_column)
         values, filled = fill_gaps(raw)
         return torch.tensor(times, dtype=torch.float64), values, filled

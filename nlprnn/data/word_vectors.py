@@ -17,10 +17,9 @@ from collections.abc import Iterable, Sequence
 import torch
 
 from nlprnn.data import disk_cache
-from nlprnn.data.paths import data_file
-from nlprnn.data.sentiment import read_imdb
+from nlprnn.data.files import read_utf8, resolve
+from nlprnn.data.imdb import read_imdb
 from nlprnn.data.tokenizers import tokenizer_to_dict
-from nlprnn.data.user_files import read_utf8
 from nlprnn.errors import UserError
 
 
@@ -110,11 +109,11 @@ def ppmi_svd_vectors(
     return vectors / vectors[present].std().clamp(min=1e-12)
 
 
-def unlabelled_texts(entries: Sequence[str], data_dir: str | None, train_texts: list[str], own_archive=False):
+def unlabelled_texts(entries: Sequence[str], data_dir: str | None, train_texts: list[str], held_out=()):
     """The texts of ``embeddings.corpus`` entries: "train" (this dataset's training texts), an aclImdb
     .tar.gz under data.dir (all 50k reviews, labels unused; ``ARCHIVE:train`` or ``:test`` for one
-    half) or a text file (a text a line). ``own_archive``: the dataset is IMDB itself, so its archive
-    (which holds the test reviews) is refused."""
+    half) or a text file (a text a line). ``held_out``: the dataset's own files, refused (their
+    evaluation texts would leak into the vectors)."""
     texts = []
     for entry in entries:
         if entry == "train":
@@ -125,13 +124,12 @@ def unlabelled_texts(entries: Sequence[str], data_dir: str | None, train_texts: 
             raise UserError(
                 f"embeddings.corpus: {entry}:{half}: only :train or :test select part of an archive"
             )
-        path = data_file(data_dir, entry)
-        if path is None:
-            raise UserError(f"embeddings.corpus: {entry} not found under data.dir={data_dir}")
+        path = resolve(data_dir, entry, "embeddings.corpus")
         if path.name.endswith(".tar.gz"):
-            if own_archive:
+            if entry in held_out:
                 raise UserError(
-                    f"embeddings.corpus: {entry} holds the IMDB test reviews; with data=imdb use [train]"
+                    f"embeddings.corpus: {entry} is this dataset's own file (its test texts would leak "
+                    "into the vectors); use [train]"
                 )
             reviews = read_imdb(path)
             texts += [text for split in ([half] if half else reviews) for text, _ in reviews[split]]
@@ -177,11 +175,11 @@ class PpmiSvdInit:
         self.cache = cache
 
     def __call__(
-        self, table: torch.Tensor, tokenizer, train_texts, data_dir, seed: int = 0, own_archive=False
+        self, table: torch.Tensor, tokenizer, train_texts, data_dir, seed: int = 0, held_out=()
     ) -> str:
         """Overwrite the rows of ``table`` (V, E) whose tokens occur in the corpus; a line for the log."""
         start = time.perf_counter()
-        texts = unlabelled_texts(self.corpus, data_dir, train_texts, own_archive)
+        texts = unlabelled_texts(self.corpus, data_dir, train_texts, held_out)
         svd_seed = seed if self.seed is None else self.seed
         svd = dict(window=self.window, skip=2, seed=svd_seed, oversample=self.oversample, iters=self.iters)
         depends_on = [CACHE_VERSION, repr((tuple(table.shape), sorted(svd.items())))]
@@ -204,11 +202,7 @@ class PpmiSvdInit:
 
 
 class RandomInit:
-    """Keep the model's own random initialisation. Takes (and ignores) PpmiSvdInit's keys, so that a
-    per-dataset ``embeddings.corpus`` setting composes with either choice."""
+    """Keep the model's own random initialisation."""
 
-    def __init__(self, corpus: Sequence[str] = (), window: int = 5) -> None:
-        pass
-
-    def __call__(self, table, tokenizer, train_texts, data_dir, seed: int = 0, own_archive=False) -> str:
+    def __call__(self, table, tokenizer, train_texts, data_dir, seed: int = 0, held_out=()) -> str:
         return "embeddings: random init"

@@ -10,13 +10,13 @@ checkpoint or a file of a run directory.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from nlprnn.atomic import atomic_path
 from nlprnn.errors import UserError
 
 MAX_CHARS = 100_000  # the longest input line the inference modes accept (config key max_chars)
@@ -126,22 +126,3 @@ def open_output(path: str | None = None) -> Iterator[TextIO]:
         raise
     except OSError as exc:
         raise UserError(f"{name}: cannot write it ({exc.strerror or exc})") from None
-
-
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` (same suffix, so writers that go by it still work), renamed
-    to ``path`` when the block succeeds and removed when it fails. Not for special files (devices,
-    pipes), which are no one's to replace: those are written directly."""
-    target = Path(path)
-    if target.exists() and not target.is_file():  # /dev/stdout, a FIFO, a device: written in place
-        yield target
-        return
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
-    try:
-        yield tmp
-        if target.exists():
-            shutil.copymode(target, tmp)  # replacing a file keeps its permissions
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)

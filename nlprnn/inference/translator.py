@@ -23,7 +23,8 @@ from omegaconf import OmegaConf
 
 from nlprnn.data.batching import make_batches, pad_batch
 from nlprnn.data.subword import SubwordTokenizer
-from nlprnn.errors import UserError, build
+from nlprnn.errors import UserError
+from nlprnn.factory import build
 from nlprnn.inference.decoders import DECODING_KEYS, BeamSearch, decoder_for, decoder_with
 from nlprnn.inference.predictor import (
     COUNT,

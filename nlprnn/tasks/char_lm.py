@@ -10,9 +10,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from nlprnn.data.char_corpus import BpttBatches
+from nlprnn.data.batching import BpttBatches
 from nlprnn.data.vocab import Vocab
-from nlprnn.errors import build
+from nlprnn.factory import build
 from nlprnn.inference.generator import Generator
 from nlprnn.inference.results import Generation
 from nlprnn.modules.rnn import detach_state

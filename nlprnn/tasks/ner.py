@@ -12,7 +12,8 @@ from nlprnn.data.batching import IndexedBatches, make_batches
 from nlprnn.data.conll import Sentence, tagging
 from nlprnn.data.vocab import Vocab
 from nlprnn.data.word_features import WordFeatures, collate
-from nlprnn.errors import UserError, build
+from nlprnn.errors import UserError
+from nlprnn.factory import build
 from nlprnn.inference.results import Tagging
 from nlprnn.inference.tagger import Tagger
 from nlprnn.tasks.recipe import Recipe, modes_of

@@ -25,8 +25,9 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from nlprnn.data.user_files import resolve
-from nlprnn.errors import Interrupted, UserError, build
+from nlprnn.atomic import write_text_atomic
+from nlprnn.errors import Interrupted, UserError
+from nlprnn.factory import build
 from nlprnn.inference import server  # fastapi and uvicorn are imported only when serving
 from nlprnn.inference.export import export_onnx  # onnx itself is imported only when exporting
 from nlprnn.inference.textio import check_output, open_output, read_lines
@@ -36,7 +37,6 @@ from nlprnn.training.run_dir import (
     remove_new_entries,
     remove_partial_writes,
     start_fresh,
-    write_text_atomic,
 )
 from nlprnn.training.trainer import Trainer
 
@@ -160,9 +160,34 @@ def run_dir() -> Path:
         return Path.cwd()
 
 
+# keys of the data node that the recipes read, not the readers
+READ_BY_RECIPES = ("max_len", "prompt")
+
+
+# the dataset readers before they became presets of the format readers (runs trained until 2026-12)
+RETIRED_READERS = (
+    "char_corpus.",
+    "sentiment.",
+    "conll.ConllDataset",
+    "parallel.Multi30k",
+    "parallel.AnkiPairs",
+)
+
+
+def reader_of(data_cfg: DictConfig):
+    """The ``data`` node's reader (its ``_target_``) with every key but ``READ_BY_RECIPES``."""
+    node = OmegaConf.to_container(data_cfg, resolve=True)  # resolved inside the whole config
+    if any(str(node.get("_target_")).startswith(f"nlprnn.data.{r}") for r in RETIRED_READERS):
+        raise UserError(
+            f"data._target_={node['_target_']}: this run was trained with a dataset reader that is now a "
+            f"preset of a format reader; add data={node.get('name')} to the command line"
+        )
+    return build({k: v for k, v in node.items() if k not in READ_BY_RECIPES}, _convert_="all")
+
+
 def load_splits(data_cfg: DictConfig, seed: int) -> dict:
-    """{split: examples} from the ``data`` node's reader (its ``_target_``)."""
-    return build(data_cfg, _convert_="all").splits(seed)
+    """{split: examples} from the ``data`` node's reader."""
+    return reader_of(data_cfg).splits(seed)
 
 
 def train(recipe_cls: type[Recipe], cfg: DictConfig, out: Path | None = None) -> dict:
@@ -292,7 +317,13 @@ def evaluation_splits(cfg: DictConfig, trained: dict) -> dict:
     composed); with ``data.files.test=FILE`` only that file is read, through the reader's ``read_file``."""
     overrides = command_line_overrides()
     keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
-    if "data" in keys and cfg.data.get("_target_") != trained["data"].get("_target_"):
+    other_reader = "data" in keys and cfg.data.get("_target_") != trained["data"].get("_target_")
+    if "data.files.test" in keys and "files" not in (cfg.data if other_reader else trained["data"]):
+        raise UserError(  # e.g. the IMDB archive: one file holds every split
+            f"data.files.test: the reader of data={trained['data'].get('name')} does not read single "
+            "files; choose the file's format on the command line too (e.g. data=table, data=conll)"
+        )
+    if other_reader:
         data_cfg = cfg.data  # the command line chose another reader: use it as composed
     else:
         given = OmegaConf.from_dotlist(
@@ -302,15 +333,8 @@ def evaluation_splits(cfg: DictConfig, trained: dict) -> dict:
         data_cfg = OmegaConf.merge(trained["data"], from_command_line, given.get("data", {}))
     if "data.files.test" not in keys:
         return load_splits(data_cfg, trained["seed"])
-    reader = build(data_cfg, _convert_="all")
-    if not hasattr(reader, "read_file"):
-        raise UserError(
-            f"data.files.test: the reader of data={data_cfg.get('name')} does not read single files; "
-            "choose the file's format on the command line too (e.g. data=table, data=conll)"
-        )
-    rel = data_cfg.files.test
-    locate = getattr(reader, "locate", lambda rel: resolve(data_cfg.get("dir"), rel, "data.files.test"))
-    return {"test": reader.read_file(locate(rel))}  # locate: a file, or a prefix of two (translation)
+    reader = reader_of(data_cfg)  # locate: a file, a prefix of two (translation) or a list (text)
+    return {"test": reader.read_file(reader.locate(data_cfg.files.test, "data.files.test"))}
 
 
 def infer(recipe_cls: type[Recipe], cfg: DictConfig) -> None:

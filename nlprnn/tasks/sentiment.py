@@ -11,10 +11,11 @@ from collections import Counter
 import torch
 
 from nlprnn.data.batching import IndexedBatches, make_batches, pad_batch
-from nlprnn.data.sentiment import ImdbReviews, Named
 from nlprnn.data.subword import SubwordTokenizer
+from nlprnn.data.table import Labelled
 from nlprnn.data.tokenizers import tokenizer_to_dict
-from nlprnn.errors import UserError, build
+from nlprnn.errors import UserError
+from nlprnn.factory import build
 from nlprnn.inference.classifier import Classifier
 from nlprnn.inference.results import Classification
 from nlprnn.tasks.recipe import Recipe, modes_of
@@ -42,7 +43,7 @@ class Sentiment(Recipe):
     metric, metric_mode = "val_acc", "max"
     try_input = "'text=\"a gripping , funny film .\"'"
 
-    def build(self, splits: dict[str, list[Named]], out):
+    def build(self, splits: dict[str, list[Labelled]], out):
         cfg, start = self.cfg, time.perf_counter()
         texts = [text for text, _ in splits["train"]]
         # the training texts only; rank 0 builds it and the other ranks receive it (torchrun)
@@ -62,9 +63,13 @@ class Sentiment(Recipe):
         self.train, self.val = (self.encode(splits[s]) for s in ("train", "val"))  # tokenize once
         self.lengths = [len(ids) for ids, _ in self.train]
         seconds = time.perf_counter() - start
-        own_archive = cfg.data._target_.endswith(ImdbReviews.__name__)  # its test reviews stay unseen
+        own_files = [
+            cfg.data.get("archive"),
+            *(cfg.data.get("files") or {}).values(),
+        ]  # test texts stay unseen
         init = build(cfg.embeddings)
-        vectors_log = init(model.embedding.weight, tokenizer, texts, cfg.data.dir, cfg.seed, own_archive)
+        held_out = [f for f in own_files if f]
+        vectors_log = init(model.embedding.weight, tokenizer, texts, cfg.data.dir, cfg.seed, held_out)
         if dist.is_main():
             lengths = sorted(self.lengths)
             print(
@@ -79,7 +84,7 @@ class Sentiment(Recipe):
         vocab = {"tokenizer": tokenizer_to_dict(tokenizer), "labels": labels}
         return model, {"vocab": vocab}
 
-    def encode(self, examples: list[Named], clf: Classifier | None = None) -> list[tuple[list[int], int]]:
+    def encode(self, examples: list[Labelled], clf: Classifier | None = None) -> list[tuple[list[int], int]]:
         """(token ids, label id) of each example whose label the classifier knows."""
         clf = clf or self.clf
         index = {label: i for i, label in enumerate(clf.labels)}
@@ -110,7 +115,7 @@ class Sentiment(Recipe):
         predicted = clf.probabilities_of([ids for ids, _ in encoded]).argmax(-1).tolist()
         return classification_scores([label for _, label in encoded], predicted, clf.labels)
 
-    def score(self, clf: Classifier, examples: list[Named]) -> dict:
+    def score(self, clf: Classifier, examples: list[Labelled]) -> dict:
         """Scores over the examples whose gold label the model knows; the others are counted by label
         (a new file may hold classes the model was never trained on)."""
         self.labels = clf.labels

@@ -11,10 +11,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from nlprnn.atomic import atomic_path
 from nlprnn.data.batching import IndexedBatches, make_batches, pad_batch
-from nlprnn.errors import UserError, build
+from nlprnn.errors import UserError
+from nlprnn.factory import build
 from nlprnn.inference import results
-from nlprnn.inference.textio import atomic_path
 from nlprnn.inference.translator import Translator
 from nlprnn.tasks.recipe import Recipe, check_output_of, modes_of, setup_device
 from nlprnn.training import distributed as dist

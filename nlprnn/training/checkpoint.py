@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
-from nlprnn.errors import UserError, build
+from nlprnn.atomic import atomic_path
+from nlprnn.errors import UserError
+from nlprnn.factory import build
 from nlprnn.training.model_folder import is_model_folder, read_folder
 
 # 2: written by the recipe skeleton (config keys and parameter names of session 9 on); older
@@ -16,11 +17,9 @@ FORMAT = 2
 
 
 def save_atomic(obj: dict, path: str | Path) -> None:
-    """Write to a temporary file, then rename: a crash mid-write never leaves a torn checkpoint."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """``torch.save`` whole or not at all: a crash mid-write never leaves a torn checkpoint."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def load_checkpoint(path: str | Path | None, task: str | None = None) -> dict:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 from pathlib import Path
 
+from nlprnn.atomic import TEMPORARY, write_text_atomic
 from nlprnn.errors import UserError
 from nlprnn.training.checkpoint import load_checkpoint
 
@@ -105,8 +105,8 @@ def start_fresh(out: Path) -> None:
 
 
 def remove_partial_writes(out: Path) -> None:
-    """A kill during an atomic write leaves ``NAME.tmp`` behind; the real file is intact."""
-    for tmp in out.glob("*.tmp"):
+    """A kill during an atomic write leaves a temporary file behind; the real file is intact."""
+    for tmp in out.glob(TEMPORARY):
         tmp.unlink(missing_ok=True)
 
 
@@ -124,10 +124,3 @@ def cut_metrics(path: Path, step: int) -> None:
         except (ValueError, KeyError, TypeError):  # a line torn by the kill
             continue
     write_text_atomic(path, "".join(line + "\n" for line in kept))
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a small file (config.yaml, results.json) whole or not at all, even under a kill."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

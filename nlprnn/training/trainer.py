@@ -32,7 +32,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from nlprnn.errors import Interrupted, UserError, build
+from nlprnn.errors import Interrupted, UserError
+from nlprnn.factory import build
 from nlprnn.training import distributed as dist
 from nlprnn.training.averaging import WeightAverage
 from nlprnn.training.checkpoint import FORMAT, load_checkpoint, save_atomic

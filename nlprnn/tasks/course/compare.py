@@ -138,6 +138,9 @@ def train_variant(cfg, comparison, label: str, run_cfg: DictConfig, seed: int, f
         results = json.loads((folder / "results.json").read_text())
         row["reused"] = True
     else:
+        if not cfg.trainer.overwrite and killed_as(folder, run_cfg):  # resumed from its last.pt
+            run_cfg = run_cfg.copy()
+            run_cfg.trainer.resume = True
         try:
             results = train(recipe_cls, run_cfg, folder)
         except Diverged as error:  # e.g. an Elman net whose loss stopped being finite: a result too
@@ -170,7 +173,22 @@ UNTRAINED = ("trainer.resume", "trainer.overwrite", "trainer.progress", "trainer
 def finished_as(folder: Path, run_cfg: DictConfig) -> bool:
     """Whether ``folder`` holds a finished run (its results.json) of this very config: the hours-long
     comparisons, killed and started again in the same directory, train only what is missing."""
-    if not (folder / "results.json").exists() or not (folder / "config.yaml").exists():
+    return (folder / "results.json").exists() and same_config(folder, run_cfg)
+
+
+def killed_as(folder: Path, run_cfg: DictConfig) -> bool:
+    """Whether ``folder`` holds a run of this very config killed before it finished (its last.pt
+    and no results.json): the comparison started again resumes it."""
+    return (
+        (folder / "last.pt").exists()
+        and not (folder / "results.json").exists()
+        and same_config(folder, run_cfg)
+    )
+
+
+def same_config(folder: Path, run_cfg: DictConfig) -> bool:
+    """Whether the run in ``folder`` was trained with ``run_cfg`` (settings in UNTRAINED aside)."""
+    if not (folder / "config.yaml").exists():
         return False
     saved, now = OmegaConf.load(folder / "config.yaml"), run_cfg.copy()
     for cfg in (saved, now):

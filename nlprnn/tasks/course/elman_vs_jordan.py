@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem
-from nlprnn.models.many_to_one import SequenceToOne
+from nlprnn.models.course import SequenceToOne
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (
     Claim,

@@ -16,11 +16,11 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from nlprnn.atomic import write_text_atomic
 from nlprnn.errors import UserError
-from nlprnn.models.many_to_one import objective
+from nlprnn.models.course import objective
 from nlprnn.tasks.recipe import run_dir, seed_everything, setup_device
 from nlprnn.training import distributed as dist
-from nlprnn.training.run_dir import write_text_atomic
 from nlprnn.training.trainer import Diverged, Trainer
 
 
@@ -229,13 +229,9 @@ def write_results(
     tables: dict[str, list[dict]],
     extra: dict | None = None,
     findings: list[tuple[Claim, Verdict]] = (),
-    claim: Claim | None = None,
-    verdict: Verdict | None = None,
 ) -> None:
     """results.md (each lecture claim tested, with its verdict, first; then one markdown table per
     entry of ``tables``; printed too) and results.json (``findings``: each claim with its verdict)."""
-    if claim is not None:  # one claim: the same as findings=[(claim, verdict)]
-        findings = [(claim, verdict), *findings]
     parts = [f"# {title}", ""]
     for claim, verdict in findings:
         parts += [claim.markdown(), "", verdict.markdown(), ""]

@@ -20,7 +20,7 @@ import torch
 from omegaconf import OmegaConf
 
 from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem
-from nlprnn.models.many_to_one import SequenceToOne
+from nlprnn.models.course import SequenceToOne
 from nlprnn.modules.cells import CellRNN
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (

@@ -22,7 +22,7 @@ import torch
 
 from nlprnn.data.synthetic import TASKS
 from nlprnn.errors import UserError
-from nlprnn.models.many_to_one import SequenceToOne
+from nlprnn.models.course import SequenceToOne
 from nlprnn.modules.init import keras_init
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (

@@ -22,7 +22,7 @@ from torch import nn
 from nlprnn.data.batching import pad_batch
 from nlprnn.data.tokenizers import truncate
 from nlprnn.data.word_tokenizer import WordTokenizer
-from nlprnn.models.many_to_one import objective
+from nlprnn.models.course import objective
 from nlprnn.models.output import ModelOutput
 from nlprnn.models.summary import summary
 from nlprnn.modules.init import keras_init

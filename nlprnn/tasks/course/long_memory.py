@@ -18,7 +18,7 @@ al. 2015), which starts it remembering.
 from __future__ import annotations
 
 from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem, first_symbol
-from nlprnn.models.many_to_one import SequenceToOne
+from nlprnn.models.course import SequenceToOne
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (
     Claim,

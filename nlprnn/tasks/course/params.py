@@ -9,7 +9,7 @@ the k outputs instead of the M hidden units (D*M + k*M + M*k).
 
 from __future__ import annotations
 
-from nlprnn.models.many_to_one import SequenceToOne, WindowMLP
+from nlprnn.models.course import SequenceToOne, WindowMLP
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import Claim, Verdict, parameter_count, start, write_results
 

@@ -26,8 +26,9 @@ from functools import partial
 import torch
 
 from nlprnn.data.timeseries import make_windows, split_windows, stride_windows
-from nlprnn.errors import UserError, build
-from nlprnn.models.many_to_one import SequenceToOne, WindowCNN, WindowMLP
+from nlprnn.errors import UserError
+from nlprnn.factory import build
+from nlprnn.models.course import SequenceToOne, WindowCNN, WindowMLP
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (
     Claim,

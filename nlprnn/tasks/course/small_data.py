@@ -20,7 +20,8 @@ import torch
 from nlprnn.data.batching import pad_batch
 from nlprnn.data.tokenizers import truncate
 from nlprnn.data.word_tokenizer import WordTokenizer
-from nlprnn.errors import UserError, build
+from nlprnn.errors import UserError
+from nlprnn.factory import build
 from nlprnn.models.sequence_classifier import SequenceClassifier
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (

@@ -1,9 +1,7 @@
-"""A user's own data files: where they are (``data.files.*``, relative to ``data.dir`` or absolute),
-how their text is read (UTF-8, a spreadsheet's BOM allowed) and the splits they leave out (carved
-from train, seeded).
-
-Used by the generic readers (``data=conll``, ``data=table``, ``data=parallel``, ``data=text``) and,
-for reading text, by every dataset reader.
+"""What every reader shares: where a file is (``data.files.*``, relative to ``data.dir`` or absolute),
+how its text is read (UTF-8, a spreadsheet's BOM allowed, ``.gz`` unpacked), and the one policy for
+splits: a split without a file is carved from train (seeded), then ``train_limit`` / ``eval_limit``
+keep a seeded random N of each split, in file order (``nlprnn.data.reader`` applies it).
 """
 
 from __future__ import annotations
@@ -15,12 +13,22 @@ from pathlib import Path
 
 from nlprnn.errors import UserError
 
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test")  # any other key of data.files is one more evaluation split
+
+
+def check_data_dir(data_dir: str | None) -> None:
+    """A data.dir that is set must be a folder (a typo there would otherwise read as missing files)."""
+    if data_dir and not Path(data_dir).expanduser().is_dir():
+        raise UserError(
+            f"data.dir={data_dir!r} is not a directory; point data.dir (or $NLPRNN_DATA) "
+            "at the folder holding charlm/, translation/, ner/, sentiment/"
+        )
 
 
 def resolve(data_dir: str | None, rel: str, key: str) -> Path:
     """``rel`` as given if absolute (or found from the working directory), else under ``data_dir``;
-    a missing file is an error naming the config key."""
+    a missing file is an error naming the config key (and $NLPRNN_DATA when no data.dir is set)."""
+    check_data_dir(data_dir)
     path = Path(rel).expanduser()
     if path.is_absolute():
         candidates = [path]
@@ -30,7 +38,8 @@ def resolve(data_dir: str | None, rel: str, key: str) -> Path:
         if candidate.is_file():
             return candidate
     tried = " or ".join(str(c) for c in candidates)
-    raise UserError(f"{key}={rel}: no such file ({tried})")
+    hint = "" if data_dir or path.is_absolute() else "; set NLPRNN_DATA=/path/to/data (or data.dir=...)"
+    raise UserError(f"{key}={rel}: no such file ({tried}){hint}")
 
 
 def read_utf8(path: str | Path) -> str:
@@ -60,15 +69,15 @@ def decode_utf8(raw: bytes, path: str | Path, line: int = 1, offset: int = 0) ->
         ) from None
 
 
-def split_files(files: dict | None, data_dir: str | None) -> dict[str, Path]:
-    """{split: path} of the splits given in ``data.files`` (train is required)."""
+def given_files(files: dict | None) -> dict[str, str]:
+    """{split: file as given} of the splits ``data.files`` names (train is required)."""
     files = {k: v for k, v in (files or {}).items() if v}
-    unknown = set(files) - set(SPLITS)
-    if unknown:
-        raise UserError(f"data.files.{sorted(unknown)[0]}: the splits are {', '.join(SPLITS)}")
     if "train" not in files:
-        raise UserError("data.files.train is not set: give the training file (data.files.train=PATH)")
-    return {split: resolve(data_dir, rel, f"data.files.{split}") for split, rel in files.items()}
+        raise UserError(
+            "data.files.train is not set: give the training file (data.files.train=PATH) "
+            "or a Hugging Face dataset (data.hub.path=NAME)"
+        )
+    return files
 
 
 def carve_missing(splits: dict[str, list], fraction: float, seed: int) -> dict[str, list]:
@@ -86,11 +95,21 @@ def carve_missing(splits: dict[str, list], fraction: float, seed: int) -> dict[s
         )
     order = list(range(len(train)))
     random.Random(f"carve:{seed}").shuffle(order)
-    held = {}
-    for i, split in enumerate(missing):
-        held[split] = sorted(order[i * take : (i + 1) * take])
+    held = {split: sorted(order[i * take : (i + 1) * take]) for i, split in enumerate(missing)}
     used = {i for ids in held.values() for i in ids}
-    out = {"train": [ex for i, ex in enumerate(train) if i not in used]}
-    out.update({s: splits[s] for s in ("val", "test") if s in splits})
+    out = {**splits, "train": [ex for i, ex in enumerate(train) if i not in used]}
     out.update({s: [train[i] for i in ids] for s, ids in held.items()})
-    return {s: out[s] for s in SPLITS}
+    return in_order(out)
+
+
+def in_order(splits: dict) -> dict:
+    """train, val, test first, then any other evaluation split in the order given."""
+    return {**{s: splits[s] for s in SPLITS if s in splits}, **splits}
+
+
+def sample(examples: list, limit: int | None, seed: int) -> list:
+    """A seeded random ``limit`` examples in their original order (files are often sorted by label)."""
+    if not limit or limit >= len(examples):
+        return examples
+    keep = sorted(random.Random(f"limit:{seed}").sample(range(len(examples)), limit))
+    return [examples[i] for i in keep]
