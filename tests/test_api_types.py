@@ -9,6 +9,8 @@ import pytest
 from nlprnn import Classifier, Generator, Tagger, Translator
 from nlprnn.errors import UserError
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 RECIPES = {"char_lm": Generator, "ner": Tagger, "sentiment": Classifier, "translation": Translator}
 OPTIONS = {"char_lm": {"length": 3}, "ner": {}, "sentiment": {}, "translation": {"method": "greedy"}}
 BAD = [None, 5, b"abc", [1, None], ["a", None], object()]

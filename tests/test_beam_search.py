@@ -279,6 +279,7 @@ def reversal_batch(n, length, g):
     return src, src.flip(1)
 
 
+@pytest.mark.slow
 def test_beam_search_decodes_learned_reversal():
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)

@@ -9,6 +9,8 @@ import torch
 
 from scripts.bench import main
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 # one thread: fast even while other jobs keep every core busy
 TINY = [
     "--batch-size",

@@ -7,6 +7,8 @@ import torch
 
 from tests.conftest import tiny_recipe_cli
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 cli = tiny_recipe_cli("char_lm")
 
 

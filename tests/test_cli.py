@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.conftest import CONF, compose_config, run_cli
 
 
@@ -13,6 +15,7 @@ def lines_of(text: str) -> list[str]:
     return [" ".join(line.split()) for line in text.splitlines()]
 
 
+@pytest.mark.slow
 def test_help_names_the_recipes_modes_shared_keys_and_examples(data_dir):
     proc = run_cli(["--help"], data_dir)
     out, lines = proc.stdout, lines_of(proc.stdout)
@@ -32,6 +35,7 @@ def test_help_names_the_recipes_modes_shared_keys_and_examples(data_dir):
     assert "python -m nlprnn recipe=ner data=conll2002_es" in out and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_recipe_help_gives_its_keys_defaults_meanings_and_modes(data_dir):
     lines = lines_of(run_cli(["recipe=ner", "--help"], data_dir).stdout)
     assert lines[0].startswith("recipe ner: Named-entity tagging")
@@ -47,6 +51,7 @@ def test_recipe_help_gives_its_keys_defaults_meanings_and_modes(data_dir):
     assert modes == ["train", "evaluate", "tag"]
 
 
+@pytest.mark.slow
 def test_help_takes_the_other_overrides_and_multirun(data_dir):
     """-h among a sweep's overrides: each option chosen on the command line is the one shown."""
     proc = run_cli(
@@ -94,6 +99,7 @@ MISTAKES = [
 ]
 
 
+@pytest.mark.slow
 def test_command_line_mistakes_are_one_error_line_with_the_closest_names(data_dir, tmp_path):
     for args, message in MISTAKES:  # about 0.4 s each: nothing is imported beyond Hydra
         proc = run_cli([*args, f"hydra.sweep.dir={tmp_path}/sweep"], data_dir, check=False)
@@ -103,6 +109,7 @@ def test_command_line_mistakes_are_one_error_line_with_the_closest_names(data_di
     assert not (tmp_path / "sweep").exists()
 
 
+@pytest.mark.slow
 def test_what_hydra_allows_still_composes(data_dir):
     """+new.key adds a key, a key of a selected group option exists, a swept key is checked once."""
     proc = run_cli(["recipe=translation", "decoding.beam_size=3", "+extra.key=1", "--cfg", "job"], data_dir)
@@ -112,6 +119,7 @@ def test_what_hydra_allows_still_composes(data_dir):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_key_the_mode_ignores_is_a_warning_and_the_run_goes_on(data_dir, tmp_path):
     args = [
         "recipe=ner",

@@ -12,6 +12,8 @@ from omegaconf import OmegaConf
 
 from nlprnn.data.synthetic import ADDING_BASELINE_MSE
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 
 def course(run_recipe, tmp_path, name, *overrides):
     out = tmp_path / name

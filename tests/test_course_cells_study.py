@@ -25,6 +25,7 @@ def best_logged(folder) -> float:
     return max(json.loads(line)["val_acc"] for line in lines if line.strip())
 
 
+@pytest.mark.slow
 def test_small_data_pairs_models_on_each_seeds_subset(run_recipe, tmp_path):
     result, saved, out = course(run_recipe, tmp_path, "small_data")
     rows = result["rows"]
@@ -96,6 +97,7 @@ def test_small_data_rejects_sizes_it_cannot_draw(run_recipe, tmp_path):
         run_recipe(tmp_path / "b", "recipe=course/small_data", "debug=tiny", "experiment.small_up_to=10")
 
 
+@pytest.mark.slow
 def test_hyperparameter_grid_gets_equal_updates_and_its_spread(run_recipe, tmp_path):
     result, saved, out = course(run_recipe, tmp_path, "hyperparameters")
     rows, grid, spread = result["rows"], result["grid"], result["spread"]

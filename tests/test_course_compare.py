@@ -13,6 +13,8 @@ from nlprnn.errors import UserError
 from nlprnn.tasks.course.compare import bands, budget_of, check_pairs, compose_recipe, judge, view_of
 from nlprnn.tasks.course.experiment import parameter_count
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 
 def test_verdict_agrees_depends_disagrees_from_made_up_seeds():
     # accuracy (higher is better): A ahead of B by 2 points, the seeds' sd 0.5

@@ -12,6 +12,8 @@ from nlprnn.errors import UserError
 from nlprnn.tasks.course import fixed_length as fl
 from nlprnn.tasks.course.experiment import VERDICTS
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 
 def test_tiny_run_measures_padding_time_and_the_unmasked_state(run_recipe, tmp_path):
     out = tmp_path / "fixed_length"

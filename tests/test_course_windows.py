@@ -15,6 +15,8 @@ from nlprnn.models.course import SequenceToOne, WindowCNN, WindowMLP
 from nlprnn.tasks.course import sliding_windows as sw
 from nlprnn.tasks.course.experiment import parameter_count
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 
 def test_window_cnn_shares_its_filters_along_time():
     torch.manual_seed(0)

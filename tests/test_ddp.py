@@ -10,6 +10,8 @@ import torch
 
 from tests.conftest import REPO, cli_env
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 COMMON = ["debug=tiny", "model.dropout=0", "hydra/job_logging=none", "hydra/hydra_logging=none"]
 RECIPES = {  # a few steps of each tiny config, without randomness that differs between layouts
     "char_lm": ["data.max_chars=6000", "trainer.max_steps=4", "trainer.eval_every=2"],

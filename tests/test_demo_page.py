@@ -22,6 +22,8 @@ from nlprnn.inference import Classifier, Generator, Tagger, Translator  # noqa: 
 from nlprnn.inference.server import build_app  # noqa: E402
 from scripts.demo_screenshots import chromium, fill_and_run  # noqa: E402
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 PREDICTORS = {"char_lm": Generator, "ner": Tagger, "sentiment": Classifier, "translation": Translator}
 
 

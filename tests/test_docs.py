@@ -13,6 +13,8 @@ import torch
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 # the modules whose docstrings hold examples (hand-built tiny models: no checkpoint needed)
 DOCTEST_MODULES = [
     "nlprnn.inference.results",

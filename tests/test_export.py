@@ -20,6 +20,8 @@ from nlprnn.modules.beam_search import beam_search
 from nlprnn.modules.rnn import StackedRNN, without_packing
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 

@@ -24,6 +24,8 @@ from nlprnn.models.sequence_classifier import SequenceClassifier
 from nlprnn.models.sequence_tagger import SequenceTagger
 from tests.conftest import REPO, cli_env
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 SENTENCES = [["Peter", "lives", "in", "Paris", "."], ["Angela", "Merkel", "visited", "Berlin", "."]]
 REVIEWS = ["a gripping , funny film .", "a tedious mess .", "beautifully acted"]
 

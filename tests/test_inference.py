@@ -11,6 +11,8 @@ from nlprnn import Classifier, Generator, Tagger, Translator
 from nlprnn.errors import UserError
 from tests.conftest import REPO, cli_env
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 RECIPES = {"char_lm": Generator, "ner": Tagger, "sentiment": Classifier, "translation": Translator}
 MODE = {"char_lm": "generate", "ner": "tag", "sentiment": "predict", "translation": "translate"}
 LINES_PER_INPUT = {"char_lm": 1, "ner": 2, "sentiment": 1, "translation": 1}  # char_lm at length=0

@@ -13,6 +13,8 @@ import torch
 
 from tests.conftest import REPO, cli_env
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 TINY = ["recipe=char_lm", "debug=tiny", "data.max_chars=6000", "trainer.max_steps=8", "trainer.eval_every=3"]
 TIMING = ("train_seconds", "train_tok_s")  # wall-clock readings: the only fields a resume may change
 

@@ -13,6 +13,8 @@ from nlprnn import Classifier, Generator, Tagger, Translator
 from nlprnn.errors import UserError
 from tests.conftest import REPO, cli_env, run_cli
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 CLASSES = {"char_lm": Generator, "ner": Tagger, "sentiment": Classifier, "translation": Translator}
 TEXTS = ["Peter lives in Paris .", "Ein Hund läuft .", "a gripping , funny film ."]
 

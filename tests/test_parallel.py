@@ -48,6 +48,7 @@ def multi30k(data_dir):
     return preset_splits("translation", "multi30k")
 
 
+@pytest.mark.slow
 def test_multi30k_real_data(multi30k, data_dir):
     assert {k: len(v) for k, v in multi30k.items()} == {
         "train": 29000,
@@ -65,6 +66,7 @@ def test_multi30k_real_data(multi30k, data_dir):
     assert all(s and t for split in multi30k.values() for s, t in split)
 
 
+@pytest.mark.slow
 def test_multi30k_direction_switch(multi30k, data_dir):
     en_de = preset_splits("translation", "multi30k", "data.src_lang=en", "data.tgt_lang=de")
     for split in multi30k:
@@ -85,6 +87,7 @@ def anki(data_dir):
     return preset_splits("translation", "anki_spa_eng")
 
 
+@pytest.mark.slow
 def test_anki_grouped_split_has_no_shared_sentence(anki):
     sizes = {k: len(v) for k, v in anki.items()}
     total = sum(sizes.values())
@@ -100,6 +103,7 @@ def test_anki_grouped_split_has_no_shared_sentence(anki):
     assert any(s.startswith("¿") for s, _ in anki["val"])
 
 
+@pytest.mark.slow
 def test_anki_split_deterministic_per_seed_and_same_in_both_directions(anki, data_dir):
     en_es = ["data.src_lang=en", "data.tgt_lang=es", "data.src_column=0", "data.tgt_column=1"]
     again = preset_splits("translation", "anki_spa_eng", *en_es)

@@ -19,6 +19,8 @@ from nlprnn.inference.tagger import tagging_of
 from nlprnn.models.sequence_classifier import SequenceClassifier
 from nlprnn.modules.crf import CRF
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 RECIPES = {"char_lm": Generator, "ner": Tagger, "sentiment": Classifier, "translation": Translator}
 VERBS = {Generator: "generate", Tagger: "tag", Classifier: "predict", Translator: "translate"}
 RESULTS = {Generator: Generation, Tagger: Tagging, Classifier: Classification, Translator: Translation}

@@ -12,6 +12,8 @@ from nlprnn.inference.runtime import int8_model, with_runtime
 from nlprnn.models.seq2seq import Seq2Seq
 from tests.conftest import REPO, run_cli
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 pytest.importorskip("onnxruntime")
 
 PREDICTORS = {"char_lm": Generator, "ner": Tagger, "sentiment": Classifier, "translation": Translator}

@@ -19,6 +19,7 @@ def sst_reader(directory=None) -> TableTexts:
     return TableTexts("sst2", directory, text_column="sentence", format=fmt, labels=["negative", "positive"])
 
 
+@pytest.mark.slow
 def test_real_sst2_files(data_dir):
     from tests.conftest import preset_splits
 
@@ -85,6 +86,7 @@ def test_imdb_archive_labels_splits_and_html(tmp_path):
         read_imdb(tmp_path / "junk.tar.gz")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", [0.75, 0.9])
 def test_a_damaged_imdb_archive_is_an_error_not_a_smaller_dataset(data_dir, tmp_path, where):
     """4 KB flipped at 75% of the real archive used to give 12,363 training reviews, all negative."""

@@ -7,6 +7,8 @@ import pytest
 from nlprnn import Classifier
 from tests.conftest import tiny_recipe_cli
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 cli = tiny_recipe_cli("sentiment")
 
 

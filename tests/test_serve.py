@@ -22,6 +22,8 @@ from nlprnn.errors import UserError  # noqa: E402
 from nlprnn.inference import Classifier, Generator, Tagger, Translator  # noqa: E402
 from nlprnn.inference.server import Limits, build_app  # noqa: E402
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 PREDICTORS = {"char_lm": Generator, "ner": Tagger, "sentiment": Classifier, "translation": Translator}
 VERBS = {"char_lm": "generate", "ner": "tag", "sentiment": "predict", "translation": "translate"}
 INPUTS = {

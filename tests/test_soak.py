@@ -15,6 +15,8 @@ import torch
 from nlprnn.atomic import TEMPORARY
 from tests.conftest import REPO, cli_env
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 TINY = ["debug=tiny", "trainer.max_steps=6", "trainer.eval_every=2", "hydra/job_logging=none"]
 EXTRA = {
     "char_lm": ["data.max_chars=6000"],

@@ -8,6 +8,8 @@ import pytest
 from scripts.summarize import flatten, main
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 
 def test_multirun_then_summary(data_dir, tmp_path):
     sweep = tmp_path / "sweep"

@@ -9,6 +9,8 @@ from nlprnn import Translator
 from nlprnn.training.metrics import corpus_scores
 from tests.conftest import tiny_recipe_cli
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 cli = tiny_recipe_cli("translation")
 
 

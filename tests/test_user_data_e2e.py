@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import tiny_recipe_cli
 
+pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
+
 sentiment = tiny_recipe_cli("sentiment")
 ner = tiny_recipe_cli("ner")
 
