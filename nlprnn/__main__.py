@@ -11,15 +11,13 @@ from omegaconf import DictConfig
 
 from nlprnn.cli_help import preflight
 from nlprnn.errors import Interrupted, UserError
+from nlprnn.factory import CONF
 from nlprnn.run import register_resolvers
 
 register_resolvers()  # before Hydra composes the config: hydra.run.dir uses them
 
-# conf/ beside the package in a checkout (or an editable install), inside it in an installed wheel
-CONF = "conf" if (Path(__file__).parent / "conf").is_dir() else "../conf"
 
-
-@hydra.main(version_base=None, config_path=CONF, config_name="config")
+@hydra.main(version_base=None, config_path=os.path.relpath(CONF, Path(__file__).parent), config_name="config")
 def main(cfg: DictConfig):
     from nlprnn.run import run
 

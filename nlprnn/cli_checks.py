@@ -10,13 +10,11 @@ import itertools
 import os
 import re
 import sys
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-# conf/ beside the package in a checkout (or an editable install), inside it in an installed wheel
-HERE = Path(__file__).resolve().parent
-CONF = HERE / "conf" if (HERE / "conf").is_dir() else HERE.parent / "conf"
+from nlprnn.factory import CONF
+
 GRAMMAR = "https://hydra.cc/docs/advanced/override_grammar/basic/"
 
 

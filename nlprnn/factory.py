@@ -1,7 +1,14 @@
 """Objects from config nodes: ``build(node)`` is ``hydra.utils.instantiate`` with the project's one-line
-errors (a node's ``_target_`` names the class or function, every other key is one of its arguments)."""
+errors (a node's ``_target_`` names the class or function, every other key is one of its arguments);
+``CONF``: where the config tree is."""
+
+from pathlib import Path
 
 from nlprnn.errors import UserError
+
+# conf/ beside the package in a checkout (or an editable install), inside it in an installed wheel
+PACKAGE = Path(__file__).resolve().parent
+CONF = PACKAGE / "conf" if (PACKAGE / "conf").is_dir() else PACKAGE.parent / "conf"
 
 
 def build(node, *args, **kwargs):

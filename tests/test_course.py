@@ -10,7 +10,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from nlprnn.data.synthetic import ADDING_BASELINE_MSE
+from nlprnn.tasks.course.synthetic import ADDING_BASELINE_MSE
 
 pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nlprnn.data.timeseries import TimeSeries, fill_gaps, make_windows, read_series, split_windows
 from nlprnn.errors import UserError
+from nlprnn.tasks.course.timeseries import TimeSeries, fill_gaps, make_windows, read_series, split_windows
 
 
 def test_windows_predict_the_next_value():

@@ -343,8 +343,8 @@ def test_a_spreadsheet_csv_with_a_byte_order_mark_is_read(tmp_path):
 def test_every_other_reader_drops_a_byte_order_mark(tmp_path):
     from nlprnn.data.parallel import read_lines
     from nlprnn.data.pretrained_vectors import read_vectors
-    from nlprnn.data.timeseries import read_series
     from nlprnn.data.word_vectors import unlabelled_texts
+    from nlprnn.tasks.course.timeseries import read_series
 
     assert read_conll(write(tmp_path / "a.conll", BOM + "Paris B-LOC\n")) == [(["Paris"], ["B-LOC"])]
     sst = TableTexts("sst", None, text_column="sentence", format={"test": "label_text"}, labels=["n", "p"])
@@ -373,8 +373,8 @@ def test_hub_text_builder_drops_a_byte_order_mark(tmp_path, monkeypatch):
 @pytest.mark.parametrize("reader", ["conll", "sst2", "label_first", "series", "vectors", "corpus", "table"])
 def test_bytes_that_are_not_utf8_name_the_file_and_line(tmp_path, reader):
     from nlprnn.data.pretrained_vectors import read_vectors
-    from nlprnn.data.timeseries import read_series
     from nlprnn.data.word_vectors import unlabelled_texts
+    from nlprnn.tasks.course.timeseries import read_series
 
     sst = TableTexts("sst", None, text_column="sentence", format={"test": "label_text"}, labels=["n", "p"])
     path = tmp_path / "latin1.dat"

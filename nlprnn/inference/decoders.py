@@ -124,7 +124,7 @@ DECODING_KEYS = ("method", "beam_size", "alpha", "n_best", "temperature", "seed"
 def decoder_for(method: str = "beam", **options):
     """The Python API's keywords (method="greedy", beam_size=10, ...) -> a decoder."""
     if method not in STRATEGIES:
-        raise UserError(f"method={method!r}: decoding method must be beam, greedy or sample")
+        raise UserError(f"method={method!r}: decoding method must be one of {', '.join(STRATEGIES)}")
     unknown = sorted(set(options) - set(STRATEGIES[method]().settings()))
     if unknown:
         raise UserError(f"method={method!r} takes no option(s) {', '.join(unknown)}")

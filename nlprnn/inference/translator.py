@@ -25,7 +25,7 @@ from nlprnn.data.batching import make_batches, pad_batch
 from nlprnn.data.subword import SubwordTokenizer
 from nlprnn.errors import UserError
 from nlprnn.factory import build
-from nlprnn.inference.decoders import DECODING_KEYS, BeamSearch, decoder_for, decoder_with
+from nlprnn.inference.decoders import DECODING_KEYS, STRATEGIES, BeamSearch, decoder_for, decoder_with
 from nlprnn.inference.predictor import (
     COUNT,
     LENGTH,
@@ -44,7 +44,7 @@ from nlprnn.models.config import model_config
 from nlprnn.training.checkpoint import model_from_checkpoint
 
 TRANSLATOR_KEYS = ("max_len_ratio", "max_len_extra", "max_src_len", "batch_size")
-METHOD = (lambda v: v in ("beam", "greedy", "sample"), "beam, greedy or sample")
+METHOD = (lambda v: v in STRATEGIES, " | ".join(STRATEGIES))
 
 
 class Translator(Predictor):

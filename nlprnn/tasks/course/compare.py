@@ -35,6 +35,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from nlprnn.errors import UserError
+from nlprnn.factory import CONF
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (
     Claim,
@@ -52,12 +53,6 @@ from nlprnn.training.trainer import Diverged
 VIEWS = ("updates", "time")
 
 
-def conf_dir() -> Path:
-    """conf/ beside the package in a checkout, inside it in an installed wheel."""
-    package = Path(__file__).resolve().parents[2]
-    return package / "conf" if (package / "conf").is_dir() else package.parent / "conf"
-
-
 def compose_recipe(overrides: list[str]) -> DictConfig:
     """The config ``python -m nlprnn OVERRIDES`` would run (inside a Hydra app or outside)."""
     from hydra import compose, initialize_config_dir
@@ -66,7 +61,7 @@ def compose_recipe(overrides: list[str]) -> DictConfig:
     if GlobalHydra.instance().is_initialized():
         cfg = compose(config_name="config", overrides=overrides)
     else:
-        with initialize_config_dir(config_dir=str(conf_dir()), version_base=None):
+        with initialize_config_dir(config_dir=str(CONF), version_base=None):
             cfg = compose(config_name="config", overrides=overrides)
     OmegaConf.set_struct(cfg, True)
     return cfg

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import torch
 
-from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem
 from nlprnn.models.course import SequenceToOne
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (
@@ -29,6 +28,7 @@ from nlprnn.tasks.course.experiment import (
     train_and_score,
     write_results,
 )
+from nlprnn.tasks.course.synthetic import ADDING_BASELINE_MSE, adding_problem
 
 CLAIM = Claim(
     quote="Tipos de retroalimentación: 1. Salida anterior (y[t]) 2. Estado anterior (h[t]) "

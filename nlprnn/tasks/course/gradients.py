@@ -19,7 +19,6 @@ import math
 import torch
 from omegaconf import OmegaConf
 
-from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem
 from nlprnn.models.course import SequenceToOne
 from nlprnn.modules.cells import CellRNN
 from nlprnn.plotting import line_plot
@@ -34,6 +33,7 @@ from nlprnn.tasks.course.experiment import (
     train_and_score,
     write_results,
 )
+from nlprnn.tasks.course.synthetic import ADDING_BASELINE_MSE, adding_problem
 
 CELLS = {  # name: (cell, nonlinearity, LSTM forget-gate bias or None for torch's)
     "rnn_tanh": ("rnn", "tanh", None),

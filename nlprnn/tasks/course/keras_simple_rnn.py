@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import torch
 
-from nlprnn.data.synthetic import TASKS
 from nlprnn.errors import UserError
 from nlprnn.models.course import SequenceToOne
 from nlprnn.modules.init import keras_init
@@ -37,6 +36,7 @@ from nlprnn.tasks.course.experiment import (
     start,
     write_results,
 )
+from nlprnn.tasks.course.synthetic import TASKS
 
 CLAIM = Claim(
     quote='model.add(SimpleRNN(10, activation="tanh", input_shape=(seq_len, 1), ...)) · '

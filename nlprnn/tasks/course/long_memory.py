@@ -17,7 +17,6 @@ al. 2015), which starts it remembering.
 
 from __future__ import annotations
 
-from nlprnn.data.synthetic import ADDING_BASELINE_MSE, adding_problem, first_symbol
 from nlprnn.models.course import SequenceToOne
 from nlprnn.plotting import line_plot
 from nlprnn.tasks.course.experiment import (
@@ -32,6 +31,7 @@ from nlprnn.tasks.course.experiment import (
     train_and_score,
     write_results,
 )
+from nlprnn.tasks.course.synthetic import ADDING_BASELINE_MSE, adding_problem, first_symbol
 from nlprnn.tasks.recipe import seed_everything
 
 NAMES = {"rnn": "Elman", "lstm": "LSTM", "lstm_forget1": "LSTM, forget bias 1", "gru": "GRU"}

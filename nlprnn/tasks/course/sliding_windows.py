@@ -25,7 +25,6 @@ from functools import partial
 
 import torch
 
-from nlprnn.data.timeseries import make_windows, split_windows, stride_windows
 from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.models.course import SequenceToOne, WindowCNN, WindowMLP
@@ -39,6 +38,7 @@ from nlprnn.tasks.course.experiment import (
     start,
     write_results,
 )
+from nlprnn.tasks.course.timeseries import make_windows, split_windows, stride_windows
 
 SOURCE = "1-redes-recurrentes-etsisi.md"
 SPLIT_CLAIM = Claim(
