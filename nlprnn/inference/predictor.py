@@ -310,28 +310,27 @@ def checked_texts(
     return [_checked(item, i, who, what) for i, item in enumerate(checked_items(inputs, who, takes))]
 
 
-def checked_items(inputs, who: str, takes: str) -> list:
-    """``list(inputs)``; a clear error for one string, bytes or a non-iterable."""
+def checked_iterable(inputs, who: str, takes: str) -> Iterator:
+    """``iter(inputs)``; a clear error for one string, bytes or a non-iterable."""
     if isinstance(inputs, str):
         raise UserError(f"{who} takes {takes}, not one string: put it in a list")
     if isinstance(inputs, (bytes, bytearray)):
         raise UserError(f"{who} takes str, not bytes: decode the input first")
     try:
-        return list(inputs)
+        return iter(inputs)
     except TypeError:
         raise UserError(f"{who} takes {takes}, got {type(inputs).__name__}") from None
+
+
+def checked_items(inputs, who: str, takes: str) -> list:
+    """``list(inputs)``; a clear error for one string, bytes or a non-iterable."""
+    return list(checked_iterable(inputs, who, takes))
 
 
 def checked_lines(lines, who: str) -> Iterator:
     """An iterator over ``lines`` (a list, a file, a generator: possibly endless, so its items are
     checked as they come); a clear error for one string, bytes or a non-iterable."""
-    takes = "an iterable of lines (a list, a file)"
-    if isinstance(lines, (str, bytes, bytearray)):
-        raise UserError(f"{who} takes {takes}, not one {type(lines).__name__}: put it in a list")
-    try:
-        return iter(lines)
-    except TypeError:
-        raise UserError(f"{who} takes {takes}, got {type(lines).__name__}") from None
+    return checked_iterable(lines, who, "an iterable of lines (a list, a file)")
 
 
 def checked_text(text, who: str) -> str:

@@ -118,20 +118,16 @@ class SequenceTagger(nn.Module):
         words: torch.Tensor,
         lengths: torch.Tensor | list[int],
         *,
-        casings: torch.Tensor | None = None,
-        chars: torch.Tensor | None = None,
-        char_lengths: torch.Tensor | list[int] | None = None,
-        char_index: torch.Tensor | None = None,
         targets: torch.Tensor | None = None,
+        **features: torch.Tensor | list[int] | None,
     ) -> ModelOutput:
         """words (B, L) word ids, lengths (B,) -> ModelOutput: emission scores (B, L, T) as logits, and
         with ``targets`` (B, L) tag ids the training loss (mean per real token), computed here so that
         DistributedDataParallel (which wraps ``forward``) sees the whole training computation.
-        casings, chars, char_lengths, char_index: see the class docstring."""
+        features: casings, chars, char_lengths, char_index, as ``emissions`` takes them (see the class
+        docstring)."""
         lengths = as_lengths(lengths, words.device)
-        emissions = self.emissions(
-            words, lengths, casings=casings, chars=chars, char_lengths=char_lengths, char_index=char_index
-        )
+        emissions = self.emissions(words, lengths, **features)
         if targets is None:
             return ModelOutput(None, emissions)
         mask = torch.arange(words.size(1), device=words.device)[None, :] < lengths[:, None]

@@ -319,19 +319,14 @@ class JordanRNN(nn.Module):
     """Loops a ``JordanCell`` over time, feeding each output (and with ``state_feedback`` the hidden
     state too) back into the next step.
 
+    Arguments: those of ``JordanCell`` (input_size, hidden_size, output_size, nonlinearity,
+    state_feedback).
     forward(x (B, T, I), y0 (B, O) or None = zeros) -> (outputs (B, T, O), last output (B, O))
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        output_size: int,
-        nonlinearity: str = "tanh",
-        state_feedback: bool = False,
-    ) -> None:
+    def __init__(self, *cell_args, **cell_kwargs) -> None:
         super().__init__()
-        self.cell = JordanCell(input_size, hidden_size, output_size, nonlinearity, state_feedback)
+        self.cell = JordanCell(*cell_args, **cell_kwargs)
 
     def forward(self, x: Tensor, y0: Tensor | None = None) -> tuple[Tensor, Tensor]:
         y = x.new_zeros(x.shape[0], self.cell.output_size) if y0 is None else y0
