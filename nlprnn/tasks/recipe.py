@@ -42,7 +42,9 @@ from nlprnn.training.trainer import Trainer
 
 
 class Recipe:
-    """One task shape. Subclasses set the class attributes and implement the hooks below."""
+    """One task shape. Subclasses set the class attributes and implement the hooks below; the
+    training hooks are the trainer's ``TrainingTask`` protocol, which the course experiments'
+    ``TensorTask`` implements too."""
 
     name = ""  # the recipe's task: checkpoints record it; nlprnn/tasks/<name>.py
     predictor: type = None  # its inference API class (from nlprnn.inference)

@@ -1,19 +1,10 @@
 """The training loop every recipe shares.
 
-A recipe hands the trainer a model and a *task* object with this small interface::
-
-    task.metric, task.metric_mode        # e.g. "val_loss", "min": picks best.pt, early stopping
-    task.train_batches(epoch) -> seq     # indexable, len(); the same for a given epoch and seed
-    task.start_epoch(epoch)              # reset per-epoch state (e.g. carried hidden state)
-    task.train_loss(model, batch) -> (mean loss, target tokens[, units the loss is a mean over])
-                                         # model: the DDP wrapper under torchrun, so the loss must
-                                         # come from model(...) (forward), never from its methods
-    task.evaluate(model) -> {"val_loss": ..., ...}
-    task.state_dict() / task.load_state_dict(d)   # state carried between batches, for resume
-
-The trainer owns the rest: optimizer, clipping, schedule, evaluation cadence, early stopping,
-atomic best/last checkpoints, exact resume, progress bar, JSONL + TensorBoard logs, DDP, and an
-optional moving average of the weights (``trainer.ema``) that is what gets validated and saved.
+A recipe (``nlprnn.tasks.recipe.Recipe``) or a course experiment (``TensorTask``) hands the trainer
+a model and a ``TrainingTask``: the one protocol both implement. The trainer owns the rest:
+optimizer, clipping, schedule, evaluation cadence, early stopping, atomic best/last checkpoints,
+exact resume, progress bar, JSONL + TensorBoard logs, DDP, and an optional moving average of the
+weights (``trainer.ema``) that is what gets validated and saved.
 """
 
 from __future__ import annotations
@@ -26,7 +17,7 @@ import random
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -40,6 +31,32 @@ from nlprnn.training.checkpoint import FORMAT, load_checkpoint, save_atomic
 from nlprnn.training.run_dir import cut_metrics
 from nlprnn.training.schedule import LRSchedule
 from nlprnn.training.stop_signals import StopSignals
+
+
+@runtime_checkable
+class TrainingTask(Protocol):
+    """What the trainer needs of a recipe: its data, its loss and its validation."""
+
+    metric: str  # e.g. "val_loss": picks best.pt, drives early stopping
+    metric_mode: str  # "min" or "max"
+
+    def train_batches(self, epoch: int) -> Any:
+        """The epoch's batches: indexable, with len(); the same for a given epoch and seed."""
+
+    def start_epoch(self, epoch: int) -> None:
+        """Reset per-epoch state (e.g. a carried hidden state)."""
+
+    def train_loss(self, model: nn.Module, batch) -> tuple:
+        """(mean loss, target tokens[, units the loss is a mean over]). ``model`` is the DDP wrapper
+        under torchrun, so the loss must come from model(...) (forward), never from its methods."""
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        """Validation metrics, ``metric`` among them."""
+
+    def state_dict(self) -> dict:
+        """State carried between batches, saved in checkpoints for an exact resume."""
+
+    def load_state_dict(self, state: dict) -> None: ...
 
 
 class Diverged(UserError):
@@ -56,7 +73,9 @@ class Trainer:
     ``optimizer`` node (a Hydra ``_target_``); ``extra`` goes into every checkpoint (config,
     vocabulary, recipe name)."""
 
-    def __init__(self, cfg, optim_cfg, model: nn.Module, task, run_dir: str | Path, extra: dict):
+    def __init__(
+        self, cfg, optim_cfg, model: nn.Module, task: TrainingTask, run_dir: str | Path, extra: dict
+    ):
         self.cfg, self.task, self.extra = cfg, task, extra
         self.run_dir = Path(run_dir)
         self.device = next(model.parameters()).device

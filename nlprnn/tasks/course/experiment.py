@@ -48,8 +48,9 @@ def start(cfg: DictConfig) -> tuple[Path, torch.device]:
 
 
 class TensorTask:
-    """The Trainer's task interface over in-memory tensors: shuffled minibatches of (x, y) for
-    training, the objective and (for classification) accuracy on the validation tensors."""
+    """The Trainer's ``TrainingTask`` protocol (as every recipe implements it) over in-memory
+    tensors: shuffled minibatches of (x, y) for training, the objective and (for classification)
+    accuracy on the validation tensors."""
 
     metric, metric_mode = "val_loss", "min"
 
