@@ -37,14 +37,14 @@ def test_help_names_the_recipes_modes_shared_keys_and_examples(data_dir):
 
 @pytest.mark.slow
 def test_recipe_help_gives_its_keys_defaults_meanings_and_modes(data_dir):
-    lines = lines_of(run_cli(["recipe=ner", "--help"], data_dir).stdout)
+    lines = lines_of(run_cli(["recipe=ner", "embeddings=ppmi_svd", "--help"], data_dir).stdout)
     assert lines[0].startswith("recipe ner: Named-entity tagging")
     for expected in [
         "model.hidden_size 200 word-level BiLSTM, per direction",  # conf/recipe/ner.yaml
         "data.tag_column 3 0-based column of the NER tag (-1: the last)",  # conf/data/conll2003_en.yaml
         "trainer.max_time 28 minutes of wall time, then validate, checkpoint and stop cleanly",  # config.yaml
         "trainer.patience 6 early stopping: evaluations without improvement (null: off)",
-        "embeddings.window 5",  # the selected embeddings option's keys too
+        "embeddings.window 5",  # the selected embeddings option's keys too (ner's default, random, has none)
     ]:
         assert expected in lines, expected
     modes = [line.split()[0] for line in lines[lines.index("modes (mode=NAME):") + 1 :][:3]]
