@@ -90,7 +90,7 @@ def _origin(ckpt: dict, task: str) -> str:
 
 
 def _files(data: dict) -> str:
-    files = data.get("files") or {}
+    files = {**(data.get("files") or {}), "archive": data.get("archive")}  # IMDB: one archive
     return ", ".join(f"{k}: {v}" for k, v in files.items() if v) or "see config.json"
 
 
