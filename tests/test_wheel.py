@@ -50,7 +50,8 @@ def test_installed_wheel_runs_a_recipe_from_another_directory(data_dir, tmp_path
         text=True,
         check=True,
     ).stdout.split()
-    assert where == [str(tmp_path / "site/nlprnn/__main__.py"), "conf"]  # the wheel's copy, its own conf
+    site = tmp_path / "site" / "nlprnn"
+    assert where == [str(site / "__main__.py"), str(site / "conf")]  # the wheel's copy, its own conf
     run = [sys.executable, "-m", "nlprnn", "recipe=char_lm", "debug=tiny", f"hydra.run.dir={tmp_path}/run"]
     proc = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
