@@ -10,7 +10,15 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from nlprnn.errors import UserError
-from nlprnn.tasks.course.compare import bands, budget_of, check_pairs, compose_recipe, judge, view_of
+from nlprnn.tasks.course.compare import (
+    bands,
+    budget_of,
+    check_pairs,
+    chosen,
+    compose_recipe,
+    judge,
+    view_of,
+)
 from nlprnn.tasks.course.experiment import parameter_count
 
 pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
@@ -78,13 +86,25 @@ def test_bad_view_or_claim_names_the_key():
         view_of(comparison(view="sideways"))
     with pytest.raises(UserError, match=r"expect \['a', 'c'\] must name two of the variants"):
         check_pairs(comparison(), [("a", "c")], ["a", "b"])
+    two = OmegaConf.create({"experiment": {"comparisons": [comparison(), comparison(recipe="ner")]}})
+    assert [c.recipe for c in chosen(two)] == ["char_lm", "ner"]
+    two.experiment.only = ["ner"]
+    assert [c.recipe for c in chosen(two)] == ["ner"]
+    for only in (["nre"], []):
+        two.experiment.only = only
+        with pytest.raises(UserError, match=r"experiment.only=.*one or more of .*\['char_lm', 'ner'\]"):
+            chosen(two)
 
 
 def test_depth_trains_each_variant_at_each_seed(run_recipe, tmp_path, capsys):
     """Replaces tests/test_course.py::test_depth_trains_each_variant_as_its_recipe (the folders are
     now <comparison>/<variant>/seed<S>)."""
     out = tmp_path / "depth"
+    part = run_recipe(out, "recipe=course/depth", "debug=tiny", "+experiment.only=[ner]")  # one part first
+    assert {r["comparison"] for r in part["runs"]} == {"ner"} and (out / "results_ner.md").exists()
+    assert not (out / "results.md").exists() and not (out / "char_lm").exists()
     result = run_recipe(out, "recipe=course/depth", "debug=tiny")
+    assert {r["comparison"] for r in result["runs"] if r.get("reused")} == {"ner"}  # read back
     printed = capsys.readouterr().out  # the next steps name the variant's own recipe
     assert (
         "python -m nlprnn recipe=char_lm mode=evaluate" in printed

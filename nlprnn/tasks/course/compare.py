@@ -18,6 +18,9 @@ experiment.comparisons: a list of
      small to matter (default 0); or claims: [{quote, english, source, expect, ...}, ...],
      variants: {label: [...overrides...]},
      dashed: [labels drawn dashed in the colour of the variant before them] (optional)}
+experiment.only: names of the comparisons to run (default: all), e.g. ``+experiment.only=[ner]``:
+one comparison of an hours-long experiment at a time, or two at once in one run directory (each
+writes its own folders and results_<names>.md; the full run afterwards reads their runs back).
 The verdict on each claim is computed from the test metric by ``judge``. A comparison killed
 midway (the full ones take hours) and started again in the same directory reads back the runs it
 had finished (same config, trainer.overwrite=false) and trains only the others.
@@ -313,10 +316,24 @@ def check_pairs(comparison, pairs: list[tuple], labels: list[str]) -> None:
             raise UserError(f"{where}: expect {list(pair)} must name two of the variants {labels}")
 
 
+def chosen(cfg) -> list:
+    """The comparisons ``experiment.only`` names (all without it), in the experiment's order."""
+    names = [name_of(c) for c in cfg.experiment.comparisons]
+    only = cfg.experiment.get("only")
+    if only is None:
+        return list(cfg.experiment.comparisons)
+    unknown = [n for n in only if n not in names]
+    if unknown or not only:
+        raise UserError(f"experiment.only={list(only)}: name one or more of this experiment's {names}")
+    return [c for c in cfg.experiment.comparisons if name_of(c) in only]
+
+
 def run(cfg) -> dict:
+    comparisons = chosen(cfg)
+    part = "" if cfg.experiment.get("only") is None else "_" + "_".join(name_of(c) for c in comparisons)
     out, _ = start(cfg)
     runs, tables, findings = [], {}, []
-    for comparison in cfg.experiment.comparisons:  # a bad view or claim fails before any training
+    for comparison in comparisons:  # a bad view or claim fails before any training
         view_of(comparison)
         unknown = sorted(set(comparison.get("dashed") or ()) - set(comparison.variants))
         if unknown:
@@ -326,13 +343,13 @@ def run(cfg) -> dict:
         for said in claims_of(comparison):
             pairs = [*(said.get("expect") or []), *(said.get("expect_similar") or [])]
             check_pairs(comparison, [tuple(p) for p in pairs], list(comparison.variants))
-    for comparison in cfg.experiment.comparisons:
+    for comparison in comparisons:
         done, rows, title, judged = run_comparison(cfg, comparison, out)
         runs += done
         tables[title] = rows
         findings += judged
-        (out / "runs.json").write_text(json.dumps(runs, indent=1))  # what a killed run had finished
-    write_results(out, cfg.experiment.title, tables, {"runs": runs}, findings=findings)
+        (out / f"runs{part}.json").write_text(json.dumps(runs, indent=1))  # what a killed run had finished
+    write_results(out, cfg.experiment.title, tables, {"runs": runs}, findings=findings, stem=f"results{part}")
     return {"runs": runs, "tables": tables, "findings": findings}
 
 

@@ -230,9 +230,11 @@ def write_results(
     tables: dict[str, list[dict]],
     extra: dict | None = None,
     findings: list[tuple[Claim, Verdict]] = (),
+    stem: str = "results",
 ) -> None:
     """results.md (each lecture claim tested, with its verdict, first; then one markdown table per
-    entry of ``tables``; printed too) and results.json (``findings``: each claim with its verdict)."""
+    entry of ``tables``; printed too) and results.json (``findings``: each claim with its verdict);
+    ``stem`` names them otherwise (a part of an experiment)."""
     parts = [f"# {title}", ""]
     for claim, verdict in findings:
         parts += [claim.markdown(), "", verdict.markdown(), ""]
@@ -240,10 +242,10 @@ def write_results(
         parts += [f"## {name}", "", markdown_table(rows), ""]
     text = "\n".join(parts)
     print(text)
-    write_text_atomic(out / "results.md", text)
+    write_text_atomic(out / f"{stem}.md", text)
     said = [{"claim": asdict(claim), "verdict": asdict(verdict)} for claim, verdict in findings]
     write_text_atomic(
-        out / "results.json", json.dumps({"findings": said, **tables, **(extra or {})}, indent=1)
+        out / f"{stem}.json", json.dumps({"findings": said, **tables, **(extra or {})}, indent=1)
     )
 
 
