@@ -84,7 +84,8 @@ class Recipe:
 
     # ---- scoring and output -------------------------------------------------------------------
     def score(self, predictor, examples) -> dict:
-        """Scores of a trained predictor on one split's examples."""
+        """Scores of a trained predictor on one split's examples; an entry ``"hypotheses"`` (output
+        lines) is written beside the checkpoints as ``hyps.<split>.txt`` after training, not kept."""
         raise NotImplementedError
 
     def describe(self, split: str, scores: dict) -> str:
@@ -214,7 +215,7 @@ def train(recipe_cls: type[Recipe], cfg: DictConfig, out: Path | None = None) ->
     if dist.is_main():
         predictor = recipe.load_predictor(out / "best.pt")
         print(f"best checkpoint (step {predictor.step}):")
-        results = report(recipe, predictor, {k: v for k, v in splits.items() if k != "train"})
+        results = report(recipe, predictor, {k: v for k, v in splits.items() if k != "train"}, out)
         write_text_atomic(out / "results.json", json.dumps(results, indent=1))
         recipe.after_training(predictor)
         print(next_steps(recipe, out))
@@ -239,13 +240,17 @@ def _fit(recipe_cls: type[Recipe], cfg: DictConfig, device, out: Path, resolved:
     return recipe, splits
 
 
-def report(recipe: Recipe, predictor, splits: dict) -> dict:
-    """Scores of the predictor's checkpoint on each split, printed; the results.json content."""
+def report(recipe: Recipe, predictor, splits: dict, out: Path | None = None) -> dict:
+    """Scores of the predictor's checkpoint on each split, printed; the results.json content. With
+    ``out`` (after training), each split's hypotheses are written there."""
     results = {"step": predictor.step}
     for split, examples in splits.items():
         start = time.perf_counter()
         scores = recipe.score(predictor, examples)
         scores["seconds"] = time.perf_counter() - start
+        hypotheses = scores.pop("hypotheses", None)
+        if hypotheses is not None and out is not None:
+            write_text_atomic(out / f"hyps.{split}.txt", "\n".join(hypotheses) + "\n")
         print(recipe.describe(split, scores))
         results[split] = scores
     return {**results, **recipe.summary(results)}

@@ -118,14 +118,13 @@ class Sentiment(Recipe):
     def score(self, clf: Classifier, examples: list[Labelled]) -> dict:
         """Scores over the examples whose gold label the model knows; the others are counted by label
         (a new file may hold classes the model was never trained on)."""
-        self.labels = clf.labels
         unknown = Counter(label for _, label in examples if label not in set(clf.labels))
         encoded = self.encode(examples, clf)
         if not encoded:
             raise UserError(
                 f"none of the {len(examples)} texts has a label the model knows ({', '.join(clf.labels)})"
             )
-        scores = {**self.scores_of(clf, encoded), "texts": len(encoded)}
+        scores = {**self.scores_of(clf, encoded), "texts": len(encoded), "labels": clf.labels}
         return {**scores, "unknown_labels": dict(unknown)} if unknown else scores
 
     def describe(self, split: str, scores: dict) -> str:
@@ -145,7 +144,7 @@ class Sentiment(Recipe):
         return (
             f"{split}: accuracy {scores['accuracy']:.2f}  macro F1 {scores['macro_f1']:.2f}  "
             f"({scores['texts']:,} texts in {scores['seconds']:.1f} s){skipped}\n{per_class}\n"
-            + format_confusion(scores["confusion"], self.labels)
+            + format_confusion(scores["confusion"], scores["labels"])
         )
 
     def format(self, text: str, result: Classification) -> str:

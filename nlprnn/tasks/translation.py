@@ -46,10 +46,9 @@ class Translation(Recipe):
     name, predictor, inference_mode = "translation", Translator, "translate"
     metric, metric_mode = "val_bleu", "max"
     try_input = "input=source.txt output=translations.txt"
-    out: Path | None = None  # the run directory (train mode): test hypotheses are written there
 
     def build(self, splits: dict[str, list[tuple[str, str]]], out: Path):
-        cfg, self.out = self.cfg, out
+        cfg = self.cfg
         self.src_tok, self.tgt_tok = self.tokenizers(splits["train"], out)
         self.train = encode_pairs(splits["train"], self.src_tok, self.tgt_tok, cfg.data.max_len)
         self.val = splits["val"]
@@ -108,17 +107,15 @@ class Translation(Recipe):
     def score(self, translator: Translator, pairs: list[tuple[str, str]]) -> dict:
         hyps = [nbest[0].text for nbest in translator.translate_nbest([s for s, _ in pairs])]
         scores = corpus_scores(hyps, [r for _, r in pairs])
-        self.last_hyps = hyps  # written beside the checkpoints by describe (train mode)
         return {
             "sentences": len(hyps),
             "method": translator.method,
             "beam_size": translator.beam_size,
             **scores,
+            "hypotheses": hyps,  # hyps.<split>.txt beside the checkpoints (train mode)
         }
 
     def describe(self, split: str, scores: dict) -> str:
-        if self.out is not None:
-            (self.out / f"hyps.{split}.txt").write_text("\n".join(self.last_hyps) + "\n")
         method = scores["method"] + (f" {scores['beam_size']}" if scores["method"] == "beam" else "")
         return (
             f"{split}: BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}  "
