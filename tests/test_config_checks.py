@@ -87,7 +87,8 @@ def test_files_that_are_not_checkpoints(tmp_path, content):
 
 
 def test_checkpoint_versions(tmp_path):
-    for version, message in [(FORMAT + 1, "unknown to this nlprnn"), ("2", "unknown"), (1, "older nlprnn")]:
+    versions = [(FORMAT + 1, "unknown to this nlprnn"), ("3", "unknown"), (2, "older nlprnn"), (1, "older")]
+    for version, message in versions:
         torch.save({"task": "char_lm", "model": {}, "format": version}, tmp_path / "c.pt")
         with pytest.raises(UserError, match=message):
             load_checkpoint(tmp_path / "c.pt", "char_lm")

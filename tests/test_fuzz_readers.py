@@ -20,7 +20,7 @@ from nlprnn.data.table import TableTexts
 from nlprnn.data.text import read_text
 from nlprnn.errors import UserError
 from nlprnn.inference.textio import read_lines as read_input_lines
-from nlprnn.training.checkpoint import load_checkpoint
+from nlprnn.training.checkpoint import FORMAT, load_checkpoint
 
 # 150 cases per reader in the suite; NLPRNN_FUZZ_EXAMPLES=5000 for a longer campaign
 EXAMPLES = int(os.environ.get("NLPRNN_FUZZ_EXAMPLES", "150"))
@@ -152,7 +152,7 @@ def _checkpoint_bytes() -> bytes:
     import torch
 
     buffer = io.BytesIO()
-    state = {"task": "char_lm", "format": 2, "model": {"w": torch.randn(4, 3)}, "config": {"model": {}}}
+    state = {"task": "char_lm", "format": FORMAT, "model": {"w": torch.randn(4, 3)}, "config": {"model": {}}}
     torch.save(state, buffer)
     return buffer.getvalue()
 

@@ -82,7 +82,7 @@ def test_a_hand_built_tagger_saves_and_loads_to_the_same_tagger(tmp_path):
     assert loaded.tag_tokens(SENTENCES) == original.tag_tokens(SENTENCES)
     node = json.loads((tmp_path / "tagger" / "config.json").read_text())["config"]["model"]
     assert node["_target_"] == "nlprnn.models.sequence_tagger.SequenceTagger"
-    assert node["hidden_size"] == 6 and "vocab_size" not in node  # sizes come from the vocabularies
+    assert node["hidden_size"] == 6 and node["vocab_size"] == len(original.features.words)  # sizes kept
 
 
 def test_a_hand_built_classifier_saves_and_loads_to_the_same_classifier(tmp_path):

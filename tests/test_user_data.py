@@ -310,14 +310,12 @@ def test_evaluate_reads_a_new_file_with_the_trained_readers_settings(tmp_path, m
 
 
 def test_the_sentiment_report_counts_unscored_texts_in_words():
-    from types import SimpleNamespace
-
     from nlprnn.tasks.sentiment import Sentiment
 
     per_class = {k: {"precision": 50.0, "recall": 50.0, "f1": 50.0, "support": 1} for k in ("neg", "pos")}
     scores = {"accuracy": 50.0, "macro_f1": 50.0, "texts": 2, "seconds": 0.1, "per_class": per_class}
-    scores["confusion"] = [[1, 0], [1, 0]]
-    recipe = SimpleNamespace(labels=["neg", "pos"])
+    scores.update(confusion=[[1, 0], [1, 0]], labels=["neg", "pos"])
+    recipe = object()  # describe reads only its scores (no state left by score)
     one = Sentiment.describe(recipe, "test", {**scores, "unknown_labels": {"neutral": 1}})
     assert "not scored: 1 text with labels the model does not know: 'neutral' x1" in one
     two = Sentiment.describe(recipe, "test", {**scores, "unknown_labels": {"7": 2, "x": 1}})

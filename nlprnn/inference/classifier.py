@@ -117,7 +117,7 @@ class Classifier(Predictor):
     @classmethod
     def from_ckpt(cls, ckpt: dict, device: torch.device, **options) -> Classifier:
         tokenizer, labels = tokenizer_from_dict(ckpt["vocab"]["tokenizer"]), ckpt["vocab"]["labels"]
-        model = model_from_checkpoint(ckpt, device, **model_sizes(tokenizer, labels))
+        model = model_from_checkpoint(ckpt, device)
         config = ckpt["config"]
         return cls(model, tokenizer, labels, config["max_len"], config["truncate"], device, **options)
 

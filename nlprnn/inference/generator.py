@@ -113,7 +113,7 @@ class Generator(Predictor):
     @classmethod
     def from_ckpt(cls, ckpt: dict, device: torch.device, **sampling) -> Generator:
         vocab = Vocab.from_dict(ckpt["vocab"])
-        model = model_from_checkpoint(ckpt, device, vocab_size=len(vocab))
+        model = model_from_checkpoint(ckpt, device)
         return cls(model, vocab, device=device, **sampling)
 
     def _checkpoint_entries(self) -> dict:

@@ -75,7 +75,7 @@ class Tagger(Predictor):
     def from_ckpt(cls, ckpt: dict, device: torch.device, batch_size: int = 256) -> Tagger:
         features = WordFeatures.from_dict(ckpt["vocab"]["features"])
         tags = Vocab.from_dict(ckpt["vocab"]["tags"])
-        model = model_from_checkpoint(ckpt, device, **model_sizes(features, tags))
+        model = model_from_checkpoint(ckpt, device)
         return cls(model, features, tags, batch_size, device, ckpt["config"].get("tagging", "iob2"))
 
     def _checkpoint_entries(self) -> dict:

@@ -130,7 +130,7 @@ class Translator(Predictor):
         beam_size=, alpha=, n_best=, temperature=, seed=) replaces the decoding saved with it;
         max_len_ratio=, max_len_extra=, max_src_len=, batch_size= override its translator settings."""
         src_tok, tgt_tok = (SubwordTokenizer.from_tensor(ckpt["subword"][k]) for k in ("src", "tgt"))
-        model = model_from_checkpoint(ckpt, device, **model_sizes(src_tok, tgt_tok))
+        model = model_from_checkpoint(ckpt, device)
         config = ckpt["config"]
         settings = {**config["translator"], **{k: options.pop(k) for k in TRANSLATOR_KEYS if k in options}}
         if decoder is not None and options:

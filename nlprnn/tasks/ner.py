@@ -15,7 +15,7 @@ from nlprnn.data.word_features import WordFeatures, collate
 from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.inference.results import Tagging
-from nlprnn.inference.tagger import Tagger
+from nlprnn.inference.tagger import Tagger, model_sizes
 from nlprnn.tasks.recipe import Recipe, modes_of
 from nlprnn.training import distributed as dist
 from nlprnn.training.metrics import ner_scores
@@ -63,13 +63,7 @@ class NER(Recipe):
         self.val = splits["val"]
         drop = word_dropout_probabilities(cfg, self.features)
         self.drop_prob = drop.to(self.device) if drop is not None else None
-        model = build(
-            cfg.model,
-            vocab_size=len(self.features.words),
-            num_tags=len(self.tags),
-            num_chars=len(self.features.chars),
-            pad_id=self.features.pad_id,
-        )
+        model = build(cfg.model, **model_sizes(self.features, self.tags))
         if cfg.embeddings._target_.endswith("PpmiSvdInit"):
             raise UserError(
                 "recipe=ner: choose embeddings=random or embeddings=file (ppmi_svd is sentiment's)"

@@ -16,7 +16,7 @@ from nlprnn.data.table import Labelled
 from nlprnn.data.tokenizers import tokenizer_to_dict
 from nlprnn.errors import UserError
 from nlprnn.factory import build
-from nlprnn.inference.classifier import Classifier
+from nlprnn.inference.classifier import Classifier, model_sizes
 from nlprnn.inference.results import Classification
 from nlprnn.tasks.recipe import Recipe, modes_of
 from nlprnn.training import distributed as dist
@@ -56,9 +56,7 @@ class Sentiment(Recipe):
                 raise UserError(f"{split} labels {sorted(unknown)} never occur in the training data")
         if len(labels) < 2:
             raise UserError(f"the training data holds one label only ({labels[0]!r}): nothing to classify")
-        model = build(
-            cfg.model, vocab_size=tokenizer.vocab_size, num_classes=len(labels), pad_id=tokenizer.pad_id
-        )
+        model = build(cfg.model, **model_sizes(tokenizer, labels))
         self.clf = Classifier(model, tokenizer, labels, cfg.max_len, cfg.truncate, self.device)
         self.train, self.val = (self.encode(splits[s]) for s in ("train", "val"))  # tokenize once
         self.lengths = [len(ids) for ids, _ in self.train]

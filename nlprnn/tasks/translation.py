@@ -16,7 +16,7 @@ from nlprnn.data.batching import IndexedBatches, make_batches, pad_batch
 from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.inference import results
-from nlprnn.inference.translator import Translator
+from nlprnn.inference.translator import Translator, model_sizes
 from nlprnn.tasks.recipe import Recipe, check_output_of, modes_of, setup_device
 from nlprnn.training import distributed as dist
 from nlprnn.training.metrics import corpus_scores
@@ -62,14 +62,7 @@ class Translation(Recipe):
                 + f" pairs ({len(self.train):,} train pairs kept); "
                 + f"subwords {self.src_tok.vocab_size}/{self.tgt_tok.vocab_size}"
             )
-        model = build(
-            cfg.model,
-            src_vocab_size=self.src_tok.vocab_size,
-            tgt_vocab_size=self.tgt_tok.vocab_size,
-            pad_id=self.tgt_tok.pad_id,
-            bos_id=self.tgt_tok.bos_id,
-            eos_id=self.tgt_tok.eos_id,
-        )
+        model = build(cfg.model, **model_sizes(self.src_tok, self.tgt_tok))
         return model, {"subword": {"src": self.src_tok.to_tensor(), "tgt": self.tgt_tok.to_tensor()}}
 
     def tokenizers(self, train: list[tuple[str, str]], out: Path):

@@ -11,9 +11,10 @@ from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.training.model_folder import is_model_folder, read_folder
 
-# 2: written by the recipe skeleton (config keys and parameter names of session 9 on); older
-# checkpoints need the nlprnn that wrote them
-FORMAT = 2
+# 2: written by the recipe skeleton (config keys and parameter names of session 9 on); 3: the model's
+# node holds its sizes (vocabularies, labels), so no predictor restates them; older checkpoints need
+# the nlprnn that wrote them
+FORMAT = 3
 
 
 def save_atomic(obj: dict, path: str | Path) -> None:
@@ -44,7 +45,8 @@ def load_checkpoint(path: str | Path | None, task: str | None = None) -> dict:
     if ckpt.get("format", 1) < FORMAT:
         raise UserError(
             f"{path} was written by an older nlprnn (checkpoint format {ckpt.get('format', 1)}, now "
-            f"{FORMAT}: config keys and parameter names changed); train it again with this version"
+            f"{FORMAT}: config keys, parameter names or the model's stored sizes changed); train it again "
+            "with this version"
         )
     return ckpt
 
@@ -61,11 +63,11 @@ def _load_pt(path: Path) -> dict:
         ) from None
 
 
-def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu", **sizes) -> torch.nn.Module:
-    """Rebuild the model from the config stored in the checkpoint (its ``model._target_`` and keys),
-    with ``sizes`` (vocabulary sizes, pad id) from the checkpoint's vocabularies, and load its weights."""
+def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """Rebuild the model from the node stored in the checkpoint (its ``model._target_`` and every
+    keyword, sizes included: ``nlprnn.models.config.model_config``) and load its weights."""
     from omegaconf import OmegaConf
 
-    model = build(OmegaConf.create(ckpt["config"]["model"]), **sizes)
+    model = build(OmegaConf.create(ckpt["config"]["model"]))
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval()

@@ -53,7 +53,10 @@ def check_same_config(trained: dict, now: dict, out: Path) -> None:
     """A resume continues the run as it was configured: any other setting (the model's sizes, the
     data, the optimizer...) would not fit its checkpoint, or would silently change what it trains."""
     old, new = _flat(trained), _flat(now)
-    keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and not _may_change(k))
+    # the checkpoint's model node also holds the sizes its data gave (vocab_size, ...), no setting
+    from_data = {k for k in old.keys() - new.keys() if k.startswith("model.")}
+    differ = {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
+    keys = sorted(k for k in differ - from_data if not _may_change(k))
     if keys:
         shown = ", ".join(f"{k}={_shown(new, k)} (the run has {_shown(old, k)})" for k in keys[:6])
         more = f" and {len(keys) - 6} more" if len(keys) > 6 else ""
