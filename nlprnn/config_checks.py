@@ -1,10 +1,15 @@
 """Every documented config value with a type or a range, checked when a run starts: a bad value
-stops with one line naming the key, the value and what is allowed, before any data is read."""
+stops with one line naming the key, the value and what is allowed, before any data is read. The
+model's choices (cell, attention, pooling, output, char_features) are its constructors' own checks,
+run here on the meta device (``check_model``), not restated."""
 
 from __future__ import annotations
 
+import inspect
 import re
 
+import torch
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from nlprnn.data.conll import SCHEMES
@@ -88,7 +93,6 @@ CHECKS = {
     "batching.bptt": whole(1),
     "batching.stateful": boolean,
     "batching.eval_batch_size": whole(1),
-    "model.cell": one_of("lstm", "gru", "rnn"),
     "model.dropout": number(0, 1, high_open=True),
     "model.num_layers": whole(1),
     "model.hidden_size": whole(1),
@@ -106,10 +110,6 @@ CHECKS = {
     "model.conv_channels": whole(0),
     "model.conv_kernel": whole(1),
     "model.conv_pool": whole(1),
-    "model.attention": one_of("dot", "general", "bahdanau"),
-    "model.pooling": one_of("last", "max", "mean", "attention"),
-    "model.output": one_of("crf", "softmax"),
-    "model.char_features": one_of("lstm", "cnn", "none", null=True),
     "tagging": one_of(*SCHEMES),
     "output_scheme": one_of(*SCHEMES),
     "word_dropout": number(0, 1),
@@ -172,3 +172,33 @@ def check_config(cfg: DictConfig) -> None:
         allowed = check(value)
         if allowed:
             raise UserError(f"{key}={value!r}: must be {allowed}")
+    check_model(cfg)
+
+
+def check_model(cfg: DictConfig) -> None:
+    """Build a training run's model node on the meta device (no memory, no data) with stand-in
+    sizes for what the vocabularies give: a value its constructors refuse stops the run here, with
+    their message."""
+    node = cfg.get("model")
+    if cfg.get("mode") != "train" or str(cfg.get("task", "")).startswith("course") or not node:
+        return
+    kwargs = OmegaConf.to_container(node, resolve=True)
+    try:
+        kind = get_class(kwargs.pop("_target_"))
+        parameters = inspect.signature(kind.__init__).parameters.values()
+    except Exception:  # no or a wrong _target_: the recipe's build says so
+        return
+    if any(isinstance(v, dict) for v in kwargs.values()):
+        return  # a nested node: built by Hydra at training time
+    stand_in = {
+        p.name: 0 if p.name.endswith("_id") else 8
+        for p in parameters
+        if p.default is inspect.Parameter.empty
+        and p.name not in ("self", *kwargs)
+        and p.kind is p.POSITIONAL_OR_KEYWORD
+    }
+    try:
+        with torch.device("meta"):
+            kind(**kwargs, **stand_in)
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"model ({kind.__name__}): {exc}") from None

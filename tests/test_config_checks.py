@@ -43,6 +43,31 @@ def test_bad_values_name_key_value_and_what_is_allowed(recipe, override, message
 
 
 @pytest.mark.parametrize(
+    "recipe, override, message",
+    [
+        (
+            "char_lm",
+            "model.cell=lstn",
+            "model (LanguageModel): cell must be one of ['gru', 'lstm', 'rnn'], got 'lstn'",
+        ),
+        ("translation", "model.attention=foo", "model (Seq2Seq): attention must be one of"),
+        ("sentiment", "model.pooling=min", "model (SequenceClassifier): pooling must be one of last, max"),
+        ("ner", "model.output=x", "model (SequenceTagger): output must be crf or softmax, got 'x'"),
+        ("ner", "model.char_features=y", "char_features must be cnn, lstm or none, got 'y'"),
+        ("char_lm", "+model.foo=1", "unexpected keyword argument 'foo'"),
+    ],
+)
+def test_the_models_own_choices_are_checked_by_its_constructors_before_any_data(recipe, override, message):
+    """The constructors hold the choices (stated once); the check builds the model on the meta
+    device with stand-in sizes, so no memory is taken and no data read."""
+    with pytest.raises(UserError) as err:
+        check_config(compose_config([f"recipe={recipe}", override]))
+    assert message in str(err.value) and "\n" not in str(err.value)
+    not_trained = compose_config([f"recipe={recipe}", override, "mode=evaluate"])
+    check_config(not_trained)  # the other modes read the model from the checkpoint
+
+
+@pytest.mark.parametrize(
     "override", ["trainer.device=cuda:1", "trainer.device=mps", "model.char_features=null"]
 )
 def test_valid_values_pass(override):
