@@ -14,7 +14,7 @@ import os
 import torch
 from hydra import compose, initialize_config_dir
 
-from nlprnn.data.word_vectors import cooccurrence, ppmi, unlabelled_texts
+from nlprnn.embeddings.word_vectors import cooccurrence, ppmi, unlabelled_texts
 from nlprnn.factory import build
 
 CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "conf")

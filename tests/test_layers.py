@@ -1,4 +1,4 @@
-"""The package's layers only point down: modules -> data -> models -> training -> inference ->
+"""The package's layers only point down: modules -> data -> embeddings -> models -> training -> inference ->
 recipes (tasks) -> command line. A module may import its own layer and those below it."""
 
 import ast
@@ -12,6 +12,7 @@ LAYERS = [
     "atomic",  # files written whole or not at all
     "modules",
     "data",
+    "embeddings",  # how an embedding table starts: random, PPMI-SVD vectors from text, a vector file
     "models",
     "training",
     "inference",

@@ -162,7 +162,7 @@ def test_truncation_sides():
 
 
 def test_embedding_corpus_entries(tmp_path):
-    from nlprnn.data.word_vectors import unlabelled_texts
+    from nlprnn.embeddings.word_vectors import unlabelled_texts
 
     _archive(
         tmp_path / "imdb.tar.gz",

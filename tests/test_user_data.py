@@ -254,8 +254,8 @@ def test_word_vectors_file_matched_case_insensitively_with_coverage(tmp_path):
 
     import torch
 
-    from nlprnn.data.pretrained_vectors import PretrainedInit, read_vectors
     from nlprnn.data.vocab import Vocab
+    from nlprnn.embeddings.pretrained_vectors import PretrainedInit, read_vectors
 
     lines = ["4 3", "Paris 1 0 0", "paris 9 9 9", "the 0 1 0", "Berlin 0 0 1"]
     with gzip.open(tmp_path / "vec.txt.gz", "wt", encoding="utf-8") as f:
@@ -340,8 +340,8 @@ def test_a_spreadsheet_csv_with_a_byte_order_mark_is_read(tmp_path):
 
 def test_every_other_reader_drops_a_byte_order_mark(tmp_path):
     from nlprnn.data.parallel import read_lines
-    from nlprnn.data.pretrained_vectors import read_vectors
-    from nlprnn.data.word_vectors import unlabelled_texts
+    from nlprnn.embeddings.pretrained_vectors import read_vectors
+    from nlprnn.embeddings.word_vectors import unlabelled_texts
     from nlprnn.tasks.course.timeseries import read_series
 
     assert read_conll(write(tmp_path / "a.conll", BOM + "Paris B-LOC\n")) == [(["Paris"], ["B-LOC"])]
@@ -370,8 +370,8 @@ def test_hub_text_builder_drops_a_byte_order_mark(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("reader", ["conll", "sst2", "label_first", "series", "vectors", "corpus", "table"])
 def test_bytes_that_are_not_utf8_name_the_file_and_line(tmp_path, reader):
-    from nlprnn.data.pretrained_vectors import read_vectors
-    from nlprnn.data.word_vectors import unlabelled_texts
+    from nlprnn.embeddings.pretrained_vectors import read_vectors
+    from nlprnn.embeddings.word_vectors import unlabelled_texts
     from nlprnn.tasks.course.timeseries import read_series
 
     sst = TableTexts("sst", None, text_column="sentence", format={"test": "label_text"}, labels=["n", "p"])

@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-from nlprnn.data import disk_cache, word_vectors
 from nlprnn.data.word_tokenizer import WordTokenizer
-from nlprnn.data.word_vectors import PpmiSvdInit, cooccurrence, ppmi, ppmi_svd_vectors
+from nlprnn.embeddings import disk_cache, word_vectors
+from nlprnn.embeddings.word_vectors import PpmiSvdInit, cooccurrence, ppmi, ppmi_svd_vectors
 
 
 def test_cooccurrence_weights_by_distance_and_stays_inside_texts():
