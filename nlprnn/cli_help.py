@@ -131,13 +131,13 @@ def recipe_groups(name: str) -> list[str]:
 
 
 def task_of(name: str) -> str:
-    """The ``task:`` recipe NAME sets (its module in nlprnn/tasks/)."""
+    """The ``task:`` recipe NAME sets (its module in nlprnn/recipes/)."""
     return [v for p in recipe_chain(name) for k, (v, _) in key_comments(p).items() if k == "task"][-1]
 
 
 def modes(task: str) -> dict[str, str]:
-    """{mode: one line of help} of nlprnn/tasks/<task>.py."""
-    module = import_module(f"nlprnn.tasks.{task}")
+    """{mode: one line of help} of nlprnn/recipes/<task>.py."""
+    module = import_module(f"nlprnn.recipes.{task}")
     recipe = getattr(module, "RECIPE", None)
     lines = {}
     for mode, function in module.MODES.items():

@@ -1,4 +1,4 @@
-"""Dispatch a composed config to its recipe's mode: ``nlprnn.tasks.<task>.MODES[mode]``."""
+"""Dispatch a composed config to its recipe's mode: ``nlprnn.recipes.<task>.MODES[mode]``."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def run(cfg: DictConfig):
     """Run ``cfg.mode`` of ``cfg.task``; unknown modes get a message listing the valid ones."""
     OmegaConf.set_struct(cfg, True)  # a misspelt key read by code fails instead of returning None
     check_config(cfg)  # every documented value's type and range, before anything is read or written
-    module = import_module(f"nlprnn.tasks.{cfg.task}")
+    module = import_module(f"nlprnn.recipes.{cfg.task}")
     if cfg.mode not in module.MODES:
         raise UserError(
             f"mode={cfg.mode!r} is not a mode of recipe {cfg.task!r}; "

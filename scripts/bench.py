@@ -102,7 +102,7 @@ def _model_and_batches(a: argparse.Namespace, device, steps: int):
     import random
     import tempfile
 
-    from nlprnn.tasks.char_lm import CharLM
+    from nlprnn.recipes.char_lm import CharLM
 
     cfg = _recipe_config(a)
     rng = random.Random(a.seed)

@@ -81,7 +81,7 @@ class FixedShapes:
         from functools import partial
 
         from nlprnn.data.batching import IndexedBatches
-        from nlprnn.tasks.translation import collate_pairs
+        from nlprnn.recipes.translation import collate_pairs
 
         batches = [list(range(i, i + batch_size)) for i in range(0, len(pairs), batch_size)]
         self.batches = IndexedBatches(pairs, batches, partial(collate_pairs, pad_id=0))

@@ -3,7 +3,7 @@
 import pytest
 from hydra.utils import instantiate
 
-from nlprnn.tasks.recipe import reader_of
+from nlprnn.recipes.recipe import reader_of
 from tests.conftest import CONF, compose_config
 
 RECIPES = sorted(p.stem for p in (CONF / "recipe").glob("*.yaml"))
@@ -34,7 +34,7 @@ def test_every_course_recipe_has_a_module_and_a_tiny_config(name):
     from importlib import import_module
 
     cfg = compose_config([f"recipe=course/{name}", "debug=tiny"])
-    assert "train" in import_module(f"nlprnn.tasks.{cfg.task}").MODES
+    assert "train" in import_module(f"nlprnn.recipes.{cfg.task}").MODES
     assert (CONF / "debug_recipe" / "tiny_course" / f"{name}.yaml").exists()
 
 

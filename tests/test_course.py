@@ -10,7 +10,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from nlprnn.tasks.course.synthetic import ADDING_BASELINE_MSE
+from nlprnn.recipes.course.synthetic import ADDING_BASELINE_MSE
 
 pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
 
@@ -62,7 +62,7 @@ def test_keras_example_learns_a_short_dependency(run_recipe, tmp_path):
 
 
 def test_keras_verdict_follows_the_numbers():
-    from nlprnn.tasks.course.keras_simple_rnn import summarise, verdict
+    from nlprnn.recipes.course.keras_simple_rnn import summarise, verdict
 
     def runs(init, t, when):
         return [
@@ -100,7 +100,7 @@ def test_elman_vs_jordan_budgets(run_recipe, tmp_path):
 
 
 def test_elman_vs_jordan_verdict_follows_the_numbers():
-    from nlprnn.tasks.course.elman_vs_jordan import summary, verdict
+    from nlprnn.recipes.course.elman_vs_jordan import summary, verdict
 
     def model(name, mses):
         return summary(name, [{"test_loss": m, "parameters": 1, "epochs": 9, "seconds": 1.0} for m in mses])
@@ -138,7 +138,7 @@ def test_long_memory_fails_far_back_and_flags_by_threshold(run_recipe, tmp_path)
 def test_long_memory_verdict_follows_the_numbers():
     from types import SimpleNamespace
 
-    from nlprnn.tasks.course.long_memory import verdict
+    from nlprnn.recipes.course.long_memory import verdict
 
     e = SimpleNamespace(cells=["rnn", "lstm", "gru"], num_symbols=8)
 
@@ -180,7 +180,7 @@ def test_gradients_vanish_and_clipping_stops_the_explosion(run_recipe, tmp_path)
 
 
 def test_gated_cells_verdict_follows_the_numbers():
-    from nlprnn.tasks.course.gradients import vanishing_verdicts
+    from nlprnn.recipes.course.gradients import vanishing_verdicts
 
     def run(cell, trained, mse):
         return {"cell": cell, "log10 ratio at init": -20.0, "log10 ratio trained": trained, "test_mse": mse}
@@ -237,7 +237,7 @@ def test_a_trending_series_needs_relative_windows(run_recipe, tmp_path):
             ("time", "RNN (gru)")
         ]
     assert ratio[True] < 1 < 5 < ratio[False]
-    from nlprnn.tasks.course.sliding_windows import decimal_years
+    from nlprnn.recipes.course.sliding_windows import decimal_years
 
     new_year = decimal_years(torch.tensor([19961231, 19970101]))  # the plot's x axis has no jumps
     assert 0 < new_year[1] - new_year[0] < 0.01 and decimal_years(torch.tensor([1700])) == [1700]
@@ -262,7 +262,7 @@ def test_stateless_char_lm_resets_every_window():
     from omegaconf import OmegaConf
 
     from nlprnn.models.language_model import LanguageModel
-    from nlprnn.tasks.char_lm import CharLM
+    from nlprnn.recipes.char_lm import CharLM
 
     batch = (torch.zeros(2, 5, dtype=torch.long), torch.zeros(2, 5, dtype=torch.long))
     model = LanguageModel(vocab_size=4, emb_dim=3, hidden_size=4, num_layers=1)
@@ -293,7 +293,7 @@ def test_generation_same_checkpoint_same_seed(run_recipe, tmp_path):
 
 
 def test_generation_places_and_verdicts():
-    from nlprnn.tasks.course.generation import cost_by_kind, kind, verdicts
+    from nlprnn.recipes.course.generation import cost_by_kind, kind, verdicts
 
     passage = "To be, or"
     assert [kind(passage, i) for i in (0, 1, 2, 3, 5)] == [
@@ -329,7 +329,7 @@ def test_generation_places_and_verdicts():
 def test_every_comparison_variant_composes(name, data_dir):
     """Every variant's overrides are real keys of its recipe (a typo would fail after an hour)."""
     from nlprnn.config_checks import check_config
-    from nlprnn.tasks.course.compare import compose_recipe
+    from nlprnn.recipes.course.compare import compose_recipe
     from tests.conftest import compose_config
 
     cfg = compose_config([f"recipe=course/{name}"])
@@ -360,7 +360,7 @@ def test_keras_stack_compares_the_lectures_model_at_equal_parameters(run_recipe,
 
 
 def test_keras_stack_verdict_follows_the_numbers():
-    from nlprnn.tasks.course.keras_stack import verdict
+    from nlprnn.recipes.course.keras_stack import verdict
 
     def row(name, mean, sd):
         return {"model": name, "val mean": mean, "val sd": sd, "val acc": f"{mean}", "test acc": "x"}

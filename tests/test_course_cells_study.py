@@ -9,9 +9,9 @@ import statistics
 import pytest
 
 from nlprnn.errors import UserError
-from nlprnn.tasks.course.experiment import folder_name
-from nlprnn.tasks.course.hyperparameters import decide as decide_sensitivity
-from nlprnn.tasks.course.small_data import decide_better, decide_comparable
+from nlprnn.recipes.course.experiment import folder_name
+from nlprnn.recipes.course.hyperparameters import decide as decide_sensitivity
+from nlprnn.recipes.course.small_data import decide_better, decide_comparable
 
 
 def course(run_recipe, tmp_path, name, *overrides):

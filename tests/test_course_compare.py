@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from nlprnn.errors import UserError
-from nlprnn.tasks.course.compare import (
+from nlprnn.recipes.course.compare import (
     bands,
     budget_of,
     check_pairs,
@@ -19,7 +19,7 @@ from nlprnn.tasks.course.compare import (
     judge,
     view_of,
 )
-from nlprnn.tasks.course.experiment import parameter_count
+from nlprnn.recipes.course.experiment import parameter_count
 
 pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
 

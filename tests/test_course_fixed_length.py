@@ -9,8 +9,8 @@ import torch
 from omegaconf import OmegaConf
 
 from nlprnn.errors import UserError
-from nlprnn.tasks.course import fixed_length as fl
-from nlprnn.tasks.course.experiment import VERDICTS
+from nlprnn.recipes.course import fixed_length as fl
+from nlprnn.recipes.course.experiment import VERDICTS
 
 pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
 

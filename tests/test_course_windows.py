@@ -11,9 +11,9 @@ from omegaconf import OmegaConf
 
 from nlprnn.errors import UserError
 from nlprnn.models.course import SequenceToOne, WindowCNN, WindowMLP
-from nlprnn.tasks.course import sliding_windows as sw
-from nlprnn.tasks.course.experiment import parameter_count
-from nlprnn.tasks.course.timeseries import stride_windows
+from nlprnn.recipes.course import sliding_windows as sw
+from nlprnn.recipes.course.experiment import parameter_count
+from nlprnn.recipes.course.timeseries import stride_windows
 
 pytestmark = pytest.mark.slow  # trains, starts processes or builds: not in pytest -m "not slow"
 

@@ -1,5 +1,5 @@
 """The package's layers only point down: modules -> data -> embeddings -> models -> training -> inference ->
-recipes (tasks) -> command line. A module may import its own layer and those below it."""
+recipes -> command line. A module may import its own layer and those below it."""
 
 import ast
 from pathlib import Path
@@ -17,7 +17,7 @@ LAYERS = [
     "training",
     "inference",
     "plotting",
-    "tasks",
+    "recipes",
     "config_checks",  # the command line's check of every config value
     "cli_checks",  # the command line's overrides, checked before Hydra runs (did you mean ...)
     "cli_help",  # --help: recipes, modes, keys with defaults and meanings
@@ -69,6 +69,6 @@ def test_imports_only_point_down():
 
 def test_the_check_catches_an_upward_import(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("from nlprnn.tasks.recipe import Recipe\nimport nlprnn.inference.tagger\n")
-    assert [t for _, t in imports_of(bad)] == ["nlprnn.tasks.recipe", "nlprnn.inference.tagger"]
-    assert RANK[layer_of("nlprnn.tasks.recipe")] > RANK[layer_of("nlprnn.models.seq2seq")]
+    bad.write_text("from nlprnn.recipes.recipe import Recipe\nimport nlprnn.inference.tagger\n")
+    assert [t for _, t in imports_of(bad)] == ["nlprnn.recipes.recipe", "nlprnn.inference.tagger"]
+    assert RANK[layer_of("nlprnn.recipes.recipe")] > RANK[layer_of("nlprnn.models.seq2seq")]

@@ -105,7 +105,7 @@ def test_word_dropout_probabilities():
     from omegaconf import OmegaConf
 
     from nlprnn.data.word_features import WordFeatures
-    from nlprnn.tasks.ner import word_dropout_probabilities
+    from nlprnn.recipes.ner import word_dropout_probabilities
 
     features = WordFeatures.build([["the", "cat"], ["the", "dog"], ["the"]])
     ids = {w: features.words.stoi[w] for w in ("the", "cat")}

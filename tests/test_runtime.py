@@ -221,8 +221,8 @@ def test_bench_inference_prints_the_side_by_side_table(tiny_runs, data_dir, tmp_
 def test_a_recipe_default_applies_on_the_cpu_and_falls_back_with_a_note(monkeypatch, capsys):
     """recipe=translation defaults to quantize=int8 for its inference modes: on the CPU as configured,
     on a GPU the model as trained (a note says why); what the command line asks for is kept as asked."""
-    from nlprnn.tasks import recipe as recipe_module
-    from nlprnn.tasks.translation import Translation
+    from nlprnn.recipes import recipe as recipe_module
+    from nlprnn.recipes.translation import Translation
     from tests.conftest import compose_config
 
     cfg = compose_config(["recipe=translation", "mode=translate"])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from nlprnn.errors import UserError
-from nlprnn.tasks.course.timeseries import TimeSeries, fill_gaps, make_windows, read_series, split_windows
+from nlprnn.recipes.course.timeseries import TimeSeries, fill_gaps, make_windows, read_series, split_windows
 
 
 def test_windows_predict_the_next_value():

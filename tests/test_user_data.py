@@ -11,7 +11,7 @@ from nlprnn.data.conll import ConllFiles, read_conll, tagging, to_iob2
 from nlprnn.data.files import carve_missing, resolve
 from nlprnn.data.table import TableTexts, read_columns
 from nlprnn.errors import UserError
-from nlprnn.tasks.sentiment import label_order
+from nlprnn.recipes.sentiment import label_order
 
 
 def write(path, text: str):
@@ -283,7 +283,7 @@ def test_word_vectors_file_matched_case_insensitively_with_coverage(tmp_path):
 def test_evaluate_reads_a_new_file_with_the_trained_readers_settings(tmp_path, monkeypatch):
     from omegaconf import OmegaConf
 
-    from nlprnn.tasks import recipe
+    from nlprnn.recipes import recipe
 
     write(tmp_path / "new.tsv", "words\tstars\nvery good\t5\nbad\t1\n")
     trained = {
@@ -310,7 +310,7 @@ def test_evaluate_reads_a_new_file_with_the_trained_readers_settings(tmp_path, m
 
 
 def test_the_sentiment_report_counts_unscored_texts_in_words():
-    from nlprnn.tasks.sentiment import Sentiment
+    from nlprnn.recipes.sentiment import Sentiment
 
     per_class = {k: {"precision": 50.0, "recall": 50.0, "f1": 50.0, "support": 1} for k in ("neg", "pos")}
     scores = {"accuracy": 50.0, "macro_f1": 50.0, "texts": 2, "seconds": 0.1, "per_class": per_class}
@@ -342,7 +342,7 @@ def test_every_other_reader_drops_a_byte_order_mark(tmp_path):
     from nlprnn.data.parallel import read_lines
     from nlprnn.embeddings.pretrained_vectors import read_vectors
     from nlprnn.embeddings.word_vectors import unlabelled_texts
-    from nlprnn.tasks.course.timeseries import read_series
+    from nlprnn.recipes.course.timeseries import read_series
 
     assert read_conll(write(tmp_path / "a.conll", BOM + "Paris B-LOC\n")) == [(["Paris"], ["B-LOC"])]
     sst = TableTexts("sst", None, text_column="sentence", format={"test": "label_text"}, labels=["n", "p"])
@@ -372,7 +372,7 @@ def test_hub_text_builder_drops_a_byte_order_mark(tmp_path, monkeypatch):
 def test_bytes_that_are_not_utf8_name_the_file_and_line(tmp_path, reader):
     from nlprnn.embeddings.pretrained_vectors import read_vectors
     from nlprnn.embeddings.word_vectors import unlabelled_texts
-    from nlprnn.tasks.course.timeseries import read_series
+    from nlprnn.recipes.course.timeseries import read_series
 
     sst = TableTexts("sst", None, text_column="sentence", format={"test": "label_text"}, labels=["n", "p"])
     path = tmp_path / "latin1.dat"

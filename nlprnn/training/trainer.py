@@ -1,6 +1,6 @@
 """The training loop every recipe shares.
 
-A recipe (``nlprnn.tasks.recipe.Recipe``) or a course experiment (``TensorTask``) hands the trainer
+A recipe (``nlprnn.recipes.recipe.Recipe``) or a course experiment (``TensorTask``) hands the trainer
 a model and a ``TrainingTask``: the one protocol both implement. The trainer owns the rest:
 optimizer, clipping, schedule, evaluation cadence, early stopping, atomic best/last checkpoints,
 exact resume, progress bar, JSONL + TensorBoard logs, DDP, and an optional moving average of the

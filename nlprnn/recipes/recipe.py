@@ -47,7 +47,7 @@ class Recipe:
     training hooks are the trainer's ``TrainingTask`` protocol, which the course experiments'
     ``TensorTask`` implements too."""
 
-    name = ""  # the recipe's task: checkpoints record it; nlprnn/tasks/<name>.py
+    name = ""  # the recipe's task: checkpoints record it; nlprnn/recipes/<name>.py
     predictor: type = None  # its inference API class (from nlprnn.inference)
     metric, metric_mode = "val_loss", "min"  # what picks best.pt and stops early
     inference_mode = ""  # e.g. "translate": text / input / stdin -> output / stdout

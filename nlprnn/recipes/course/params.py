@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from nlprnn.models.course import SequenceToOne, WindowMLP
 from nlprnn.plotting import line_plot
-from nlprnn.tasks.course.experiment import Claim, Verdict, parameter_count, start, write_results
+from nlprnn.recipes.course.experiment import Claim, Verdict, parameter_count, start, write_results
 
 CELLS = {"Elman (rnn)": "rnn", "Jordan": "jordan", "GRU": "gru", "LSTM": "lstm"}
 CLAIM = Claim(

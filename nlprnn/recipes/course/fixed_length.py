@@ -33,7 +33,7 @@ from nlprnn.modules.embedding import Embedding
 from nlprnn.modules.pooling import Pooling
 from nlprnn.modules.rnn import StackedRNN, as_lengths
 from nlprnn.plotting import line_plot
-from nlprnn.tasks.course.experiment import (
+from nlprnn.recipes.course.experiment import (
     Claim,
     Verdict,
     fit,
@@ -44,7 +44,7 @@ from nlprnn.tasks.course.experiment import (
     start,
     write_results,
 )
-from nlprnn.tasks.recipe import load_splits
+from nlprnn.recipes.recipe import load_splits
 
 CLAIM = Claim(
     quote="Lo malo es que tenemos que elegir la longitud de secuencia T. No caer en la trampa de escoger "

@@ -40,7 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 from nlprnn.errors import UserError
 from nlprnn.factory import CONF
 from nlprnn.plotting import line_plot
-from nlprnn.tasks.course.experiment import (
+from nlprnn.recipes.course.experiment import (
     Claim,
     Verdict,
     folder_name,
@@ -50,7 +50,7 @@ from nlprnn.tasks.course.experiment import (
     start,
     write_results,
 )
-from nlprnn.tasks.recipe import train
+from nlprnn.recipes.recipe import train
 from nlprnn.training.trainer import Diverged
 
 VIEWS = ("updates", "time")
@@ -128,7 +128,7 @@ def budget_of(comparison, run_cfgs: dict[str, DictConfig]) -> str:
 
 def train_variant(cfg, comparison, label: str, run_cfg: DictConfig, seed: int, folder: Path):
     """One variant at one seed. -> (its row, its validation curve)"""
-    recipe_cls = import_module(f"nlprnn.tasks.{run_cfg.task}").RECIPE
+    recipe_cls = import_module(f"nlprnn.recipes.{run_cfg.task}").RECIPE
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     row = {"variant": label, "seed": seed}
@@ -256,7 +256,7 @@ def run_comparison(cfg, comparison, out: Path) -> tuple[list[dict], list[dict], 
     plot(
         comparison, out, title, {label: [curves[label, s] for s in seeds] for label in labels}, x_axis(budget)
     )
-    recipe_cls = import_module(f"nlprnn.tasks.{next(iter(run_cfgs.values())).task}").RECIPE
+    recipe_cls = import_module(f"nlprnn.recipes.{next(iter(run_cfgs.values())).task}").RECIPE
     findings = claims_judged(comparison, runs, labels, recipe_cls.metric_mode)
     return runs, rows, title, findings
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from nlprnn.models.course import SequenceToOne
 from nlprnn.plotting import line_plot
-from nlprnn.tasks.course.experiment import (
+from nlprnn.recipes.course.experiment import (
     Claim,
     Verdict,
     hidden_for_budget,
@@ -31,8 +31,8 @@ from nlprnn.tasks.course.experiment import (
     train_and_score,
     write_results,
 )
-from nlprnn.tasks.course.synthetic import ADDING_BASELINE_MSE, adding_problem, first_symbol
-from nlprnn.tasks.recipe import seed_everything
+from nlprnn.recipes.course.synthetic import ADDING_BASELINE_MSE, adding_problem, first_symbol
+from nlprnn.recipes.recipe import seed_everything
 
 NAMES = {"rnn": "Elman", "lstm": "LSTM", "lstm_forget1": "LSTM, forget bias 1", "gru": "GRU"}
 # cell name -> SequenceToOne's cell and LSTM forget-gate bias (torch's default init, or 1.0)

@@ -17,7 +17,7 @@ import statistics
 
 from nlprnn.errors import UserError
 from nlprnn.plotting import line_plot
-from nlprnn.tasks.course.experiment import (
+from nlprnn.recipes.course.experiment import (
     Claim,
     Verdict,
     parameter_count,
@@ -25,14 +25,14 @@ from nlprnn.tasks.course.experiment import (
     to_device,
     write_results,
 )
-from nlprnn.tasks.course.small_data import (
+from nlprnn.recipes.course.small_data import (
     accuracy_over_seeds,
     fit_classifier,
     make_classifier,
     sst2_splits,
     text_tensors,
 )
-from nlprnn.tasks.recipe import seed_everything
+from nlprnn.recipes.recipe import seed_everything
 
 CLAIM = Claim(
     quote="Muy sensibles a la selección de hiperparámetros",

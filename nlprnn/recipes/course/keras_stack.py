@@ -28,7 +28,7 @@ from nlprnn.models.summary import summary
 from nlprnn.modules.init import keras_init
 from nlprnn.modules.rnn import RNNStack, last_real
 from nlprnn.plotting import line_plot
-from nlprnn.tasks.course.experiment import (
+from nlprnn.recipes.course.experiment import (
     Claim,
     Verdict,
     band_over_seeds,
@@ -42,8 +42,8 @@ from nlprnn.tasks.course.experiment import (
     to_device,
     write_results,
 )
-from nlprnn.tasks.course.small_data import PAD, fit_classifier, sst2_splits
-from nlprnn.tasks.recipe import seed_everything
+from nlprnn.recipes.course.small_data import PAD, fit_classifier, sst2_splits
+from nlprnn.recipes.recipe import seed_everything
 
 CLAIM = Claim(
     quote="Apilar una SRU sobre otra nos lleva al concepto de RNN profundas (DRNN) [...] En realidad es "

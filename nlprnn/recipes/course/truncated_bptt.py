@@ -17,9 +17,9 @@ import torch
 from omegaconf import OmegaConf
 
 from nlprnn.plotting import line_plot
-from nlprnn.tasks.char_lm import CharLM
-from nlprnn.tasks.course.experiment import Claim, Verdict, fit, start, write_results
-from nlprnn.tasks.recipe import load_splits
+from nlprnn.recipes.char_lm import CharLM
+from nlprnn.recipes.course.experiment import Claim, Verdict, fit, start, write_results
+from nlprnn.recipes.recipe import load_splits
 
 CLAIM = Claim(
     quote="normalmente se fija una ventana temporal de pasos de tiempo y no se propaga el error más "

@@ -24,7 +24,7 @@ from nlprnn.errors import UserError
 from nlprnn.models.course import SequenceToOne
 from nlprnn.modules.init import keras_init
 from nlprnn.plotting import line_plot
-from nlprnn.tasks.course.experiment import (
+from nlprnn.recipes.course.experiment import (
     Claim,
     TensorTask,
     Verdict,
@@ -36,7 +36,7 @@ from nlprnn.tasks.course.experiment import (
     start,
     write_results,
 )
-from nlprnn.tasks.course.synthetic import TASKS
+from nlprnn.recipes.course.synthetic import TASKS
 
 CLAIM = Claim(
     quote='model.add(SimpleRNN(10, activation="tanh", input_shape=(seq_len, 1), ...)) · '

@@ -17,9 +17,9 @@ from omegaconf import OmegaConf
 
 from nlprnn.inference.generator import Generator
 from nlprnn.plotting import line_plot
-from nlprnn.tasks.char_lm import CharLM
-from nlprnn.tasks.course.experiment import Claim, Verdict, fit, mean_sd, start, write_results
-from nlprnn.tasks.recipe import load_splits
+from nlprnn.recipes.char_lm import CharLM
+from nlprnn.recipes.course.experiment import Claim, Verdict, fit, mean_sd, start, write_results
+from nlprnn.recipes.recipe import load_splits
 
 WORD = re.compile(r"[A-Za-z']+")
 REAL = 80.0  # % real words that count as "generates text"

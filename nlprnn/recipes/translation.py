@@ -17,7 +17,7 @@ from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.inference import results
 from nlprnn.inference.translator import Translator, model_sizes
-from nlprnn.tasks.recipe import Recipe, check_output_of, modes_of, setup_device
+from nlprnn.recipes.recipe import Recipe, check_output_of, modes_of, setup_device
 from nlprnn.training import distributed as dist
 from nlprnn.training.metrics import corpus_scores
 

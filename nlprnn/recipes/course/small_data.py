@@ -24,7 +24,7 @@ from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.models.sequence_classifier import SequenceClassifier
 from nlprnn.plotting import line_plot
-from nlprnn.tasks.course.experiment import (
+from nlprnn.recipes.course.experiment import (
     Claim,
     TensorTask,
     Verdict,
@@ -39,7 +39,7 @@ from nlprnn.tasks.course.experiment import (
     to_device,
     write_results,
 )
-from nlprnn.tasks.recipe import seed_everything
+from nlprnn.recipes.recipe import seed_everything
 
 BETTER = Claim(
     quote="Empíricamente parece que GRU se comporta mejor con datasets pequeños",

@@ -29,7 +29,7 @@ from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.models.course import SequenceToOne, WindowCNN, WindowMLP
 from nlprnn.plotting import line_plot
-from nlprnn.tasks.course.experiment import (
+from nlprnn.recipes.course.experiment import (
     Claim,
     TensorTask,
     Verdict,
@@ -38,7 +38,7 @@ from nlprnn.tasks.course.experiment import (
     start,
     write_results,
 )
-from nlprnn.tasks.course.timeseries import make_windows, split_windows, stride_windows
+from nlprnn.recipes.course.timeseries import make_windows, split_windows, stride_windows
 
 SOURCE = "1-redes-recurrentes-etsisi.md"
 SPLIT_CLAIM = Claim(

@@ -16,7 +16,7 @@ from nlprnn.factory import build
 from nlprnn.inference.generator import Generator
 from nlprnn.inference.results import Generation
 from nlprnn.modules.rnn import detach_state
-from nlprnn.tasks.recipe import Recipe, modes_of
+from nlprnn.recipes.recipe import Recipe, modes_of
 from nlprnn.training import distributed as dist
 
 UNK = "<unk>"

@@ -14,7 +14,7 @@ import torch
 
 from nlprnn.models.course import SequenceToOne
 from nlprnn.plotting import line_plot
-from nlprnn.tasks.course.experiment import (
+from nlprnn.recipes.course.experiment import (
     Claim,
     Verdict,
     band_over_seeds,
@@ -28,7 +28,7 @@ from nlprnn.tasks.course.experiment import (
     train_and_score,
     write_results,
 )
-from nlprnn.tasks.course.synthetic import ADDING_BASELINE_MSE, adding_problem
+from nlprnn.recipes.course.synthetic import ADDING_BASELINE_MSE, adding_problem
 
 CLAIM = Claim(
     quote="Tipos de retroalimentación: 1. Salida anterior (y[t]) 2. Estado anterior (h[t]) "

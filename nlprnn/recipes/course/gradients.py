@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 from nlprnn.models.course import SequenceToOne
 from nlprnn.modules.cells import CellRNN
 from nlprnn.plotting import line_plot
-from nlprnn.tasks.course.experiment import (
+from nlprnn.recipes.course.experiment import (
     Claim,
     Verdict,
     mean_sd,
@@ -33,7 +33,7 @@ from nlprnn.tasks.course.experiment import (
     train_and_score,
     write_results,
 )
-from nlprnn.tasks.course.synthetic import ADDING_BASELINE_MSE, adding_problem
+from nlprnn.recipes.course.synthetic import ADDING_BASELINE_MSE, adding_problem
 
 CELLS = {  # name: (cell, nonlinearity, LSTM forget-gate bias or None for torch's)
     "rnn_tanh": ("rnn", "tanh", None),
