@@ -8,7 +8,6 @@ from __future__ import annotations
 import torch
 from omegaconf import DictConfig
 
-from nlprnn.data.batching import IndexedBatches, make_batches
 from nlprnn.data.conll import Sentence, tagging
 from nlprnn.data.vocab import Vocab
 from nlprnn.data.word_features import WordFeatures, collate
@@ -73,12 +72,7 @@ class NER(Recipe):
             print(vectors_log)
         return model, {"vocab": {"features": self.features.to_dict(), "tags": self.tags.to_dict()}}
 
-    def train_batches(self, epoch: int) -> IndexedBatches:
-        b = self.cfg.batching
-        batches = make_batches(self.lengths, b.max_tokens, b.batch_size, True, self.cfg.seed, epoch)
-        return IndexedBatches(self.train, dist.shard(batches), self._collate)
-
-    def _collate(self, rows) -> tuple:
+    def collate(self, rows) -> tuple:
         tokens, encoded, tags = zip(*rows)
         return collate(self.features, tokens, tags, encoded)
 

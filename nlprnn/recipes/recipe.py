@@ -26,6 +26,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from nlprnn.atomic import write_text_atomic
+from nlprnn.data.batching import IndexedBatches, make_batches
 from nlprnn.errors import Interrupted, UserError
 from nlprnn.factory import build
 from nlprnn.inference import server  # fastapi and uvicorn are imported only when serving
@@ -64,6 +65,14 @@ class Recipe:
 
     # ---- what the Trainer calls -----------------------------------------------------------------
     def train_batches(self, epoch: int):
+        """Length-bucketed, shuffled batches of ``self.train`` (examples ``self.lengths`` tokens long,
+        set by ``build``) put together by ``self.collate``; this rank's share under torchrun."""
+        b = self.cfg.batching
+        batches = make_batches(self.lengths, b.max_tokens, b.batch_size, True, self.cfg.seed, epoch)
+        return IndexedBatches(self.train, dist.shard(batches), self.collate)
+
+    def collate(self, rows: list) -> tuple:
+        """A batch's examples -> its tensors (for the default ``train_batches``)."""
         raise NotImplementedError
 
     def train_loss(self, model, batch) -> tuple:

@@ -10,7 +10,7 @@ from collections import Counter
 
 import torch
 
-from nlprnn.data.batching import IndexedBatches, make_batches, pad_batch
+from nlprnn.data.batching import pad_batch
 from nlprnn.data.subword import SubwordTokenizer
 from nlprnn.data.table import Labelled
 from nlprnn.data.tokenizers import tokenizer_to_dict
@@ -89,12 +89,7 @@ class Sentiment(Recipe):
         known = [(text, index[label]) for text, label in examples if label in index]
         return list(zip(clf.encode([text for text, _ in known]), [label for _, label in known]))
 
-    def train_batches(self, epoch: int) -> IndexedBatches:
-        b = self.cfg.batching
-        batches = make_batches(self.lengths, b.max_tokens, b.batch_size, True, self.cfg.seed, epoch)
-        return IndexedBatches(self.train, dist.shard(batches), self._collate)
-
-    def _collate(self, rows) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def collate(self, rows) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         ids, labels = zip(*rows)
         tokens, lengths = pad_batch(ids, self.clf.tokenizer.pad_id)
         return tokens, lengths, torch.tensor(labels)

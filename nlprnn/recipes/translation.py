@@ -6,13 +6,12 @@ attention (ckpt=... text="..." output=attention.png).
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from nlprnn.atomic import atomic_path
-from nlprnn.data.batching import IndexedBatches, make_batches, pad_batch
+from nlprnn.data.batching import pad_batch
 from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.inference import results
@@ -76,12 +75,8 @@ class Translation(Recipe):
                 tok.save(out / f"{name}.model")
         return src, tgt
 
-    def train_batches(self, epoch: int) -> IndexedBatches:
-        b = self.cfg.batching
-        batches = make_batches(self.lengths, b.max_tokens, b.batch_size, True, self.cfg.seed, epoch)
-        return IndexedBatches(
-            self.train, dist.shard(batches), partial(collate_pairs, pad_id=self.tgt_tok.pad_id)
-        )
+    def collate(self, rows):
+        return collate_pairs(rows, self.tgt_tok.pad_id)
 
     def train_loss(self, model, batch):
         src, src_lengths, tgt_in, tgt_out = (t.to(self.device) for t in batch)
