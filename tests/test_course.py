@@ -177,6 +177,8 @@ def test_gradients_vanish_and_clipping_stops_the_explosion(run_recipe, tmp_path)
     assert not gone  # at T=30 the LSTM with forget bias 1 keeps 10^-3: the claim "depends" on the cell
     assert words == ["depends", words[1], "agrees"]  # every unclipped seed exploded
     assert "\\|dL/dh_1\\|" in (out / "results.md").read_text()  # escaped: the table renders
+    for plot in ("exploding_grad_norm.png", "exploding_val_mse.png"):
+        assert (out / plot).stat().st_size > 10_000
 
 
 def test_gated_cells_verdict_follows_the_numbers():

@@ -236,23 +236,20 @@ def exploding(cfg, out, device) -> tuple[list[dict], dict]:
             rows.append(explosion_row(run_name, seed, row, curves[name]))
     first = e.seeds[0]
     shown = {n: c for n, c in curves.items() if n.endswith(f"seed {first}")}
-    line_plot(
-        {n: ([r["step"] for r in c], [r["grad_norm_max"] for r in c]) for n, c in shown.items()},
-        out / "exploding_grad_norm.png",
-        "step",
-        "largest gradient norm since the last point",
-        logy=True,
-        title=f"Elman, recurrent weights 2x orthogonal, T={x.length}, seed {first}",
-    )
-    line_plot(
-        {n: ([r["step"] for r in c], [r["val_loss"] for r in c]) for n, c in shown.items()},
-        out / "exploding_val_mse.png",
-        "step",
-        "validation MSE",
-        logy=True,
-        hline=(ADDING_BASELINE_MSE, "predict the mean"),
-        title=f"Elman, recurrent weights 2x orthogonal, T={x.length}, seed {first}",
-    )
+    plots = [  # (the curve's key, the file, the y axis, a reference line)
+        ("grad_norm_max", "exploding_grad_norm.png", "largest gradient norm since the last point", None),
+        ("val_loss", "exploding_val_mse.png", "validation MSE", (ADDING_BASELINE_MSE, "predict the mean")),
+    ]
+    for key, file, ylabel, hline in plots:
+        line_plot(
+            {n: ([r["step"] for r in c], [r[key] for r in c]) for n, c in shown.items()},
+            out / file,
+            "step",
+            ylabel,
+            logy=True,
+            hline=hline,
+            title=f"Elman, recurrent weights 2x orthogonal, T={x.length}, seed {first}",
+        )
     return rows, curves
 
 
