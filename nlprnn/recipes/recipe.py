@@ -32,8 +32,8 @@ from nlprnn.factory import build
 from nlprnn.inference import server  # fastapi and uvicorn are imported only when serving
 from nlprnn.inference.export import export_onnx  # onnx itself is imported only when exporting
 from nlprnn.inference.textio import check_output, open_output, read_lines
-from nlprnn.models.config import model_config
 from nlprnn.training import distributed as dist
+from nlprnn.training.checkpoint import checkpoint_config
 from nlprnn.training.run_dir import (
     check_run_dir,
     remove_new_entries,
@@ -245,7 +245,7 @@ def _fit(recipe_cls: type[Recipe], cfg: DictConfig, device, out: Path, resolved:
     recipe = recipe_cls(cfg, device)
     splits = load_splits(cfg.data, cfg.seed)
     model, extra = recipe.build(splits, out)
-    config = {**resolved, "model": model_config(model)}  # with its sizes: the checkpoint rebuilds it alone
+    config = checkpoint_config(resolved, model)
     extra = {"task": recipe.name, "config": config, "command": training_command(recipe_cls), **extra}
     Trainer(cfg.trainer, cfg.optimizer, model.to(device), recipe, out, extra).fit()
     return recipe, splits

@@ -9,6 +9,7 @@ import torch
 from nlprnn.atomic import atomic_path
 from nlprnn.errors import UserError
 from nlprnn.factory import build
+from nlprnn.models.config import model_config
 from nlprnn.training.model_folder import is_model_folder, read_folder
 
 # 2: written by the recipe skeleton (config keys and parameter names of session 9 on); 3: the model's
@@ -61,6 +62,15 @@ def _load_pt(path: Path) -> dict:
         raise UserError(
             f"{path}: not a readable nlprnn checkpoint ({type(exc).__name__}: {reason})"
         ) from None
+
+
+def checkpoint_config(resolved: dict, model: torch.nn.Module) -> dict:
+    """A run's resolved config as its checkpoints store it: the model's node with every keyword,
+    the sizes its data gave included (``model_config``), so that the checkpoint alone rebuilds it;
+    a model that does not record its keywords (the course's own) keeps the config's node."""
+    if getattr(model, "init_kwargs", None) is None:
+        return resolved
+    return {**resolved, "model": model_config(model)}
 
 
 def model_from_checkpoint(ckpt: dict, device: str | torch.device = "cpu") -> torch.nn.Module:

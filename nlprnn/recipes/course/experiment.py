@@ -21,6 +21,7 @@ from nlprnn.errors import UserError
 from nlprnn.models.course import objective
 from nlprnn.recipes.recipe import run_dir, seed_everything, setup_device
 from nlprnn.training import distributed as dist
+from nlprnn.training.checkpoint import checkpoint_config
 from nlprnn.training.trainer import Diverged, Trainer
 
 
@@ -117,7 +118,8 @@ def fit(
     for name in ("metrics.jsonl", "best.pt", "last.pt"):
         (folder / name).unlink(missing_ok=True)
     settings = OmegaConf.merge(cfg.trainer, {"tensorboard": False, **trainer})
-    extra = {"task": cfg.task, "config": OmegaConf.to_container(cfg, resolve=True), **(extra or {})}
+    config = checkpoint_config(OmegaConf.to_container(cfg, resolve=True), model)
+    extra = {"task": cfg.task, "config": config, **(extra or {})}
     start_time, diverged = time.perf_counter(), None
     try:
         Trainer(settings, optimizer or cfg.optimizer, model, task, folder, extra).fit()
