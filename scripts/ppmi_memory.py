@@ -17,7 +17,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from nlprnn.factory import build
-from nlprnn.recipes.recipe import load_splits
+from nlprnn.modes.splits import load_splits
 
 CONF = os.path.join(os.path.dirname(__file__), "..", "conf")
 

@@ -57,7 +57,7 @@ def compose_config(overrides: list[str], run_dir: Path | None = None):
 def preset_splits(recipe: str, data: str, *overrides: str, seed: int | None = None) -> dict:
     """The splits a run of ``recipe=RECIPE data=DATA OVERRIDES`` reads (a dataset preset of a reader),
     at ``seed`` (default: the config's)."""
-    from nlprnn.recipes.recipe import load_splits
+    from nlprnn.modes.splits import load_splits
 
     cfg = compose_config([f"recipe={recipe}", f"data={data}", f"data.dir={real_data_dir()}", *overrides])
     return load_splits(cfg.data, cfg.seed if seed is None else seed)

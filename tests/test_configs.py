@@ -3,7 +3,7 @@
 import pytest
 from hydra.utils import instantiate
 
-from nlprnn.recipes.recipe import reader_of
+from nlprnn.modes.splits import reader_of
 from tests.conftest import CONF, compose_config
 
 RECIPES = sorted(p.stem for p in (CONF / "recipe").glob("*.yaml"))

@@ -58,7 +58,7 @@ def test_real_files_have_the_published_counts(data_dir):
 
 
 def test_missing_local_files_offline_say_how_to_fix(tmp_path, monkeypatch):
-    from nlprnn.recipes.recipe import load_splits
+    from nlprnn.modes.splits import load_splits
     from tests.conftest import compose_config
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

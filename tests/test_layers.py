@@ -1,5 +1,5 @@
 """The package's layers only point down: modules -> data -> embeddings -> models -> training -> inference ->
-recipes -> command line. A module may import its own layer and those below it."""
+modes -> recipes -> command line. A module may import its own layer and those below it."""
 
 import ast
 from pathlib import Path
@@ -17,6 +17,7 @@ LAYERS = [
     "training",
     "inference",
     "plotting",
+    "modes",  # train, evaluate, infer, export, serve: what the command line does with any recipe
     "recipes",
     "config_checks",  # the command line's check of every config value
     "cli_checks",  # the command line's overrides, checked before Hydra runs (did you mean ...)

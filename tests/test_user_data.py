@@ -283,7 +283,7 @@ def test_word_vectors_file_matched_case_insensitively_with_coverage(tmp_path):
 def test_evaluate_reads_a_new_file_with_the_trained_readers_settings(tmp_path, monkeypatch):
     from omegaconf import OmegaConf
 
-    from nlprnn.recipes import recipe
+    from nlprnn.modes import splits
 
     write(tmp_path / "new.tsv", "words\tstars\nvery good\t5\nbad\t1\n")
     trained = {
@@ -296,17 +296,17 @@ def test_evaluate_reads_a_new_file_with_the_trained_readers_settings(tmp_path, m
     }  # fmt: skip
     cfg = OmegaConf.create({"data": {"dir": str(tmp_path), "files": {"test": "new.tsv"}}})
     monkeypatch.setattr(
-        recipe, "command_line_overrides", lambda: ["mode=evaluate", "data.files.test=new.tsv"]
+        splits, "command_line_overrides", lambda: ["mode=evaluate", "data.files.test=new.tsv"]
     )
-    assert recipe.evaluation_splits(cfg, trained) == {"test": [("very good", "5"), ("bad", "1")]}
+    assert splits.evaluation_splits(cfg, trained) == {"test": [("very good", "5"), ("bad", "1")]}
     imdb_data = {"_target_": "nlprnn.data.imdb.ImdbArchive", "name": "imdb", "dir": None}
     imdb = {"seed": 3, "data": {**imdb_data, "archive": "x.tar.gz", "labels": ["neg", "pos"]}}
     with pytest.raises(UserError, match="does not read single files; choose the file's format .* data=table"):
-        recipe.evaluation_splits(cfg, imdb)
+        splits.evaluation_splits(cfg, imdb)
     old = {"seed": 3, "data": {"_target_": "nlprnn.data.char_corpus.CharCorpus", "name": "tinyshakespeare"}}
-    monkeypatch.setattr(recipe, "command_line_overrides", lambda: ["mode=evaluate"])
+    monkeypatch.setattr(splits, "command_line_overrides", lambda: ["mode=evaluate"])
     with pytest.raises(UserError, match="now a preset of a format reader; add data=tinyshakespeare"):
-        recipe.evaluation_splits(cfg, old)
+        splits.evaluation_splits(cfg, old)
 
 
 def test_the_sentiment_report_counts_unscored_texts_in_words():

@@ -15,8 +15,9 @@ from nlprnn.data.vocab import Vocab
 from nlprnn.factory import build
 from nlprnn.inference.generator import Generator
 from nlprnn.inference.results import Generation
+from nlprnn.modes import modes_of
 from nlprnn.modules.rnn import detach_state
-from nlprnn.recipes.recipe import Recipe, modes_of
+from nlprnn.recipes.recipe import Recipe
 from nlprnn.training import distributed as dist
 
 UNK = "<unk>"

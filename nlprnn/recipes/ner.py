@@ -15,7 +15,8 @@ from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.inference.results import Tagging
 from nlprnn.inference.tagger import Tagger, model_sizes
-from nlprnn.recipes.recipe import Recipe, modes_of
+from nlprnn.modes import modes_of
+from nlprnn.recipes.recipe import Recipe
 from nlprnn.training import distributed as dist
 from nlprnn.training.metrics import ner_scores
 

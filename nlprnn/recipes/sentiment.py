@@ -18,7 +18,8 @@ from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.inference.classifier import Classifier, model_sizes
 from nlprnn.inference.results import Classification
-from nlprnn.recipes.recipe import Recipe, modes_of
+from nlprnn.modes import modes_of
+from nlprnn.recipes.recipe import Recipe
 from nlprnn.training import distributed as dist
 from nlprnn.training.metrics import classification_scores, format_confusion
 

@@ -16,7 +16,9 @@ from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.inference import results
 from nlprnn.inference.translator import Translator, model_sizes
-from nlprnn.recipes.recipe import Recipe, check_output_of, modes_of, setup_device
+from nlprnn.modes import modes_of
+from nlprnn.modes.run_setup import check_output_of, setup_device
+from nlprnn.recipes.recipe import Recipe
 from nlprnn.training import distributed as dist
 from nlprnn.training.metrics import corpus_scores
 

@@ -39,6 +39,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from nlprnn.errors import UserError
 from nlprnn.factory import CONF
+from nlprnn.modes.train import train
 from nlprnn.plotting import line_plot
 from nlprnn.recipes.course.experiment import (
     Claim,
@@ -50,7 +51,6 @@ from nlprnn.recipes.course.experiment import (
     start,
     write_results,
 )
-from nlprnn.recipes.recipe import train
 from nlprnn.training.trainer import Diverged
 
 VIEWS = ("updates", "time")

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from nlprnn.atomic import write_text_atomic
 from nlprnn.errors import UserError
 from nlprnn.models.course import objective
-from nlprnn.recipes.recipe import run_dir, seed_everything, setup_device
+from nlprnn.modes.run_setup import run_dir, seed_everything, setup_device
 from nlprnn.training import distributed as dist
 from nlprnn.training.checkpoint import checkpoint_config
 from nlprnn.training.trainer import Diverged, Trainer

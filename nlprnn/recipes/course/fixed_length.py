@@ -29,6 +29,7 @@ from nlprnn.data.tokenizers import truncate
 from nlprnn.data.word_tokenizer import WordTokenizer
 from nlprnn.errors import UserError
 from nlprnn.models.output import ModelOutput
+from nlprnn.modes.splits import load_splits
 from nlprnn.modules.embedding import Embedding
 from nlprnn.modules.pooling import Pooling
 from nlprnn.modules.rnn import StackedRNN, as_lengths
@@ -44,7 +45,6 @@ from nlprnn.recipes.course.experiment import (
     start,
     write_results,
 )
-from nlprnn.recipes.recipe import load_splits
 
 CLAIM = Claim(
     quote="Lo malo es que tenemos que elegir la longitud de secuencia T. No caer en la trampa de escoger "

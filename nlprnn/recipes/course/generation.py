@@ -16,10 +16,10 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from nlprnn.inference.generator import Generator
+from nlprnn.modes.splits import load_splits
 from nlprnn.plotting import line_plot
 from nlprnn.recipes.char_lm import CharLM
 from nlprnn.recipes.course.experiment import Claim, Verdict, fit, mean_sd, start, write_results
-from nlprnn.recipes.recipe import load_splits
 
 WORD = re.compile(r"[A-Za-z']+")
 REAL = 80.0  # % real words that count as "generates text"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import statistics
 
 from nlprnn.errors import UserError
+from nlprnn.modes.run_setup import seed_everything
 from nlprnn.plotting import line_plot
 from nlprnn.recipes.course.experiment import (
     Claim,
@@ -32,7 +33,6 @@ from nlprnn.recipes.course.small_data import (
     sst2_splits,
     text_tensors,
 )
-from nlprnn.recipes.recipe import seed_everything
 
 CLAIM = Claim(
     quote="Muy sensibles a la selección de hiperparámetros",

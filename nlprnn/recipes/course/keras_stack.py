@@ -25,6 +25,7 @@ from nlprnn.data.word_tokenizer import WordTokenizer
 from nlprnn.models.course import objective
 from nlprnn.models.output import ModelOutput
 from nlprnn.models.summary import summary
+from nlprnn.modes.run_setup import seed_everything
 from nlprnn.modules.init import keras_init
 from nlprnn.modules.rnn import RNNStack, last_real
 from nlprnn.plotting import line_plot
@@ -43,7 +44,6 @@ from nlprnn.recipes.course.experiment import (
     write_results,
 )
 from nlprnn.recipes.course.small_data import PAD, fit_classifier, sst2_splits
-from nlprnn.recipes.recipe import seed_everything
 
 CLAIM = Claim(
     quote="Apilar una SRU sobre otra nos lleva al concepto de RNN profundas (DRNN) [...] En realidad es "

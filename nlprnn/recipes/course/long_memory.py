@@ -18,6 +18,7 @@ al. 2015), which starts it remembering.
 from __future__ import annotations
 
 from nlprnn.models.course import SequenceToOne
+from nlprnn.modes.run_setup import seed_everything
 from nlprnn.plotting import line_plot
 from nlprnn.recipes.course.experiment import (
     Claim,
@@ -32,7 +33,6 @@ from nlprnn.recipes.course.experiment import (
     write_results,
 )
 from nlprnn.recipes.course.synthetic import ADDING_BASELINE_MSE, adding_problem, first_symbol
-from nlprnn.recipes.recipe import seed_everything
 
 NAMES = {"rnn": "Elman", "lstm": "LSTM", "lstm_forget1": "LSTM, forget bias 1", "gru": "GRU"}
 # cell name -> SequenceToOne's cell and LSTM forget-gate bias (torch's default init, or 1.0)

@@ -23,6 +23,7 @@ from nlprnn.data.word_tokenizer import WordTokenizer
 from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.models.sequence_classifier import SequenceClassifier
+from nlprnn.modes.run_setup import seed_everything
 from nlprnn.plotting import line_plot
 from nlprnn.recipes.course.experiment import (
     Claim,
@@ -39,7 +40,6 @@ from nlprnn.recipes.course.experiment import (
     to_device,
     write_results,
 )
-from nlprnn.recipes.recipe import seed_everything
 
 BETTER = Claim(
     quote="Empíricamente parece que GRU se comporta mejor con datasets pequeños",

@@ -16,10 +16,10 @@ import time
 import torch
 from omegaconf import OmegaConf
 
+from nlprnn.modes.splits import load_splits
 from nlprnn.plotting import line_plot
 from nlprnn.recipes.char_lm import CharLM
 from nlprnn.recipes.course.experiment import Claim, Verdict, fit, start, write_results
-from nlprnn.recipes.recipe import load_splits
 
 CLAIM = Claim(
     quote="normalmente se fija una ventana temporal de pasos de tiempo y no se propaga el error más "
