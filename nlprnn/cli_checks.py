@@ -235,7 +235,7 @@ def ignored_reason(mode: str, key: str) -> str | None:
 def ignored_keys(cfg: DictConfig, overrides: list[str]) -> list[str]:
     """A warning line for each command-line override the run's mode ignores (recipes built on
     nlprnn.recipes.recipe only: a course experiment reads what it likes)."""
-    if str(cfg.get("task", "")).startswith("course"):
+    if str(cfg.get("recipe_module", "")).startswith("course"):
         return []
     lines = []
     for text in overrides:

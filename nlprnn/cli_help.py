@@ -130,14 +130,15 @@ def recipe_groups(name: str) -> list[str]:
     return groups
 
 
-def task_of(name: str) -> str:
-    """The ``task:`` recipe NAME sets (its module in nlprnn/recipes/)."""
-    return [v for p in recipe_chain(name) for k, (v, _) in key_comments(p).items() if k == "task"][-1]
+def module_of(name: str) -> str:
+    """The ``recipe_module:`` recipe NAME sets (its code in nlprnn/recipes/)."""
+    keys = [(k, v) for p in recipe_chain(name) for k, (v, _) in key_comments(p).items()]
+    return [v for k, v in keys if k == "recipe_module"][-1]
 
 
-def modes(task: str) -> dict[str, str]:
-    """{mode: one line of help} of nlprnn/recipes/<task>.py."""
-    module = import_module(f"nlprnn.recipes.{task}")
+def modes(recipe_module: str) -> dict[str, str]:
+    """{mode: one line of help} of nlprnn/recipes/<recipe_module>.py."""
+    module = import_module(f"nlprnn.recipes.{recipe_module}")
     recipe = getattr(module, "RECIPE", None)
     lines = {}
     for mode, function in module.MODES.items():
@@ -200,7 +201,7 @@ def main_help() -> str:
     by_mode: dict[str, list[str]] = {}
     help_of: dict[str, str] = {}
     for name in recipes:
-        for mode, doc in modes(task_of(name)).items():
+        for mode, doc in modes(module_of(name)).items():
             by_mode.setdefault(mode, []).append(name)
             help_of.setdefault(mode, doc)
     lines += ["", "modes (mode=NAME):"]
@@ -213,7 +214,7 @@ def main_help() -> str:
         [
             (k, v, c)
             for k, (v, c) in shared.items()
-            if v is not None and k != "task" and not k.startswith(("hydra", "defaults"))
+            if v is not None and k != "recipe_module" and not k.startswith(("hydra", "defaults"))
         ]
     )
     lines += ["", "config groups (GROUP=OPTION; python -m nlprnn recipe=NAME --help shows a recipe's):"]
@@ -264,7 +265,7 @@ def recipe_help(cfg: DictConfig) -> str:
     path = CONF / "recipe" / f"{name}.yaml"
     usage = [line for line in header_comments(path) if line.startswith("python -m nlprnn")]
     lines = [f"recipe {name}: {description(path)}", *(f"  {u}" for u in usage), "", "modes (mode=NAME):"]
-    for mode, doc in modes(cfg.task).items():
+    for mode, doc in modes(cfg.recipe_module).items():
         lines += wrapped(mode, doc, 12)
     groups = [g for g in recipe_groups(name) if g in cfg.hydra.runtime.choices]
     if groups:
@@ -278,7 +279,7 @@ def recipe_help(cfg: DictConfig) -> str:
     values.pop("hydra", None)
     rows = []
     for key, value, mapping in leaves(values):
-        if key == "task":  # set by the recipe
+        if key == "recipe_module":  # set by the recipe
             continue
         if not mapping:
             rows.append((key, show(value), meanings.get(key, "")))

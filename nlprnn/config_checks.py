@@ -180,7 +180,7 @@ def check_model(cfg: DictConfig) -> None:
     sizes for what the vocabularies give: a value its constructors refuse stops the run here, with
     their message."""
     node = cfg.get("model")
-    if cfg.get("mode") != "train" or str(cfg.get("task", "")).startswith("course") or not node:
+    if cfg.get("mode") != "train" or str(cfg.get("recipe_module", "")).startswith("course") or not node:
         return
     kwargs = OmegaConf.to_container(node, resolve=True)
     try:

@@ -1,4 +1,4 @@
-"""Dispatch a composed config to its recipe's mode: ``nlprnn.recipes.<task>.MODES[mode]``."""
+"""Dispatch a composed config to its recipe's mode: ``nlprnn.recipes.<recipe_module>.MODES[mode]``."""
 
 from __future__ import annotations
 
@@ -24,13 +24,13 @@ register_resolvers()
 
 
 def run(cfg: DictConfig):
-    """Run ``cfg.mode`` of ``cfg.task``; unknown modes get a message listing the valid ones."""
+    """Run ``cfg.mode`` of ``cfg.recipe_module``; unknown modes get a message listing the valid ones."""
     OmegaConf.set_struct(cfg, True)  # a misspelt key read by code fails instead of returning None
     check_config(cfg)  # every documented value's type and range, before anything is read or written
-    module = import_module(f"nlprnn.recipes.{cfg.task}")
+    module = import_module(f"nlprnn.recipes.{cfg.recipe_module}")
     if cfg.mode not in module.MODES:
         raise UserError(
-            f"mode={cfg.mode!r} is not a mode of recipe {cfg.task!r}; "
+            f"mode={cfg.mode!r} is not a mode of recipe {cfg.recipe_module!r}; "
             f"choose one of: {', '.join(module.MODES)}"
         )
     warn_ignored(cfg)  # a key of the command line that this mode does not read: say so, and go on

@@ -130,7 +130,7 @@ def recipe_step(a: argparse.Namespace, device) -> Step:
 
     cfg, model, task = _model_and_batches(a, device, a.warmup + a.iters)
     trainer = Trainer(
-        cfg.trainer, cfg.optimizer, model, task, tempfile.gettempdir(), extra={"task": "char_lm"}
+        cfg.trainer, cfg.optimizer, model, task, tempfile.gettempdir(), extra={"recipe": "char_lm"}
     )
     batches = task.train_batches(0)
     i = 0

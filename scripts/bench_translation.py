@@ -72,7 +72,7 @@ def raw_step(a: argparse.Namespace, device) -> Step:
 
 
 class FixedShapes:
-    """The trainer's task interface over fixed-shape random pairs: the recipe's collate and the
+    """The trainer's recipe protocol over fixed-shape random pairs: the recipe's collate and the
     model's own loss (``Seq2Seq.forward`` with ``tgt_out``), as ``recipe=translation`` trains."""
 
     metric, metric_mode = "val_bleu", "max"
@@ -113,7 +113,9 @@ def recipe_step(a: argparse.Namespace, device) -> Step:
         for _ in range(a.batch_size * 4)
     ]
     task = FixedShapes(pairs, a.batch_size, cfg.label_smoothing, device)
-    trainer = Trainer(cfg.trainer, cfg.optimizer, model, task, tempfile.gettempdir(), {"task": "translation"})
+    trainer = Trainer(
+        cfg.trainer, cfg.optimizer, model, task, tempfile.gettempdir(), {"recipe": "translation"}
+    )
     batches, i = task.train_batches(0), 0
 
     def step() -> None:

@@ -25,7 +25,7 @@ def test_train_writes_run_directory(trained):
         assert (run / name).is_file(), name
     assert "nats/char" in out and "bpc" in out and "sample:\nROMEO:" in out
     ckpt = torch.load(run / "best.pt", weights_only=True)
-    assert ckpt["task"] == "char_lm" and ckpt["vocab"]["itos"][0] == "<unk>"
+    assert ckpt["recipe"] == "char_lm" and ckpt["vocab"]["itos"][0] == "<unk>"
 
 
 def test_evaluate_mode(trained, data_dir, tmp_path):
@@ -93,7 +93,7 @@ def test_bad_checkpoints(trained, data_dir, tmp_path):
     torn.write_bytes((run / "best.pt").read_bytes()[:1000])
     other = tmp_path / "other.pt"
     ckpt = torch.load(run / "best.pt", weights_only=True)
-    torch.save({**ckpt, "task": "translation"}, other)
+    torch.save({**ckpt, "recipe": "translation"}, other)
     for path, message in [
         (torn, "not a readable nlprnn checkpoint"),
         (other, "trained by recipe 'translation', not 'char_lm'"),

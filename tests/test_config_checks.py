@@ -112,11 +112,22 @@ def test_files_that_are_not_checkpoints(tmp_path, content):
 
 
 def test_checkpoint_versions(tmp_path):
-    versions = [(FORMAT + 1, "unknown to this nlprnn"), ("3", "unknown"), (2, "older nlprnn"), (1, "older")]
+    versions = [(FORMAT + 1, "unknown to this nlprnn"), ("4", "unknown"), (2, "older nlprnn"), (1, "older")]
     for version, message in versions:
-        torch.save({"task": "char_lm", "model": {}, "format": version}, tmp_path / "c.pt")
+        torch.save({"recipe": "char_lm", "model": {}, "format": version}, tmp_path / "c.pt")
         with pytest.raises(UserError, match=message):
             load_checkpoint(tmp_path / "c.pt", "char_lm")
     torch.save({"task": "char_lm", "model": {}}, tmp_path / "c.pt")  # older ones had no version
     with pytest.raises(UserError, match="older nlprnn"):
         load_checkpoint(tmp_path / "c.pt")
+    # format 3 named the recipe "task" (and the config key too): read by renaming
+    old = {"task": "char_lm", "task_state": [{}], "model": {}, "format": 3, "config": {"task": "char_lm"}}
+    torch.save(old, tmp_path / "c.pt")
+    ckpt = load_checkpoint(tmp_path / "c.pt", "char_lm")
+    assert (ckpt["recipe"], ckpt["recipe_state"], ckpt["config"]) == (
+        "char_lm",
+        [{}],
+        {"recipe_module": "char_lm"},
+    )
+    with pytest.raises(UserError, match="trained by recipe 'char_lm', not 'ner'"):
+        load_checkpoint(tmp_path / "c.pt", "ner")

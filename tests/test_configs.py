@@ -34,7 +34,7 @@ def test_every_course_recipe_has_a_module_and_a_tiny_config(name):
     from importlib import import_module
 
     cfg = compose_config([f"recipe=course/{name}", "debug=tiny"])
-    assert "train" in import_module(f"nlprnn.recipes.{cfg.task}").MODES
+    assert "train" in import_module(f"nlprnn.recipes.{cfg.recipe_module}").MODES
     assert (CONF / "debug_recipe" / "tiny_course" / f"{name}.yaml").exists()
 
 
@@ -42,13 +42,13 @@ def test_every_course_recipe_has_a_module_and_a_tiny_config(name):
 @pytest.mark.parametrize("debug", [[], ["debug=tiny"]])
 def test_recipe_composes_and_instantiates(recipe, debug):
     cfg = compose_config([f"recipe={recipe}", *debug])
-    assert recipe.startswith(cfg.task)
+    assert recipe.startswith(cfg.recipe_module)
     for key in ("seed", "mode", "ckpt"):
         assert key in cfg
     for key in ("max_epochs", "max_steps", "max_time", "device", "resume"):
         assert key in cfg.trainer
     assert "dir" in cfg.data
-    model = instantiate(cfg.model, **RUNTIME[cfg.task])
+    model = instantiate(cfg.model, **RUNTIME[cfg.recipe_module])
     assert sum(p.numel() for p in model.parameters()) > 0
 
 

@@ -38,7 +38,7 @@ def test_two_processes_match_one(recipe, data_dir, tmp_path):
     single = torch.load(tmp_path / "single/last.pt", weights_only=True)
     ddp = torch.load(tmp_path / "ddp/last.pt", weights_only=True)
     assert ddp["trainer"]["step"] == single["trainer"]["step"] == 4
-    assert len(ddp["task_state"]) == 2  # each rank's carried state, for resume
+    assert len(ddp["recipe_state"]) == 2  # each rank's carried state, for resume
     for name, weight in single["model"].items():
         torch.testing.assert_close(ddp["model"][name], weight, rtol=1e-4, atol=1e-5, msg=name)
     logs = [(tmp_path / d / "metrics.jsonl").read_text().splitlines() for d in ("single", "ddp")]

@@ -71,7 +71,7 @@ def test_export_json_describes_every_graph(runs):
     graphs["translation"] = ["encoder", "decoder_step"]
     for recipe, names in graphs.items():
         manifest = json.loads((runs[recipe] / "onnx" / "export.json").read_text())
-        assert manifest["task"] == recipe and list(manifest["graphs"]) == names
+        assert manifest["recipe"] == recipe and list(manifest["graphs"]) == names
         for graph in manifest["graphs"].values():
             assert (runs[recipe] / "onnx" / graph["file"]).is_file()
             assert (

@@ -152,7 +152,12 @@ def _checkpoint_bytes() -> bytes:
     import torch
 
     buffer = io.BytesIO()
-    state = {"task": "char_lm", "format": FORMAT, "model": {"w": torch.randn(4, 3)}, "config": {"model": {}}}
+    state = {
+        "recipe": "char_lm",
+        "format": FORMAT,
+        "model": {"w": torch.randn(4, 3)},
+        "config": {"model": {}},
+    }
     torch.save(state, buffer)
     return buffer.getvalue()
 

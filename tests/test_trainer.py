@@ -137,13 +137,13 @@ def test_resuming_an_early_stopped_run_does_not_train_on(run_recipe, tmp_path):
 def test_recipes_and_course_tasks_implement_the_one_training_protocol():
     from importlib import import_module
 
-    from nlprnn.recipes.course.experiment import TensorTask
-    from nlprnn.training.trainer import TrainingTask
+    from nlprnn.recipes.course.experiment import TensorRecipe
+    from nlprnn.training.trainer import TrainingRecipe
     from tests.conftest import compose_config
 
     for name in ("char_lm", "ner", "sentiment", "translation"):
         recipe = import_module(f"nlprnn.recipes.{name}").RECIPE(compose_config([f"recipe={name}"]), "cpu")
-        assert isinstance(recipe, TrainingTask), name
+        assert isinstance(recipe, TrainingRecipe), name
     x, y = torch.zeros(4, 3, 1), torch.zeros(4)
-    assert isinstance(TensorTask((x, y), (x, y), "mse", 2, 0), TrainingTask)
-    assert not isinstance(object(), TrainingTask)
+    assert isinstance(TensorRecipe((x, y), (x, y), "mse", 2, 0), TrainingRecipe)
+    assert not isinstance(object(), TrainingRecipe)

@@ -110,7 +110,7 @@ def test_python_api_beam_one_equals_greedy(trained):
 def test_wrong_recipe_checkpoint_and_bad_split(trained, data_dir, tmp_path):
     run, _ = trained
     other = tmp_path / "lm.pt"
-    torch.save({**torch.load(run / "best.pt", weights_only=True), "task": "char_lm"}, other)
+    torch.save({**torch.load(run / "best.pt", weights_only=True), "recipe": "char_lm"}, other)
     proc = cli(
         "mode=translate",
         f"ckpt={other}",

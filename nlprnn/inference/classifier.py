@@ -94,7 +94,7 @@ class Classifier(Predictor):
         top_k: see Options.
     """
 
-    task = "sentiment"
+    recipe = "sentiment"
     OPTIONS = {"top_k": COUNT_OR_NONE, "batch_size": COUNT, "max_tokens": COUNT}
 
     def __init__(

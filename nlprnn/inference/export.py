@@ -307,7 +307,7 @@ def model_of(source) -> nn.Module:
         if not source.is_plain_torch():
             raise UserError(f"the export needs the fp32 torch model, not {source.runtime_name()}")
         return source.model
-    task = load_checkpoint(source)["task"]
+    task = load_checkpoint(source)["recipe"]
     if task not in PREDICTORS:
         raise UserError(f"{source}: recipe {task!r} has no ONNX export (only {', '.join(PREDICTORS)})")
     return PREDICTORS[task].from_checkpoint(source, device="cpu").model
@@ -317,7 +317,13 @@ def write_graphs(model: nn.Module, task: str, make, out: Path, exporter: str) ->
     model = model.cpu()
     with without_packing(model), torch.no_grad():
         graphs, extra = make(model)
-        manifest = {"format": "onnx", "task": task, "opset": OPSET, "torch": torch.__version__, "graphs": {}}
+        manifest = {
+            "format": "onnx",
+            "recipe": task,
+            "opset": OPSET,
+            "torch": torch.__version__,
+            "graphs": {},
+        }
         for graph in graphs:
             graph.module.eval()  # a wrapper left in training mode would put the model back in it
             start = time.perf_counter()
@@ -408,6 +414,7 @@ class OnnxGraphs:
         ort = require("onnxruntime")
         self.dir = Path(out_dir)
         self.manifest = json.loads((self.dir / MANIFEST).read_text())
+        self.manifest.setdefault("recipe", self.manifest.get("task"))  # exported before 2026-12-05
         options = ort.SessionOptions()
         options.log_severity_level = 3  # no shape-metadata warnings on every call
         if threads:  # as torch's: one thread each in a side by side
@@ -546,7 +553,7 @@ def onnx_model(out_dir: str | Path, threads: int | None = None) -> OnnxModel:
     OnnxTagger or OnnxSeq2Seq, with the calls the predictors make of the torch model. ``threads``:
     each session's intra-op threads (None: onnxruntime's default, every core)."""
     graphs = OnnxGraphs(out_dir, threads)
-    return RUNNERS[graphs.manifest["task"]](graphs)
+    return RUNNERS[graphs.manifest["recipe"]](graphs)
 
 
 def onnx_predictor(out_dir: str | Path, checkpoint: str | Path, **options) -> Predictor:
@@ -559,7 +566,7 @@ def onnx_predictor(out_dir: str | Path, checkpoint: str | Path, **options) -> Pr
         **options: the Predictor's options, as in ``from_checkpoint``.
     """
     model = onnx_model(out_dir)
-    task = model.manifest["task"]
+    task = model.manifest["recipe"]
     predictor = PREDICTORS[task].from_checkpoint(checkpoint, device="cpu", **options)
     predictor.model = model
     return predictor

@@ -80,7 +80,7 @@ class Generator(Predictor):
         batch_size: see Options.
     """
 
-    task = "char_lm"
+    recipe = "char_lm"
     stream_batch = 1
     OPTIONS = {
         "length": LENGTH,

@@ -29,13 +29,13 @@ from nlprnn.training.model_folder import inference_entries
 class Predictor:
     """Base of Translator, Tagger, Classifier and Generator.
 
-    Subclasses set ``task`` (the recipe whose checkpoints they read) and ``OPTIONS`` (their settings,
+    Subclasses set ``recipe`` (the recipe whose checkpoints they read) and ``OPTIONS`` (their settings,
     each checked wherever it is given), build themselves in ``from_ckpt(ckpt, device, **options)``
     and map a list of strings to a list of results in ``_predict(texts, settings)``, ``settings``
     being one call's options over the instance's.
     """
 
-    task = ""
+    recipe = ""
     OPTIONS: dict[str, tuple] = {}  # option name -> (test, what to give): see checked_option
     BUILD_OPTIONS: tuple[str, ...] = ()  # what from_checkpoint takes besides OPTIONS
     RUNTIME_OPTIONS = ("backend", "quantize")  # from_checkpoint's, for every predictor (runtime.py)
@@ -75,7 +75,7 @@ class Predictor:
 
         runtime = options.pop("backend", "torch"), options.pop("quantize", None)
         backend, quantize = checked_runtime(*runtime, who)
-        ckpt = load_checkpoint(path, cls.task)
+        ckpt = load_checkpoint(path, cls.recipe)
         try:
             predictor = cls.from_ckpt(ckpt, device, **options)
         except TypeError as exc:
@@ -135,7 +135,12 @@ class Predictor:
         loaded = self.__dict__.get("_checkpoint")
         if loaded is not None:
             return loaded
-        return {"task": self.task, "format": FORMAT, "trainer": {"step": None}, **self._checkpoint_entries()}
+        return {
+            "recipe": self.recipe,
+            "format": FORMAT,
+            "trainer": {"step": None},
+            **self._checkpoint_entries(),
+        }
 
     @checkpoint.setter
     def checkpoint(self, entries: dict) -> None:

@@ -54,12 +54,12 @@ def scores_of(predictor) -> dict:
 
 def model_card(ckpt: dict, results: dict, class_name: str) -> str:
     """A README for the folder: what the model is, how it was trained, its scores, how to use it."""
-    task, config = ckpt["task"], ckpt["config"]
+    recipe, config = ckpt["recipe"], ckpt["config"]
     params = sum(t.numel() for t in ckpt["model"].values())
     lines = [
-        f"# nlprnn {task} model",
+        f"# nlprnn {recipe} model",
         "",
-        f"- model: `{config['model']['_target_']}`, {params:,} parameters, " + _origin(ckpt, task),
+        f"- model: `{config['model']['_target_']}`, {params:,} parameters, " + _origin(ckpt, recipe),
         "",
         *_score_table(results),
         "## Use",
@@ -70,18 +70,18 @@ def model_card(ckpt: dict, results: dict, class_name: str) -> str:
         'print(model("your text here"))',
         "```",
         "",
-        f'or `python -m nlprnn recipe={task} mode={VERBS[task]} ckpt=THIS_FOLDER text="..."`.',
+        f'or `python -m nlprnn recipe={recipe} mode={VERBS[recipe]} ckpt=THIS_FOLDER text="..."`.',
         "",
     ]
     return "\n".join(lines)
 
 
-def _origin(ckpt: dict, task: str) -> str:
+def _origin(ckpt: dict, recipe: str) -> str:
     """Where the weights come from: a training run (step, data, command) or a model built by hand."""
     step, config = ckpt.get("trainer", {}).get("step"), ckpt["config"]
     if step is None and "command" not in ckpt and "data" not in config:
         return "built in Python (not by a recipe); its constructor keywords are in config.json"
-    command = ckpt.get("command") or f"python -m nlprnn recipe={task}"
+    command = ckpt.get("command") or f"python -m nlprnn recipe={recipe}"
     data = config.get("data", {})
     return (
         f"saved at training step {step}\n- data: `{data.get('name', '?')}` ({_files(data)})\n"

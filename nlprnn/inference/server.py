@@ -212,7 +212,7 @@ def build_app(predictor, recipe: str | None = None, verb: str | None = None, lim
     batcher = Batcher(lambda texts, options: predictor.predict(texts, **options), lock, limits.max_inputs)
     name = type(predictor).__name__
     app = fastapi.FastAPI(
-        title=f"nlprnn {recipe or predictor.task}",
+        title=f"nlprnn {recipe or predictor.recipe}",
         description=f"{name} at step {predictor.step}. Options: {', '.join(predictor.OPTIONS)}. "
         "The demo page is at /.",
     )
@@ -299,7 +299,7 @@ def build_app(predictor, recipe: str | None = None, verb: str | None = None, lim
     def health():
         return {
             "status": "ok",
-            "recipe": recipe or predictor.task,
+            "recipe": recipe or predictor.recipe,
             "step": predictor.step,
             "device": str(predictor.device),
             "runtime": predictor.runtime_name(),  # torch, torch int8, onnxruntime, onnxruntime int8

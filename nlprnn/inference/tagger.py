@@ -60,7 +60,7 @@ class Tagger(Predictor):
         scheme: the tagging the model predicts (iob2 | iobes); output is always IOB2.
     """
 
-    task = "ner"
+    recipe = "ner"
     OPTIONS = {"batch_size": COUNT}
 
     def __init__(

@@ -91,7 +91,7 @@ class Translator(Predictor):
         device: where the model runs.
     """
 
-    task = "translation"
+    recipe = "translation"
     OPTIONS = {
         "method": METHOD,
         "beam_size": COUNT,

@@ -64,7 +64,7 @@ def _fit(recipe_cls: type, cfg: DictConfig, device, out: Path, resolved: dict):
     splits = load_splits(cfg.data, cfg.seed)
     model, extra = recipe.build(splits, out)
     config = checkpoint_config(resolved, model)
-    extra = {"task": recipe.name, "config": config, "command": training_command(recipe_cls), **extra}
+    extra = {"recipe": recipe.name, "config": config, "command": training_command(recipe_cls), **extra}
     Trainer(cfg.trainer, cfg.optimizer, model.to(device), recipe, out, extra).fit()
     return recipe, splits
 

@@ -23,8 +23,8 @@ from nlprnn.training import distributed as dist
 
 class Recipe:
     """One task shape. Subclasses set the class attributes and implement the hooks below; the
-    training hooks are the trainer's ``TrainingTask`` protocol, which the course experiments'
-    ``TensorTask`` implements too."""
+    training hooks are the trainer's ``TrainingRecipe`` protocol, which the course experiments'
+    ``TensorRecipe`` implements too."""
 
     name = ""  # the recipe's task: checkpoints record it; nlprnn/recipes/<name>.py
     predictor: type = None  # its inference API class (from nlprnn.inference)

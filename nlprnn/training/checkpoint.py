@@ -13,9 +13,11 @@ from nlprnn.models.config import model_config
 from nlprnn.training.model_folder import is_model_folder, read_folder
 
 # 2: written by the recipe skeleton (config keys and parameter names of session 9 on); 3: the model's
-# node holds its sizes (vocabularies, labels), so no predictor restates them; older checkpoints need
-# the nlprnn that wrote them
-FORMAT = 3
+# node holds its sizes (vocabularies, labels), so no predictor restates them; 4: the recipe's name
+# under "recipe" (format 3 said "task": read by renaming); older checkpoints need the nlprnn that
+# wrote them
+FORMAT, OLDEST = 4, 3
+RENAMED_IN_4 = {"task": "recipe", "task_state": "recipe_state"}
 
 
 def save_atomic(obj: dict, path: str | Path) -> None:
@@ -24,9 +26,9 @@ def save_atomic(obj: dict, path: str | Path) -> None:
         torch.save(obj, tmp)
 
 
-def load_checkpoint(path: str | Path | None, task: str | None = None) -> dict:
+def load_checkpoint(path: str | Path | None, recipe: str | None = None) -> dict:
     """Load a checkpoint safely: a ``.pt`` file, a run directory (its ``best.pt``) or a model folder
-    (``save_pretrained``); ``task`` (e.g. "char_lm") must match the recipe that wrote it."""
+    (``save_pretrained``); ``recipe`` (e.g. "char_lm") must match the recipe that wrote it."""
     if not path:
         raise UserError("this mode needs a checkpoint: pass ckpt=PATH/best.pt")
     path = Path(path)
@@ -34,21 +36,25 @@ def load_checkpoint(path: str | Path | None, task: str | None = None) -> dict:
         ckpt = read_folder(path)
     else:
         ckpt = _load_pt(path / "best.pt" if path.is_dir() else path)
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "task" not in ckpt:
-        raise UserError(f"{path}: not an nlprnn checkpoint (no model/task entries)")
-    if task is not None and ckpt["task"] != task:
-        raise UserError(f"{path} was trained by recipe {ckpt['task']!r}, not {task!r}")
+    if not isinstance(ckpt, dict) or "model" not in ckpt or not {"recipe", "task"} & ckpt.keys():
+        raise UserError(f"{path}: not an nlprnn checkpoint (no model/recipe entries)")
     version = ckpt.get("format", 1)
     if not isinstance(version, int) or version > FORMAT:
         raise UserError(
             f"{path}: checkpoint format {version!r} is unknown to this nlprnn (it reads {FORMAT})"
         )
-    if ckpt.get("format", 1) < FORMAT:
+    if version < OLDEST:
         raise UserError(
-            f"{path} was written by an older nlprnn (checkpoint format {ckpt.get('format', 1)}, now "
+            f"{path} was written by an older nlprnn (checkpoint format {version}, now "
             f"{FORMAT}: config keys, parameter names or the model's stored sizes changed); train it again "
             "with this version"
         )
+    if version < 4:
+        ckpt = {RENAMED_IN_4.get(k, k): v for k, v in ckpt.items()}
+        if isinstance(ckpt.get("config"), dict) and "task" in ckpt["config"]:  # the config key, renamed too
+            ckpt["config"] = {("recipe_module" if k == "task" else k): v for k, v in ckpt["config"].items()}
+    if recipe is not None and ckpt["recipe"] != recipe:
+        raise UserError(f"{path} was trained by recipe {ckpt['recipe']!r}, not {recipe!r}")
     return ckpt
 
 

@@ -2,7 +2,7 @@
 
     model.safetensors   the weights (``model.*``) and any other tensor the predictor reads
                         (translation's sentencepiece models as bytes: ``subword.src``, ...)
-    config.json         everything else: the recipe (``task``), the resolved training config,
+    config.json         everything else: the recipe (``recipe``), the resolved training config,
                         vocabularies and label names, the training step
     README.md           a model card: what it is, how it was trained, its scores, how to use it
 
@@ -23,7 +23,7 @@ import torch
 from nlprnn.errors import UserError
 
 WEIGHTS, CONFIG, CARD = "model.safetensors", "config.json", "README.md"
-TRAINING_ONLY = ("optimizer", "schedule", "task_state", "rng", "train_model", "average")
+TRAINING_ONLY = ("optimizer", "schedule", "recipe_state", "rng", "train_model", "average")
 
 
 def is_model_folder(path: str | Path) -> bool:
@@ -49,7 +49,7 @@ def write_folder(ckpt: dict, directory: str | Path, card: str) -> Path:
     try:
         from safetensors.torch import save_file
 
-        save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "nlprnn", "task": str(ckpt["task"])})
+        save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "nlprnn", "recipe": str(ckpt["recipe"])})
         (tmp / CONFIG).write_text(json.dumps(rest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / CARD).write_text(card, encoding="utf-8")
         if target.exists():
@@ -73,8 +73,8 @@ def read_folder(directory: str | Path) -> dict:
         raise UserError(
             f"{directory}: not a readable nlprnn model folder ({type(exc).__name__}: {reason})"
         ) from None
-    if not isinstance(rest, dict) or "task" not in rest:
-        raise UserError(f"{directory}/{CONFIG}: not an nlprnn model folder (no task entry)")
+    if not isinstance(rest, dict) or not {"recipe", "task"} & rest.keys():
+        raise UserError(f"{directory}/{CONFIG}: not an nlprnn model folder (no recipe entry)")
     return _join_tensors(rest, tensors)
 
 

@@ -23,14 +23,14 @@ RESUME_MAY_CHANGE = (
 )  # fmt: skip
 
 
-def check_run_dir(out: Path, task: str, resume: bool, overwrite: bool, config: dict | None = None) -> bool:
+def check_run_dir(out: Path, recipe: str, resume: bool, overwrite: bool, config: dict | None = None) -> bool:
     """Every check a training run needs before it writes anything into ``out``; returns whether
     there is a checkpoint to resume from (False also for a run killed before its first one).
     ``config``: the resolved config of this invocation, which a resume must share with the run."""
     if resume:
         last = out / "last.pt"
         if last.is_file():
-            ckpt = load_checkpoint(last, task)  # readable, and written by this recipe
+            ckpt = load_checkpoint(last, recipe)  # readable, and written by this recipe
             if config is not None:
                 check_same_config(ckpt["config"], config, out)
             return True

@@ -1,7 +1,7 @@
 """The training loop every recipe shares.
 
-A recipe (``nlprnn.recipes.recipe.Recipe``) or a course experiment (``TensorTask``) hands the trainer
-a model and a ``TrainingTask``: the one protocol both implement. The trainer owns the rest:
+A recipe (``nlprnn.recipes.recipe.Recipe``) or a course experiment (``TensorRecipe``) hands the trainer
+a model and a ``TrainingRecipe``: the one protocol both implement. The trainer owns the rest:
 optimizer, clipping, schedule, evaluation cadence, early stopping, atomic best/last checkpoints,
 exact resume, progress bar, JSONL + TensorBoard logs, DDP, and an optional moving average of the
 weights (``trainer.ema``) that is what gets validated and saved.
@@ -34,7 +34,7 @@ from nlprnn.training.stop_signals import StopSignals
 
 
 @runtime_checkable
-class TrainingTask(Protocol):
+class TrainingRecipe(Protocol):
     """What the trainer needs of a recipe: its data, its loss and its validation."""
 
     metric: str  # e.g. "val_loss": picks best.pt, drives early stopping
@@ -69,23 +69,23 @@ class Diverged(UserError):
 
 
 class Trainer:
-    """Fits ``model`` on ``task``; ``cfg`` is the ``trainer`` config node, ``optim_cfg`` the
+    """Fits ``model`` on ``recipe``; ``cfg`` is the ``trainer`` config node, ``optim_cfg`` the
     ``optimizer`` node (a Hydra ``_target_``); ``extra`` goes into every checkpoint (config,
     vocabulary, recipe name)."""
 
     def __init__(
-        self, cfg, optim_cfg, model: nn.Module, task: TrainingTask, run_dir: str | Path, extra: dict
+        self, cfg, optim_cfg, model: nn.Module, recipe: TrainingRecipe, run_dir: str | Path, extra: dict
     ):
-        self.cfg, self.task, self.extra = cfg, task, extra
+        self.cfg, self.recipe, self.extra = cfg, recipe, extra
         self.run_dir = Path(run_dir)
         self.device = next(model.parameters()).device
         self.model = model
         self.net = self._wrap_ddp(model)
         self.optimizer = build(optim_cfg, params=model.parameters())
-        self.steps_per_epoch = len(task.train_batches(0))
+        self.steps_per_epoch = len(recipe.train_batches(0))
         self.total_steps = self._total_steps()
         self.schedule = LRSchedule(
-            self.optimizer, total_steps=self.total_steps, mode=task.metric_mode, **cfg.scheduler
+            self.optimizer, total_steps=self.total_steps, mode=recipe.metric_mode, **cfg.scheduler
         )
         self.average = WeightAverage(model, cfg.ema) if cfg.get("ema") else None
         self.state = {
@@ -144,9 +144,9 @@ class Trainer:
         interrupted = False
         while not stop and self.state["epoch"] < self.cfg.max_epochs:
             epoch = self.state["epoch"]
-            batches = self.task.train_batches(epoch)
+            batches = self.recipe.train_batches(epoch)
             if self.state["batch"] == 0:
-                self.task.start_epoch(epoch)
+                self.recipe.start_epoch(epoch)
             for i in range(self.state["batch"], len(batches)):
                 if interrupted:  # a step boundary, the same on every rank (agreed after the last step)
                     bar.close()
@@ -199,7 +199,7 @@ class Trainer:
 
     def train_step(self, batch) -> tuple[float, int]:
         self.net.train()
-        loss, ntok, *units = self.task.train_loss(self.net, batch)
+        loss, ntok, *units = self.recipe.train_loss(self.net, batch)
         if dist.any_rank(not torch.isfinite(loss)):  # every rank stops, none waits for the others
             raise Diverged(self.state["step"], self.state["grad_norms"][2], loss.item())
         self.optimizer.zero_grad(set_to_none=True)
@@ -229,12 +229,12 @@ class Trainer:
     def _evaluate_and_save(self, train_loss: float | None) -> bool:
         """Validate, log, write last (and maybe best) checkpoint; True when early stopping fires."""
         with self._averaged():
-            metrics = self.task.evaluate(self.model)
-        value = float(metrics[self.task.metric])  # plain float: checkpoints load with weights_only
+            metrics = self.recipe.evaluate(self.model)
+        value = float(metrics[self.recipe.metric])  # plain float: checkpoints load with weights_only
         self.state["evaluated"] = self.state["step"]
         self.schedule.observe(value)
         best = self.state["best"]
-        improved = best is None or (value < best if self.task.metric_mode == "min" else value > best)
+        improved = best is None or (value < best if self.recipe.metric_mode == "min" else value > best)
         self.state["evals"] += 1
         if improved:
             self.state["best"], self.state["bad_evals"] = value, 0
@@ -290,7 +290,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
             "trainer": dict(self.state),
-            "task_state": dist.gather(self.task.state_dict()),
+            "recipe_state": dist.gather(self.recipe.state_dict()),
             "rng": {
                 "torch": torch.get_rng_state(),
                 "python": list(random.getstate()[1]),
@@ -300,7 +300,7 @@ class Trainer:
 
     def _resume(self) -> None:
         path = self.run_dir / "last.pt"  # present: the recipe's check_run_dir made sure
-        ckpt = load_checkpoint(path, self.extra["task"])
+        ckpt = load_checkpoint(path, self.extra["recipe"])
         try:
             self.model.load_state_dict(ckpt.get("train_model", ckpt["model"]))
         except RuntimeError as exc:  # same settings, other data files: the vocabulary sizes moved
@@ -312,7 +312,7 @@ class Trainer:
         self.schedule.load_state_dict(ckpt["schedule"])
         self.state.update(ckpt["trainer"])
         self.seconds_before = self.state.get("train_seconds", 0.0)  # absent in older checkpoints
-        self.task.load_state_dict(ckpt["task_state"][dist.rank()])
+        self.recipe.load_state_dict(ckpt["recipe_state"][dist.rank()])
         torch.set_rng_state(ckpt["rng"]["torch"])
         random.setstate((ckpt["rng"]["python_version"], tuple(ckpt["rng"]["python"]), None))
         if self.state["batch"] >= self.steps_per_epoch:

@@ -128,7 +128,7 @@ def budget_of(comparison, run_cfgs: dict[str, DictConfig]) -> str:
 
 def train_variant(cfg, comparison, label: str, run_cfg: DictConfig, seed: int, folder: Path):
     """One variant at one seed. -> (its row, its validation curve)"""
-    recipe_cls = import_module(f"nlprnn.recipes.{run_cfg.task}").RECIPE
+    recipe_cls = import_module(f"nlprnn.recipes.{run_cfg.recipe_module}").RECIPE
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     row = {"variant": label, "seed": seed}
@@ -256,7 +256,7 @@ def run_comparison(cfg, comparison, out: Path) -> tuple[list[dict], list[dict], 
     plot(
         comparison, out, title, {label: [curves[label, s] for s in seeds] for label in labels}, x_axis(budget)
     )
-    recipe_cls = import_module(f"nlprnn.recipes.{next(iter(run_cfgs.values())).task}").RECIPE
+    recipe_cls = import_module(f"nlprnn.recipes.{next(iter(run_cfgs.values())).recipe_module}").RECIPE
     findings = claims_judged(comparison, runs, labels, recipe_cls.metric_mode)
     return runs, rows, title, findings
 

@@ -48,8 +48,8 @@ def start(cfg: DictConfig) -> tuple[Path, torch.device]:
     return out, device
 
 
-class TensorTask:
-    """The Trainer's ``TrainingTask`` protocol (as every recipe implements it) over in-memory
+class TensorRecipe:
+    """The Trainer's ``TrainingRecipe`` protocol (as every recipe implements it) over in-memory
     tensors: shuffled minibatches of (x, y) for training, the objective and (for classification)
     accuracy on the validation tensors."""
 
@@ -102,27 +102,27 @@ def score(model, x: torch.Tensor, y: torch.Tensor, loss: str, batch_size: int = 
 def fit(
     cfg: DictConfig,
     model: torch.nn.Module,
-    task,
+    recipe,
     folder: Path,
     optimizer: dict | None = None,
     extra: dict | None = None,
     keep: str = "best",
     **trainer,
 ) -> dict:
-    """Train ``model`` on ``task`` with the shared Trainer in ``folder`` (``trainer`` overrides
-    cfg.trainer, ``optimizer`` replaces cfg.optimizer, ``extra`` goes into the checkpoints) and
-    keep its best weights (``keep="last"``: the weights after the last step, as Keras' fit does).
-    -> {"curve": the evaluation records, "seconds": wall
-    time, "diverged": {"message", "step", "grad_norm_max"} when the loss stopped being finite}."""
+    """Train ``model`` on ``recipe`` (a ``TrainingRecipe``) with the shared Trainer in ``folder``
+    (``trainer`` overrides cfg.trainer, ``optimizer`` replaces cfg.optimizer, ``extra`` goes into the
+    checkpoints) and keep its best weights (``keep="last"``: the weights after the last step, as Keras'
+    fit does). -> {"curve": the evaluation records, "seconds": wall time, "diverged": {"message",
+    "step", "grad_norm_max"} when the loss stopped being finite}."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("metrics.jsonl", "best.pt", "last.pt"):
         (folder / name).unlink(missing_ok=True)
     settings = OmegaConf.merge(cfg.trainer, {"tensorboard": False, **trainer})
     config = checkpoint_config(OmegaConf.to_container(cfg, resolve=True), model)
-    extra = {"task": cfg.task, "config": config, **(extra or {})}
+    extra = {"recipe": cfg.recipe_module, "config": config, **(extra or {})}
     start_time, diverged = time.perf_counter(), None
     try:
-        Trainer(settings, optimizer or cfg.optimizer, model, task, folder, extra).fit()
+        Trainer(settings, optimizer or cfg.optimizer, model, recipe, folder, extra).fit()
     except Diverged as error:  # a non-finite loss: what an experiment on explosions measures
         diverged = {"message": str(error), "step": error.step, "grad_norm_max": error.grad_norm_max}
     seconds = time.perf_counter() - start_time
@@ -265,7 +265,7 @@ def train_and_score(
     """Train one model on data {"train"|"val"|"test": (x, y)} in ``out/name``; score its best
     weights on test. -> (its row: parameters, val and test scores, seconds; its curve with epochs)"""
     seed = cfg.seed if seed is None else seed  # the batch order's
-    task = TensorTask(data["train"], data["val"], loss, cfg.experiment.batch_size, seed)
+    task = TensorRecipe(data["train"], data["val"], loss, cfg.experiment.batch_size, seed)
     trained = fit(cfg, model, task, out / folder_name(name), optimizer, **trainer)
     steps_per_epoch = len(task.train_batches(0))
     curve = [{**r, "model": name, "epoch": r["step"] / steps_per_epoch} for r in trained["curve"]]

@@ -210,7 +210,7 @@ def rnn_steps(batching: Batching, length: int, batches: list[list[int]], lengths
     return steps, steps - real
 
 
-class LengthTask:
+class LengthRecipe:
     """The Trainer's task: one Batching of the texts cut to T; validation accuracy picks the epoch."""
 
     metric, metric_mode = "val_acc", "max"
@@ -287,7 +287,7 @@ def train_one(cfg, setting: Setting, seed: int, data: dict, vocab_size: int, out
     torch.manual_seed(seed)  # every setting starts from the same weights for a given seed
     model = LastStateClassifier(vocab_size, e.emb_dim, e.hidden_size, e.cell).to(device)
     batching = STRATEGIES[setting.batching]
-    task = LengthTask(batching, setting.length, data, e.batch_size, seed, device)
+    task = LengthRecipe(batching, setting.length, data, e.batch_size, seed, device)
     trained = fit(cfg, model, task, out / folder_name(f"{setting.label} seed {seed}"))
     curve = [{**r, "T": setting.length, "batching": setting.batching, "seed": seed} for r in trained["curve"]]
     best = max(curve, key=lambda r: r["val_acc"])  # the first best: the checkpoint fit() reloaded
@@ -311,7 +311,7 @@ def train_one(cfg, setting: Setting, seed: int, data: dict, vocab_size: int, out
 
 
 @torch.no_grad()
-def padding_probe(model, task: LengthTask) -> list[dict]:
+def padding_probe(model, task: LengthRecipe) -> list[dict]:
     """The packed-trained model on the test texts cut to T: its exact last state (packed) against the
     same texts padded to T before or after and read without a mask. -> per input: the mean relative
     change of the last state, the predictions that flip, the accuracy."""
@@ -531,7 +531,7 @@ def warm_up(cfg, data: dict, vocab_size: int, device) -> None:
     small = {split: (ids[: 2 * e.batch_size], y[: 2 * e.batch_size]) for split, (ids, y) in data.items()}
     for batching in STRATEGIES.values():
         longest = max(len(ids) for ids in small["train"][0])
-        task = LengthTask(batching, longest, small, e.batch_size, 0, device)
+        task = LengthRecipe(batching, longest, small, e.batch_size, 0, device)
         for batch in task.train_batches(0):
             task.train_loss(model, batch)[0].backward()
 

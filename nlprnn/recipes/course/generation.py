@@ -52,7 +52,7 @@ def trained_generator(cfg, splits: dict, out, device) -> Generator:
         model.to(device),
         recipe,
         folder,
-        extra={**extra, "task": "char_lm"},
+        extra={**extra, "recipe": "char_lm"},
         max_steps=steps,
         eval_every=max(1, steps // 5),
     )

@@ -26,7 +26,7 @@ from nlprnn.modules.init import keras_init
 from nlprnn.plotting import line_plot
 from nlprnn.recipes.course.experiment import (
     Claim,
-    TensorTask,
+    TensorRecipe,
     Verdict,
     band_over_seeds,
     fit,
@@ -73,7 +73,7 @@ def train_one(cfg, init: str, length: int, seed: int, out, device) -> tuple[dict
     e = cfg.experiment
     data = {k: (x.to(device), y.to(device)) for k, (x, y) in binary_data(e, length, cfg.seed).items()}
     model = build(e, init, seed, device)
-    task = TensorTask(data["train"], data["val"], "bce", e.batch_size, seed)
+    task = TensorRecipe(data["train"], data["val"], "bce", e.batch_size, seed)
     before = score(model, *data["val"], "bce")
     folder = out / f"{init}_T{length}_seed{seed}"
     trained = fit(cfg, model, task, folder, keep="last")

@@ -31,7 +31,7 @@ from nlprnn.models.course import SequenceToOne, WindowCNN, WindowMLP
 from nlprnn.plotting import line_plot
 from nlprnn.recipes.course.experiment import (
     Claim,
-    TensorTask,
+    TensorRecipe,
     Verdict,
     fit,
     parameter_count,
@@ -110,7 +110,7 @@ def fit_and_predict(cfg, name, make, x, y, split, seed, folder, **trainer) -> di
     xn, yn = (x - mean) / sd, (y - mean) / sd
     torch.manual_seed(seed)
     model = make()
-    task = TensorTask(
+    task = TensorRecipe(
         (xn[split["train"]], yn[split["train"]]),
         (xn[split["val"]], yn[split["val"]]),
         "mse",

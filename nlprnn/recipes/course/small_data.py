@@ -27,7 +27,7 @@ from nlprnn.modes.run_setup import seed_everything
 from nlprnn.plotting import line_plot
 from nlprnn.recipes.course.experiment import (
     Claim,
-    TensorTask,
+    TensorRecipe,
     Verdict,
     fit,
     folder_name,
@@ -57,7 +57,7 @@ PAD = 0  # WordTokenizer's padding id
 
 class TokenClassifier(SequenceClassifier):
     """A SequenceClassifier fed padded token ids alone: the lengths are counted from the padding,
-    so the course's TensorTask and ``score`` can call it as ``model(x, targets=y)``."""
+    so the course's TensorRecipe and ``score`` can call it as ``model(x, targets=y)``."""
 
     def forward(self, tokens: torch.Tensor, *, targets: torch.Tensor | None = None):
         lengths = (tokens != PAD).sum(1).clamp(min=1)
@@ -76,8 +76,8 @@ def recurrent_parameters(model: TokenClassifier) -> int:
     return parameter_count(model) - model.embedding.weight.numel()
 
 
-class AccuracyTask(TensorTask):
-    """TensorTask whose best checkpoint and early stopping follow validation accuracy."""
+class AccuracyRecipe(TensorRecipe):
+    """TensorRecipe whose best checkpoint and early stopping follow validation accuracy."""
 
     metric, metric_mode = "val_acc", "max"
 
@@ -113,7 +113,7 @@ def fit_classifier(
     """Train with the shared Trainer (best weights by validation accuracy; ``optimizer`` replaces
     cfg.optimizer, ``trainer`` overrides cfg.trainer) and score them.
     -> {val_acc, test_acc, val_loss, best_epoch, epochs, seconds, diverged}"""
-    task = AccuracyTask(data["train"], data["val"], "ce", cfg.experiment.batch_size, seed)
+    task = AccuracyRecipe(data["train"], data["val"], "ce", cfg.experiment.batch_size, seed)
     trained = fit(cfg, model, task, out / folder_name(name), optimizer, **trainer)
     steps_per_epoch = len(task.train_batches(0))
     curve = trained["curve"]

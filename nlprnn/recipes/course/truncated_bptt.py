@@ -69,7 +69,7 @@ def train_variant(cfg, name: str, batching: dict, splits: dict, out, device) -> 
         model.to(device),
         recipe,
         folder,
-        extra={**extra, "task": "char_lm"},  # a char_lm checkpoint: recipe=char_lm modes load it
+        extra={**extra, "recipe": "char_lm"},  # a char_lm checkpoint: recipe=char_lm modes load it
         max_steps=steps,
         eval_every=max(1, steps // e.evals),
     )
