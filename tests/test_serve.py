@@ -184,7 +184,7 @@ def post(url: str, body: dict) -> tuple[int, dict]:
 
 def test_a_failing_predictor_gets_a_json_500():
     class Broken:
-        task, step, device, OPTIONS = "sentiment", 1, "cpu", {}
+        recipe, step, device, OPTIONS = "sentiment", 1, "cpu", {}
 
         def predict(self, texts, **options):
             raise RuntimeError("boom")
@@ -233,7 +233,7 @@ class Held:
         self.calls: list[list[str]] = []
         self.entered, self.release = threading.Event(), threading.Event()
 
-    def __getattr__(self, name):  # task, step, device, OPTIONS, settings, seed: the real predictor's
+    def __getattr__(self, name):  # recipe, step, device, OPTIONS, settings, seed: the real predictor's
         return getattr(self.inner, name)
 
     def predict(self, texts, **options):

@@ -292,13 +292,22 @@ def folder_name(name: str) -> str:
     return re.sub(r"[^\w=.+-]+", "_", name).strip("_")
 
 
+def without(rows: list[dict], *keys: str) -> list[dict]:
+    """The rows without the columns ``keys`` (numbers a verdict reads, not shown in the table)."""
+    return [{k: v for k, v in r.items() if k not in keys} for r in rows]
+
+
 def to_device(data: dict, device) -> dict:
     return {k: (x.to(device), y.to(device)) for k, (x, y) in data.items()}
 
 
-def synthetic_splits(make, sizes: dict, seed: int, **kwargs) -> dict:
-    """{split: make(n, generator=..., **kwargs)}: each split drawn from its own seeded generator."""
-    return {
-        split: make(n, generator=torch.Generator().manual_seed(seed * 10 + i), **kwargs)
-        for i, (split, n) in enumerate(sizes.items())
-    }
+def synthetic_splits(make, sizes: dict, seed: int, device, **kwargs) -> dict:
+    """{split: make(n, generator=..., **kwargs)} on ``device``: each split drawn from its own seeded
+    generator."""
+    return to_device(
+        {
+            split: make(n, generator=torch.Generator().manual_seed(seed * 10 + i), **kwargs)
+            for i, (split, n) in enumerate(sizes.items())
+        },
+        device,
+    )

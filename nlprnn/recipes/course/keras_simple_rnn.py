@@ -34,6 +34,7 @@ from nlprnn.recipes.course.experiment import (
     pm,
     score,
     start,
+    without,
     write_results,
 )
 from nlprnn.recipes.course.synthetic import TASKS
@@ -217,7 +218,7 @@ def run(cfg) -> dict:
                 curves += curve
     plot(out, cfg, curves)
     table = summarise(rows)
-    shown = [{k: v for k, v in r.items() if k not in ("learned", "seeds")} for r in table]
+    shown = without(table, "learned", "seeds")
     write_results(
         out,
         f"Keras SimpleRNN example: {e.task}, {cfg.trainer.max_epochs} epochs",

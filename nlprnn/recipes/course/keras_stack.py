@@ -41,6 +41,7 @@ from nlprnn.recipes.course.experiment import (
     read_curve,
     start,
     to_device,
+    without,
     write_results,
 )
 from nlprnn.recipes.course.small_data import PAD, fit_classifier, sst2_splits
@@ -160,7 +161,7 @@ def run(cfg) -> dict:
     lecture = StackClassifier(vocab, e.emb_dim, list(e.widths), len(labels), e.cell)
     printed = summary(lecture, data["val"][0][:32].cpu())
     plot([r["model"] for r in rows], out, e, math.ceil(len(data["train"][0]) / e.batch_size))
-    shown = [{k: v for k, v in r.items() if k not in ("val mean", "val sd")} for r in rows]
+    shown = without(rows, "val mean", "val sd")
     write_results(
         out,
         f"The lecture's stacked model on {cfg.data.name}: stacked vs one layer",

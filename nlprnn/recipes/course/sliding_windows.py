@@ -254,6 +254,16 @@ def row(split: str, model: str, runs: list[dict], naive: dict) -> dict:
     }
 
 
+def mae_of(row: dict) -> str:
+    """A row's test MAE as ``mean ± sd`` over its seeds."""
+    return f"{row['test MAE']:.3g} ± {row['MAE sd']:.2g}"
+
+
+def worse_beyond_spreads(row: dict, other: dict) -> bool:
+    """Whether ``row``'s test MAE is above ``other``'s by more than their two seed spreads together."""
+    return row["test MAE"] - other["test MAE"] > row["MAE sd"] + other["MAE sd"]
+
+
 def split_verdict(rows: list[dict], leaked: int, test: int) -> Verdict:
     """Agrees when, for every network, the random-split models' MAE on the time split's test
     windows is below the time-split models' by more than the two seed spreads together: the
@@ -264,11 +274,11 @@ def split_verdict(rows: list[dict], leaked: int, test: int) -> Verdict:
         if split != "time" or (LEAKED, name) not in by:
             continue
         seen = by[(LEAKED, name)]
-        optimistic.append(honest["test MAE"] - seen["test MAE"] > honest["MAE sd"] + seen["MAE sd"])
+        optimistic.append(worse_beyond_spreads(honest, seen))
+        lower = 1 - seen["test MAE"] / honest["test MAE"]
         parts.append(
-            f"{name}: MAE {seen['test MAE']:.3g} ± {seen['MAE sd']:.2g} trained on a random split vs "
-            f"{honest['test MAE']:.3g} ± {honest['MAE sd']:.2g} split by time "
-            f"({1 - seen['test MAE'] / honest['test MAE']:.0%} lower)"
+            f"{name}: MAE {mae_of(seen)} trained on a random split vs {mae_of(honest)} split by time "
+            f"({lower:.0%} lower)"
         )
     word = "agrees" if all(optimistic) else "disagrees" if not any(optimistic) else "depends"
     return Verdict(
@@ -343,11 +353,11 @@ def stride_verdict(rows: list[dict], window: int) -> Verdict | None:
         return None
     worse, parts = [], []
     for h, one in pairs:
-        worse.append(h["test MAE"] - one["test MAE"] > h["MAE sd"] + one["MAE sd"])
+        worse.append(worse_beyond_spreads(h, one))
         parts.append(
-            f"{one['model']}: MAE {h['test MAE']:.3g} ± {h['MAE sd']:.2g} from {h['training windows']} "
-            f"windows slid by half vs {one['test MAE']:.3g} ± {one['MAE sd']:.2g} from "
-            f"{one['training windows']} slid by one ({h['test MAE'] / one['test MAE'] - 1:+.0%})"
+            f"{one['model']}: MAE {mae_of(h)} from {h['training windows']} windows slid by half vs "
+            f"{mae_of(one)} from {one['training windows']} slid by one "
+            f"({h['test MAE'] / one['test MAE'] - 1:+.0%})"
         )
     word = "disagrees" if all(worse) else "agrees" if not any(worse) else "depends"
     said = {
@@ -465,7 +475,7 @@ def cost_verdict(rows: list[dict], rnn_name: str) -> Verdict | None:
     time_ratio = cnn["train s / epoch"] / rnn["train s / epoch"]
     memory_ratio = cnn["fwd+bwd KiB"] / rnn["fwd+bwd KiB"]
     much = [time_ratio >= MUCH_MORE, memory_ratio >= MUCH_MORE]
-    as_good = cnn["test MAE"] - rnn["test MAE"] <= cnn["MAE sd"] + rnn["MAE sd"]
+    as_good = not worse_beyond_spreads(cnn, rnn)
     word = "agrees" if all(much) else "disagrees" if not any(much) and as_good else "depends"
     inference = next(k for k in cnn if k.startswith("inference ms"))
     return Verdict(
@@ -475,9 +485,8 @@ def cost_verdict(rows: list[dict], rnn_name: str) -> Verdict | None:
         f"({cnn['train s / epoch']:.3g} vs {rnn['train s / epoch']:.3g}), forward+backward memory "
         f"x{memory_ratio:.2f} ({cnn['fwd+bwd KiB']:.0f} vs {rnn['fwd+bwd KiB']:.0f} KiB), inference "
         f"x{cnn[inference] / rnn[inference]:.2f}, parameters {cnn['parameters']} vs {rnn['parameters']}; "
-        f"test MAE {cnn['test MAE']:.3g} ± {cnn['MAE sd']:.2g} vs {rnn['test MAE']:.3g} ± "
-        f"{rnn['MAE sd']:.2g}. 'Much more' is {MUCH_MORE}x or more: the CNN needs it in {sum(much)} of "
-        f"the 2 (time, memory), and its error is "
+        f"test MAE {mae_of(cnn)} vs {mae_of(rnn)}. 'Much more' is {MUCH_MORE}x or more: the CNN needs "
+        f"it in {sum(much)} of the 2 (time, memory), and its error is "
         + ("within the two seed spreads of the RNN's." if as_good else "worse beyond the two seed spreads:")
         + ("" if as_good else " it did not do the same task as well."),
     )

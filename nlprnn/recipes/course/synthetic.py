@@ -29,6 +29,7 @@ def adding_problem(n: int, length: int, generator: torch.Generator) -> tuple[tor
 
 
 ADDING_BASELINE_MSE = 1.0 / 6.0  # predicting the mean (1.0) always
+ADDING_LEARNED_MSE = ADDING_BASELINE_MSE / 2  # a test MSE that counts as having learned the problem
 
 
 def first_symbol(
