@@ -86,6 +86,27 @@ def test_evaluate_and_python_api(trained, data_dir, tmp_path):
     assert tagged[1].tokens == [] and tagged[1].score is None
 
 
+def test_word_vectors_from_unlabelled_text_reach_words_training_never_saw(data_dir, tmp_path):
+    """embeddings=ppmi_svd: vectors counted from the training text and a text file; the file's words
+    join the vocabulary, their rows start at their vectors, and the tagger reads them as known."""
+    import torch
+
+    corpus = tmp_path / "news.txt"
+    corpus.write_text(
+        "Zanzibar officials met in Zanzibar on Monday .\n" * 3 + "Officials said Zanzibar grew .\n"
+    )
+    run = tmp_path / "run"
+    options = ["embeddings=ppmi_svd", f"vectors_corpus=[train,{corpus}]", "corpus_vocab_min_count=2"]
+    out = cli(*options, "trainer.max_steps=1", f"hydra.run.dir={run}", data_dir=data_dir).stdout
+    assert "from the vectors' corpus" in out and "PPMI-SVD vectors for" in out
+    ckpt = torch.load(run / "best.pt", weights_only=True)
+    itos = ckpt["vocab"]["features"]["words"]["itos"]
+    assert "zanzibar" in itos and itos.index("zanzibar") > itos.index("<unk>")
+    tagger = Tagger.from_checkpoint(run / "best.pt")
+    ids, _ = tagger.features.encode(["Zanzibar"])
+    assert ids.tolist() == [itos.index("zanzibar")]  # a known word at tagging time, not <unk>
+
+
 def test_spanish_data_and_errors(data_dir, tmp_path):
     es_run = f"hydra.run.dir={tmp_path / 'es'}"
     options = ["data=conll2002_es", "trainer.max_steps=2", "trainer.eval_every=2", "model.output=softmax"]

@@ -3,7 +3,7 @@ import torch
 
 from nlprnn.data.conll import spans, tokenize
 from nlprnn.data.vocab import Vocab
-from nlprnn.data.word_features import CASINGS, WordFeatures, casing, collate, normalize
+from nlprnn.data.word_features import CASINGS, WordFeatures, casing, collate, normalize, text_tokens
 from nlprnn.inference.tagger import Tagger
 from nlprnn.models.sequence_tagger import SequenceTagger
 from nlprnn.training.metrics import ner_scores
@@ -42,6 +42,25 @@ def test_word_features_and_collate():
     singles = feats.singletons
     assert not singles[feats.words.stoi["peter"]] and singles[feats.words.stoi["paris"]]
     assert WordFeatures.from_dict(feats.to_dict()).to_dict() == feats.to_dict()
+
+
+def test_unlabelled_text_extends_the_vocabulary_after_the_training_words():
+    """embeddings=ppmi_svd's corpus: known tokens stay whole ("U.S."), the rest splits into words and
+    marks; words seen min_count times join after the training words, never dropped in training."""
+    feats = WordFeatures.build(SENTS)
+    known = feats.words.stoi
+    tokens = text_tokens("Berlin, the U.S. and 1997!", known)
+    assert tokens == ["Berlin", ",", "the", "U.S.", "and", "1997", "!"]
+    texts = ["Berlin is big.", "BERLIN, Berlin and Rome, 1997.", "Rome 1997"]
+    bigger = feats.extended(texts, min_count=2)
+    added = bigger.words.itos[len(feats.words) :]
+    assert added == ["berlin", ",", "rome"]  # by count, then alphabetically; "." and "0000" were known
+    assert bigger.words.itos[: len(feats.words)] == feats.words.itos  # training ids unchanged
+    assert bigger.frequencies()[len(feats.words) :].eq(0).all()  # never seen in training: never dropped
+    assert bigger.singletons.tolist()[: len(feats.words)] == feats.singletons.tolist()
+    ids = bigger.text_lookup().encode(["Peter saw BERLIN, Oslo"])[0]
+    assert bigger.words.decode(ids) == ["peter", "<unk>", "berlin", ",", "<unk>"]
+    assert bigger.text_lookup().vocab is bigger.words  # what embeddings=file matches against
 
 
 def emissions_of(model, batch) -> torch.Tensor:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Container, Iterable, Sequence
 
 import torch
 
 from nlprnn.data.batching import pad_batch
 from nlprnn.data.vocab import Vocab
+from nlprnn.data.word_tokenizer import split_words
 
 PAD, UNK = "<pad>", "<unk>"
 CASINGS = ("pad", "lower", "title", "upper", "mixed", "numeric", "has_digit", "other")
@@ -48,6 +49,16 @@ def casing(word: str) -> int:
     return CASINGS.index(kind)
 
 
+def text_tokens(text: str, known: Container[str]) -> list[str]:
+    """A raw text's tokens as the tagger sees words: each whitespace-separated token kept whole when
+    its lookup key is known (CoNLL's own tokens, such as "U.S." or "1996"), else split into words and
+    punctuation marks ("Paris," -> "Paris", ",")."""
+    tokens = []
+    for token in text.split():
+        tokens += [token] if normalize(token) in known else split_words(token, lowercase=False)
+    return tokens
+
+
 class WordFeatures:
     """Vocabularies of normalised words and of characters, built from the training sentences.
 
@@ -75,6 +86,20 @@ class WordFeatures:
         ids = [self.words.stoi[w] for w, n in self.counts.items() if n == 1]
         flags[ids] = True
         return flags
+
+    def extended(self, texts: Iterable[str], min_count: int) -> WordFeatures:
+        """These features with the words of unlabelled ``texts`` seen at least ``min_count`` times
+        added after the training words (so that word vectors of those texts reach words training
+        never saw); training counts unchanged: the added words are never dropped."""
+        known = self.words.stoi
+        counts = Counter(normalize(w) for text in texts for w in text_tokens(text, known))
+        added = sorted(
+            (w for w, n in counts.items() if n >= min_count and w not in known), key=lambda w: (-counts[w], w)
+        )
+        return WordFeatures(Vocab(self.words.itos + added, unk=UNK), self.chars, self.counts)
+
+    def text_lookup(self) -> TextLookup:
+        return TextLookup(self)
 
     def frequencies(self) -> torch.Tensor:
         """(V,) float: how often each word id occurred in training (0 for specials)."""
@@ -109,6 +134,22 @@ class WordFeatures:
     @classmethod
     def from_dict(cls, d: dict) -> WordFeatures:
         return cls(Vocab.from_dict(d["words"]), Vocab.from_dict(d["chars"]), d.get("counts"))
+
+
+class TextLookup:
+    """Raw texts -> word ids of a tagger's vocabulary (``text_tokens``, then the lookup key): the
+    tokenizer interface the word-vector builders read (``encode(texts)``, ``to_dict()``)."""
+
+    def __init__(self, features: WordFeatures) -> None:
+        self.features = features
+        self.vocab = features.words  # what embeddings=file matches its vectors against
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        stoi, unk = self.features.words.stoi, self.features.unk_id
+        return [[stoi.get(normalize(w), unk) for w in text_tokens(t, stoi)] for t in texts]
+
+    def to_dict(self) -> dict:
+        return {"words": self.features.words.to_dict()}
 
 
 def collate(features: WordFeatures, sentences: Sequence[Sequence[str]], tags=None, encoded=None) -> tuple:

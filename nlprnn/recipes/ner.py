@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from nlprnn.data.conll import Sentence, tagging
 from nlprnn.data.vocab import Vocab
 from nlprnn.data.word_features import WordFeatures, collate
+from nlprnn.embeddings.word_vectors import unlabelled_texts
 from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.inference.results import Tagging
@@ -44,6 +45,12 @@ class NER(Recipe):
     def build(self, splits: dict[str, list[Sentence]], out):
         cfg = self.cfg
         self.features = WordFeatures.build([tokens for tokens, _ in splits["train"]])
+        train_texts = [" ".join(tokens) for tokens, _ in splits["train"]]
+        held_out = [f for f in (cfg.data.get("files") or {}).values() if f]  # never vectors of val / test
+        trained_words = len(self.features.words)
+        if cfg.embeddings.get("corpus") and cfg.corpus_vocab_min_count:  # word vectors from texts
+            corpus = unlabelled_texts(cfg.embeddings.corpus, cfg.data.dir, train_texts, held_out)
+            self.features = self.features.extended(corpus, cfg.corpus_vocab_min_count)
         from_iob2 = tagging(cfg.tagging)[0]
         training = [(tokens, from_iob2(labels)) for tokens, labels in splits["train"]]
         self.tags = Vocab.build((t for _, labels in training for t in labels), specials=["O"])
@@ -54,7 +61,8 @@ class NER(Recipe):
             print(
                 f"data: {cfg.data.name}: "
                 + ", ".join(f"{k} {len(v):,} sentences" for k, v in splits.items())
-                + f"; {len(self.features.words):,} words, {len(self.features.chars)} chars, "
+                + f"; {trained_words:,} words (+{len(self.features.words) - trained_words:,} from the "
+                f"vectors' corpus), {len(self.features.chars)} chars, "
                 f"tags {' '.join(self.tags.itos)}"
             )
         # encode once: (tokens, (word ids, casing ids), tag ids); chars per distinct form, cached
@@ -64,11 +72,9 @@ class NER(Recipe):
         drop = word_dropout_probabilities(cfg, self.features)
         self.drop_prob = drop.to(self.device) if drop is not None else None
         model = build(cfg.model, **model_sizes(self.features, self.tags))
-        if cfg.embeddings._target_.endswith("PpmiSvdInit"):
-            raise UserError(
-                "recipe=ner: choose embeddings=random or embeddings=file (ppmi_svd is sentiment's)"
-            )
-        vectors_log = build(cfg.embeddings)(model.embedding.weight, self.features.words, [], cfg.data.dir)
+        init = build(cfg.embeddings)
+        lookup = self.features.text_lookup()
+        vectors_log = init(model.embedding.weight, lookup, train_texts, cfg.data.dir, cfg.seed, held_out)
         if dist.is_main():
             print(vectors_log)
         return model, {"vocab": {"features": self.features.to_dict(), "tags": self.tags.to_dict()}}
