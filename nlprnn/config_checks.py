@@ -76,6 +76,8 @@ CHECKS = {
     "trainer.eval_every": whole(1, null=True),
     "trainer.patience": whole(1, null=True),
     "trainer.clip_norm": number(0, low_open=True, null=True),
+    "trainer.accumulate": whole(1),
+    "trainer.precision": one_of("fp32", "bf16", "fp16"),
     "trainer.ema": number(0, 1, low_open=True, high_open=True, null=True),
     "trainer.resume": boolean,
     "trainer.overwrite": boolean,

@@ -147,4 +147,6 @@ def test_per_dataset_recipe_settings():
     assert compose_config(["recipe=sentiment", "data=imdb"]).embeddings.corpus == ["train"]
     assert "corpus" not in compose_config(["recipe=sentiment", "data=imdb", "embeddings=random"]).embeddings
     assert len(compose_config(["recipe=sentiment"]).embeddings.corpus) == 2  # SST-2: + IMDB's reviews
-    assert compose_config(["recipe=ner", "embeddings=ppmi_svd"]).embeddings.corpus == ["train"]
+    assert len(compose_config(["recipe=ner", "embeddings=ppmi_svd"]).embeddings.corpus) == 2  # + IMDB
+    spanish = compose_config(["recipe=ner", "data=conll2002_es", "embeddings=ppmi_svd"])
+    assert spanish.embeddings.corpus == ["train"]  # no English reviews for Spanish news

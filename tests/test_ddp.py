@@ -21,9 +21,9 @@ RECIPES = {  # a few steps of each tiny config, without randomness that differs 
 }
 
 
-def _run(prefix, recipe, run_dir, data_dir):
+def _run(prefix, recipe, run_dir, data_dir, *extra):
     env = cli_env(data_dir)
-    args = ["-m", "nlprnn", f"recipe={recipe}", *COMMON, *RECIPES[recipe], f"hydra.run.dir={run_dir}"]
+    args = ["-m", "nlprnn", f"recipe={recipe}", *COMMON, *RECIPES[recipe], *extra, f"hydra.run.dir={run_dir}"]
     proc = subprocess.run([*prefix, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
@@ -49,3 +49,25 @@ def test_two_processes_match_one(recipe, data_dir, tmp_path):
         assert abs(json.loads(a)[metric] - json.loads(b)[metric]) < 1e-3
     written = sorted(p.name for p in (tmp_path / "ddp").iterdir())
     assert written == sorted(p.name for p in (tmp_path / "single").iterdir())  # rank 1 wrote nothing extra
+
+
+@pytest.mark.parametrize("recipe", ["ner", "sentiment"])
+def test_accumulation_under_two_processes_matches_one(recipe, data_dir, tmp_path):
+    """trainer.accumulate=2 under torchrun (no_sync on the first batch of each step, each batch
+    weighted by its units over both ranks) takes the steps one process takes."""
+    _run([sys.executable], recipe, tmp_path / "single", data_dir, "trainer.accumulate=2")
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    _run(torchrun, recipe, tmp_path / "ddp", data_dir, "trainer.accumulate=2")
+    single = torch.load(tmp_path / "single/last.pt", weights_only=True)
+    ddp = torch.load(tmp_path / "ddp/last.pt", weights_only=True)
+    assert ddp["trainer"]["step"] == single["trainer"]["step"] == 4
+    plain = torch.load(_plain_run(recipe, tmp_path, data_dir), weights_only=True)["model"]
+    moved = [n for n, w in single["model"].items() if not torch.allclose(plain[n], w, atol=1e-4)]
+    assert moved  # accumulating 2 batches a step trained something else than 1 batch a step
+    for name, weight in single["model"].items():
+        torch.testing.assert_close(ddp["model"][name], weight, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def _plain_run(recipe, tmp_path, data_dir):
+    _run([sys.executable], recipe, tmp_path / "plain", data_dir)
+    return tmp_path / "plain/last.pt"

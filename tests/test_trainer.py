@@ -147,3 +147,55 @@ def test_recipes_and_course_tasks_implement_the_one_training_protocol():
     x, y = torch.zeros(4, 3, 1), torch.zeros(4)
     assert isinstance(TensorRecipe((x, y), (x, y), "mse", 2, 0), TrainingRecipe)
     assert not isinstance(object(), TrainingRecipe)
+
+
+def _trained_weights(tmp_path, batch_size: int, accumulate: int, precision: str = "fp32", steps: int = 3):
+    """A small LSTM regressor after ``steps`` optimizer steps on 10 fixed examples (no shuffling
+    differences: the order is the seed's permutation, cut into batches of ``batch_size``)."""
+    from omegaconf import OmegaConf
+
+    from nlprnn.models.course import SequenceToOne
+    from nlprnn.recipes.course.experiment import TensorRecipe
+
+    data = torch.Generator().manual_seed(0)
+    x, y = torch.randn(10, 5, 3, generator=data), torch.randn(10, 1, generator=data)
+    torch.manual_seed(0)
+    model = SequenceToOne(3, 8, 1, cell="lstm")
+    recipe = TensorRecipe((x, y), (x, y), "mse", batch_size, seed=0)
+    trainer_cfg = OmegaConf.create(
+        {
+            "max_epochs": steps, "max_steps": steps, "max_time": None, "eval_every": None, "patience": None,
+            "clip_norm": 1.0, "ema": None, "resume": False, "progress": False, "tensorboard": False,
+            "accumulate": accumulate, "precision": precision,
+            "scheduler": {"name": "constant", "warmup_steps": 0, "min_lr_ratio": 0.0},
+        }
+    )  # fmt: skip
+    optimizer = OmegaConf.create({"_target_": "torch.optim.AdamW", "lr": 0.01})
+    out = tmp_path / f"b{batch_size}_a{accumulate}_{precision}_{steps}"
+    out.mkdir()
+    Trainer(trainer_cfg, optimizer, model, recipe, out, {"recipe": "test"}).fit()
+    return model.state_dict()
+
+
+def test_accumulated_batches_step_like_one_batch_of_their_union(tmp_path):
+    """trainer.accumulate=N: N consecutive batches of B/N step like one batch of B (clipping and all),
+    also when the last batch of a group is smaller: each batch's loss weighs by its examples."""
+    one = _trained_weights(tmp_path, batch_size=10, accumulate=1)
+    for batch_size, accumulate in ((5, 2), (3, 4), (1, 10)):  # 3+3+3+1: unequal batches
+        many = _trained_weights(tmp_path, batch_size, accumulate)
+        for name, weight in one.items():
+            torch.testing.assert_close(many[name], weight, rtol=1e-5, atol=1e-6, msg=f"{accumulate} x {name}")
+    smaller = _trained_weights(tmp_path, batch_size=3, accumulate=1)  # the batch size shows: not trivial
+    assert not torch.allclose(smaller["head.weight"], one["head.weight"], rtol=1e-3, atol=1e-4)
+
+
+def test_a_precision_the_device_cannot_run_is_a_clear_error(tmp_path):
+    """trainer.precision=bf16 on a CPU whose oneDNN has no bf16 LSTM: one UserError naming the key;
+    where the device can run it (a GPU, another CPU) the run trains and its loss stays finite."""
+    try:
+        weights = _trained_weights(tmp_path, batch_size=5, accumulate=1, precision="bf16", steps=2)
+    except UserError as error:
+        assert "trainer.precision=bf16: this model cannot run in that precision on cpu" in str(error)
+        assert "use trainer.precision=fp32" in str(error)
+    else:
+        assert all(torch.isfinite(w).all() for w in weights.values())

@@ -42,6 +42,15 @@ def global_mean(loss: torch.Tensor, units: int) -> torch.Tensor:
     return loss * (units * world_size() / total.item())
 
 
+def global_sum(value: float, device) -> float:
+    """``value`` summed over every rank (one process: itself)."""
+    if not dist.is_initialized():
+        return value
+    total = torch.tensor([value], device=device, dtype=torch.float64)
+    dist.all_reduce(total)
+    return total.item()
+
+
 def built_by_main(build):
     """``build()`` on rank 0 only (e.g. training a tokenizer, which may write files); every rank
     returns rank 0's result (pickled across), so all ranks share one vocabulary."""

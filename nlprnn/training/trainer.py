@@ -3,8 +3,10 @@
 A recipe (``nlprnn.recipes.recipe.Recipe``) or a course experiment (``TensorRecipe``) hands the trainer
 a model and a ``TrainingRecipe``: the one protocol both implement. The trainer owns the rest:
 optimizer, clipping, schedule, evaluation cadence, early stopping, atomic best/last checkpoints,
-exact resume, progress bar, JSONL + TensorBoard logs, DDP, and an optional moving average of the
-weights (``trainer.ema``) that is what gets validated and saved.
+exact resume, progress bar, JSONL + TensorBoard logs, DDP, gradient accumulation over consecutive
+batches (``trainer.accumulate``), mixed precision (``trainer.precision``: torch.autocast, a grad scaler
+for fp16), and an optional moving average of the weights (``trainer.ema``) that is what gets validated
+and saved.
 """
 
 from __future__ import annotations
@@ -68,6 +70,22 @@ class Diverged(UserError):
         self.step, self.grad_norm_max = step, grad_norm_max
 
 
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class Accumulated:
+    """The epoch's batches in groups of ``n`` consecutive ones: one optimizer step a group."""
+
+    def __init__(self, batches, n: int) -> None:
+        self.batches, self.n = batches, n
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.batches) / self.n)
+
+    def __getitem__(self, i: int) -> list:
+        return [self.batches[j] for j in range(i * self.n, min((i + 1) * self.n, len(self.batches)))]
+
+
 class Trainer:
     """Fits ``model`` on ``recipe``; ``cfg`` is the ``trainer`` config node, ``optim_cfg`` the
     ``optimizer`` node (a Hydra ``_target_``); ``extra`` goes into every checkpoint (config,
@@ -82,7 +100,10 @@ class Trainer:
         self.model = model
         self.net = self._wrap_ddp(model)
         self.optimizer = build(optim_cfg, params=model.parameters())
-        self.steps_per_epoch = len(recipe.train_batches(0))
+        self.accumulate = cfg.get("accumulate") or 1
+        self.autocast = PRECISIONS[cfg.get("precision") or "fp32"]
+        self.scaler = torch.amp.GradScaler(self.device.type) if self.autocast == torch.float16 else None
+        self.steps_per_epoch = len(self._steps(0))
         self.total_steps = self._total_steps()
         self.schedule = LRSchedule(
             self.optimizer, total_steps=self.total_steps, mode=recipe.metric_mode, **cfg.scheduler
@@ -112,6 +133,11 @@ class Trainer:
             return model
         ids = [self.device.index] if self.device.type == "cuda" else None
         return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    def _steps(self, epoch: int):
+        """The epoch's optimizer steps: a batch each, or groups of ``trainer.accumulate`` batches."""
+        batches = self.recipe.train_batches(epoch)
+        return batches if self.accumulate == 1 else Accumulated(batches, self.accumulate)
 
     def _total_steps(self) -> int:
         total = self.cfg.max_epochs * self.steps_per_epoch
@@ -144,7 +170,7 @@ class Trainer:
         interrupted = False
         while not stop and self.state["epoch"] < self.cfg.max_epochs:
             epoch = self.state["epoch"]
-            batches = self.recipe.train_batches(epoch)
+            batches = self._steps(epoch)
             if self.state["batch"] == 0:
                 self.recipe.start_epoch(epoch)
             for i in range(self.state["batch"], len(batches)):
@@ -198,18 +224,72 @@ class Trainer:
         return self.tokens / self.train_seconds if self.train_seconds else 0.0
 
     def train_step(self, batch) -> tuple[float, int]:
+        """One optimizer step on a batch (or, with trainer.accumulate=N, a list of N batches)."""
         self.net.train()
-        loss, ntok, *units = self.recipe.train_loss(self.net, batch)
-        if dist.any_rank(not torch.isfinite(loss)):  # every rank stops, none waits for the others
-            raise Diverged(self.state["step"], self.state["grad_norms"][2], loss.item())
-        self.optimizer.zero_grad(set_to_none=True)
-        dist.global_mean(loss, units[0] if units else ntok).backward()
+        if self.accumulate == 1:
+            loss, ntok, *units = self._forward(batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            self._backward(dist.global_mean(loss, units[0] if units else ntok))
+            self._unscale()
+        else:
+            loss, ntok = self._accumulate_gradients(batch)
         self._record_grad_norm(self._clip_gradients())
-        self.optimizer.step()
+        if self.scaler:
+            self.scaler.step(self.optimizer)  # skipped when fp16 gradients overflowed
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         self.schedule.step()
         if self.average:
             self.average.update()
         return loss.item(), ntok
+
+    def _forward(self, batch) -> tuple:
+        """The recipe's (loss, tokens[, units]) under trainer.precision; a non-finite loss stops all ranks."""
+        if self.autocast is None:
+            result = self.recipe.train_loss(self.net, batch)
+        else:
+            try:
+                with torch.autocast(self.device.type, dtype=self.autocast):
+                    result = self.recipe.train_loss(self.net, batch)
+            except RuntimeError as exc:  # e.g. oneDNN has no bf16 / fp16 LSTM on this CPU
+                reason = str(exc).strip().splitlines()[0][:160]
+                raise UserError(
+                    f"trainer.precision={self.cfg.precision}: this model cannot run in that precision on "
+                    f"{self.device} ({reason}); use trainer.precision=fp32"
+                ) from None
+        loss = result[0]
+        if dist.any_rank(not torch.isfinite(loss)):  # every rank stops, none waits for the others
+            raise Diverged(self.state["step"], self.state["grad_norms"][2], loss.item())
+        return result
+
+    def _backward(self, loss: torch.Tensor) -> None:
+        (self.scaler.scale(loss) if self.scaler else loss).backward()
+
+    def _unscale(self) -> None:
+        """The true gradients before clipping (fp16's scaled ones divided back)."""
+        if self.scaler:
+            self.scaler.unscale_(self.optimizer)
+
+    def _accumulate_gradients(self, batches: list) -> tuple[torch.Tensor, int]:
+        """The gradient of the mean over every unit (token, sentence) of ``batches`` on every rank: each
+        batch's loss weighted by its units, summed, then divided by the global count. DDP averages
+        over ranks once, at the last batch (no_sync before it). -> (the mean loss, tokens)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        weighted, units_here, tokens = 0.0, 0, 0
+        for k, batch in enumerate(batches):
+            syncing = k == len(batches) - 1 or not hasattr(self.net, "no_sync")
+            with contextlib.nullcontext() if syncing else self.net.no_sync():
+                loss, ntok, *units = self._forward(batch)
+                n = units[0] if units else ntok
+                self._backward(loss * (n * dist.world_size()))  # DDP's average over W ranks undone
+            weighted, units_here, tokens = weighted + loss.detach() * n, units_here + n, tokens + ntok
+        self._unscale()
+        total = dist.global_sum(float(units_here), self.device)
+        for p in self.model.parameters():
+            if p.grad is not None:
+                p.grad.div_(total)
+        return weighted / units_here, tokens
 
     def _clip_gradients(self) -> float:
         """Clip to trainer.clip_norm (when set); the total gradient norm before clipping."""
@@ -291,6 +371,7 @@ class Trainer:
             "schedule": self.schedule.state_dict(),
             "trainer": dict(self.state),
             "recipe_state": dist.gather(self.recipe.state_dict()),
+            **({"scaler": self.scaler.state_dict()} if self.scaler else {}),
             "rng": {
                 "torch": torch.get_rng_state(),
                 "python": list(random.getstate()[1]),
@@ -310,6 +391,8 @@ class Trainer:
             self._resume_average(ckpt)
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.schedule.load_state_dict(ckpt["schedule"])
+        if self.scaler and "scaler" in ckpt:  # fp16's loss scale, where the run had reached it
+            self.scaler.load_state_dict(ckpt["scaler"])
         self.state.update(ckpt["trainer"])
         self.seconds_before = self.state.get("train_seconds", 0.0)  # absent in older checkpoints
         self.recipe.load_state_dict(ckpt["recipe_state"][dist.rank()])
