@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from nlprnn.cli_checks import warn_ignored
 from nlprnn.config_checks import check_config
 from nlprnn.errors import UserError
+from nlprnn.training import distributed as dist
 
 
 def register_resolvers() -> None:
@@ -34,4 +35,6 @@ def run(cfg: DictConfig):
             f"choose one of: {', '.join(module.MODES)}"
         )
     warn_ignored(cfg)  # a key of the command line that this mode does not read: say so, and go on
-    return module.MODES[cfg.mode](cfg)
+    result = module.MODES[cfg.mode](cfg)
+    dist.cleanup()  # under torchrun: every rank leaves together, once (a comparison trains many runs)
+    return result

@@ -47,7 +47,6 @@ def train(recipe_cls: type, cfg: DictConfig, out: Path | None = None) -> dict:
         write_text_atomic(out / "results.json", json.dumps(results, indent=1))
         recipe.after_training(predictor)
         print(next_steps(recipe, out))
-    dist.cleanup()
     return results
 
 

@@ -68,9 +68,14 @@ def built_by_main(build):
     return box[0]
 
 
+def launched() -> bool:
+    """Whether torchrun started this process as one of several (WORLD_SIZE > 1 in the environment)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def init_if_launched(device: torch.device) -> None:
     """Join the process group when started by torchrun (WORLD_SIZE > 1 in the environment)."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+    if not launched() or dist.is_initialized():
         return
     if device.type == "cuda":
         torch.cuda.set_device(device)  # collectives of objects use the current device

@@ -51,6 +51,7 @@ from nlprnn.recipes.course.experiment import (
     start,
     write_results,
 )
+from nlprnn.training import distributed as dist
 from nlprnn.training.trainer import Diverged
 
 VIEWS = ("updates", "time")
@@ -143,6 +144,8 @@ def train_variant(cfg, comparison, label: str, run_cfg: DictConfig, seed: int, f
             results = train(recipe_cls, run_cfg, folder)
         except Diverged as error:  # e.g. an Elman net whose loss stopped being finite: a result too
             return {**row, "diverged": str(error)}, []
+    if not dist.is_main():  # under torchrun the other ranks train; rank 0 scores and reports
+        return row, []
     curve = [{**r, "plotted": r[recipe_cls.metric]} for r in read_curve(folder / "metrics.jsonl")]
     last, key = curve[-1], comparison.metric
     if key not in results["val"]:
@@ -250,15 +253,21 @@ def run_comparison(cfg, comparison, out: Path) -> tuple[list[dict], list[dict], 
         folder = out / name / folder_name(label) / f"seed{seed}"
         row, curves[label, seed] = train_variant(cfg, comparison, label, run_cfg, seed, folder)
         runs.append({"comparison": name, **row})
+    if not dist.is_main():
+        return runs, [], title_of(name, budget, seeds), []
     labels = list(comparison.variants)
     rows = [summary(label, [r for r in runs if r["variant"] == label], comparison.metric) for label in labels]
-    title = f"{name}: {budget}; {len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
+    title = title_of(name, budget, seeds)
     plot(
         comparison, out, title, {label: [curves[label, s] for s in seeds] for label in labels}, x_axis(budget)
     )
     recipe_cls = import_module(f"nlprnn.recipes.{next(iter(run_cfgs.values())).recipe_module}").RECIPE
     findings = claims_judged(comparison, runs, labels, recipe_cls.metric_mode)
     return runs, rows, title, findings
+
+
+def title_of(name: str, budget: str, seeds: list) -> str:
+    return f"{name}: {budget}; {len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
 
 
 def plot(comparison, out: Path, title: str, curves: dict[str, list[list[dict]]], x: str) -> None:
@@ -331,7 +340,7 @@ def chosen(cfg) -> list:
 def run(cfg) -> dict:
     comparisons = chosen(cfg)
     part = "" if cfg.experiment.get("only") is None else "_" + "_".join(name_of(c) for c in comparisons)
-    out, _ = start(cfg)
+    out, _ = start(cfg, distributed=True)
     runs, tables, findings = [], {}, []
     for comparison in comparisons:  # a bad view or claim fails before any training
         view_of(comparison)
@@ -348,7 +357,10 @@ def run(cfg) -> dict:
         runs += done
         tables[title] = rows
         findings += judged
-        (out / f"runs{part}.json").write_text(json.dumps(runs, indent=1))  # what a killed run had finished
+        if dist.is_main():
+            (out / f"runs{part}.json").write_text(json.dumps(runs, indent=1))  # what a killed run finished
+    if not dist.is_main():
+        return {}
     write_results(out, cfg.experiment.title, tables, {"runs": runs}, findings=findings, stem=f"results{part}")
     return {"runs": runs, "tables": tables, "findings": findings}
 

@@ -25,15 +25,18 @@ from nlprnn.training.checkpoint import checkpoint_config
 from nlprnn.training.trainer import Diverged, Trainer
 
 
-def start(cfg: DictConfig) -> tuple[Path, torch.device]:
-    """Seed, device and a fresh run directory holding the resolved config.yaml."""
+def start(cfg: DictConfig, distributed: bool = False) -> tuple[Path, torch.device]:
+    """Seed, device and a fresh run directory holding the resolved config.yaml; ``distributed``: the
+    experiment trains recipes, which torchrun may run (rank 0 alone prepares the directory)."""
     if cfg.trainer.resume:
         raise UserError("course experiments run in minutes and do not resume: run them again")
-    if dist.world_size() > 1:
-        raise UserError("course experiments run in one process: start them without torchrun")
+    if dist.launched() and not distributed:
+        raise UserError("this course experiment runs in one process: start it without torchrun")
     seed_everything(cfg.seed)
     device = setup_device(cfg)
     out = run_dir()
+    if not dist.is_main():
+        return out, device
     if (out / "results.json").exists() and not cfg.trainer.overwrite:
         raise UserError(
             f"{out} already holds an experiment's results: choose another hydra.run.dir "
