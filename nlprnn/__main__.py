@@ -20,7 +20,10 @@ register_resolvers()  # before Hydra composes the config: hydra.run.dir uses the
 @hydra.main(version_base=None, config_path=os.path.relpath(CONF, Path(__file__).parent), config_name="config")
 def main(cfg: DictConfig):
     from nlprnn.run import run
+    from nlprnn.sweep import run_job, sweeping
 
+    if sweeping():  # a --multirun job: its objective; an error stays with its job
+        return run_job(cfg)
     try:
         return run(cfg)
     except UserError as exc:
@@ -52,3 +55,7 @@ if __name__ == "__main__":
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(141)
     main()
+    from nlprnn.sweep import FAILED_JOBS
+
+    if FAILED_JOBS:  # the other jobs ran; sweep.md says which failed and why
+        sys.exit(1)

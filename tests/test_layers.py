@@ -23,6 +23,7 @@ LAYERS = [
     "cli_checks",  # the command line's overrides, checked before Hydra runs (did you mean ...)
     "cli_help",  # --help: recipes, modes, keys with defaults and meanings
     "run",
+    "sweep",  # --multirun jobs and their summary (a Hydra callback)
     "__main__",
 ]
 # plotting (attention heatmaps) sits beside inference: used by the recipes, never below them

@@ -2,6 +2,7 @@
 
 import json
 import statistics
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +38,71 @@ def test_flatten_keeps_metrics_not_counts():
 def test_not_a_sweep_directory(tmp_path):
     with pytest.raises(SystemExit, match="no \\*/results.json"):
         main([str(tmp_path)])
+
+
+SWEEP = [
+    "recipe=ner",
+    "debug=tiny",
+    "trainer.max_steps=2",
+    "trainer.progress=false",
+    "hydra/job_logging=none",
+]
+
+
+def _sweep(tmp_path, data_dir, name, *args):
+    """A --multirun of the tiny NER recipe into tmp_path/name: (the process, its sweep.json jobs)."""
+    out = tmp_path / name
+    proc = run_cli([*SWEEP, "--multirun", *args, f"hydra.sweep.dir={out}"], data_dir, check=False)
+    jobs = json.loads((out / "sweep.json").read_text()) if (out / "sweep.json").exists() else None
+    return proc, jobs
+
+
+def _objectives(jobs):
+    return {
+        tuple(sorted(o for o in j["overrides"] if o.startswith("optimizer"))): j["objective"] for j in jobs
+    }
+
+
+def test_a_failing_job_is_reported_and_the_others_run(data_dir, tmp_path):
+    """One bad value ends only its own job: the sweep's table names the error, the good jobs'
+    objectives are their results.json's validation metric, the plot is drawn, the exit status is 1."""
+    proc, jobs = _sweep(tmp_path, data_dir, "basic", "optimizer.lr=0.001,-1,0.01")
+    assert proc.returncode == 1, proc.stderr
+    assert [j["status"] for j in jobs] == ["ok", "failed", "ok"]
+    assert (
+        jobs[1]["error"] == "optimizer.lr=-1: must be a number in [0, inf)" and jobs[1]["objective"] is None
+    )
+    table = (tmp_path / "basic" / "sweep.md").read_text()
+    assert "| 1 | -1 |  | failed: optimizer.lr=-1: must be a number in [0, inf) |" in table
+    for job in (jobs[0], jobs[2]):
+        results = json.loads((Path(job["dir"]) / "results.json").read_text())
+        assert job["metric"] == "val_f1" and job["objective"] == results["objective"]["value"]
+    assert (tmp_path / "basic" / "sweep.png").stat().st_size > 1000
+
+
+def test_the_joblib_and_submitit_launchers_run_the_same_jobs(data_dir, tmp_path):
+    """hydra/launcher=joblib (parallel processes here) and hydra/launcher=submitit_local (submitit's
+    local executor, as submitit_slurm sends them to a cluster) give the basic launcher's objectives."""
+    values = "optimizer.lr=0.001,0.01"
+    basic = _objectives(_sweep(tmp_path, data_dir, "basic", values)[1])
+    for launcher in (["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], ["hydra/launcher=submitit_local"]):
+        proc, jobs = _sweep(tmp_path, data_dir, launcher[0].split("=")[1], values, *launcher)
+        assert proc.returncode == 0, proc.stderr
+        assert _objectives(jobs) == pytest.approx(basic), launcher
+
+
+def test_optuna_searches_the_validation_metric(data_dir, tmp_path):
+    """hydra/sweeper=search (Optuna's sweeper, failed trials allowed) over learning rate and hidden
+    size: its best trial is the sweep's best objective; trials with a failing value are reported."""
+    import yaml
+
+    proc, jobs = _sweep(
+        tmp_path, data_dir, "optuna", "hydra/sweeper=search", "hydra.sweeper.direction=maximize",
+        "hydra.sweeper.n_trials=4", "hydra.sweeper.sampler.seed=1",
+        "optimizer.lr=tag(log,interval(0.0005,0.02))", "model.hidden_size=choice(-1,16,32)",
+    )  # fmt: skip
+    assert [j["status"] for j in jobs] == ["failed", "ok", "ok", "failed"], proc.stderr
+    assert all(j["error"] == "model.hidden_size=-1: must be a whole number >= 1" for j in jobs[::3])
+    done = [j["objective"] for j in jobs if j["status"] == "ok"]
+    best = yaml.safe_load((tmp_path / "optuna" / "optimization_results.yaml").read_text())
+    assert best["best_value"] == pytest.approx(max(done))

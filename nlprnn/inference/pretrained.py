@@ -95,7 +95,7 @@ def _files(data: dict) -> str:
 
 
 def _score_table(results: dict) -> list[str]:
-    splits = {k: v for k, v in results.items() if isinstance(v, dict) and k != "signature"}
+    splits = {k: v for k, v in results.items() if isinstance(v, dict) and k not in ("signature", "objective")}
     if not splits:
         return []
     rows = ["## Scores (this checkpoint, from the training run's results.json)", ""]

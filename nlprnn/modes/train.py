@@ -32,7 +32,7 @@ def train(recipe_cls: type, cfg: DictConfig, out: Path | None = None) -> dict:
     cfg.trainer.resume = resolved["trainer"]["resume"] = resume
     before = {p.name for p in out.iterdir()} if out.is_dir() else set()
     try:
-        recipe, splits = _fit(recipe_cls, cfg, device, out, resolved)
+        recipe, splits, fitted = _fit(recipe_cls, cfg, device, out, resolved)
     except Interrupted as exc:
         raise Interrupted(f"{exc}; continue with: {resume_command(recipe_cls, out)}", exc.exit_code) from None
     except BaseException:  # failed before its first checkpoint: leave nothing behind
@@ -44,6 +44,8 @@ def train(recipe_cls: type, cfg: DictConfig, out: Path | None = None) -> dict:
         predictor = recipe.load_predictor(out / "best.pt")
         print(f"best checkpoint (step {predictor.step}):")
         results = report(recipe, predictor, {k: v for k, v in splits.items() if k != "train"}, out)
+        # the validation metric that picked best.pt: what a sweep optimises
+        results["objective"] = {"metric": recipe.metric, "mode": recipe.metric_mode, "value": fitted["best"]}
         write_text_atomic(out / "results.json", json.dumps(results, indent=1))
         recipe.after_training(predictor)
         print(next_steps(recipe, out))
@@ -51,7 +53,8 @@ def train(recipe_cls: type, cfg: DictConfig, out: Path | None = None) -> dict:
 
 
 def _fit(recipe_cls: type, cfg: DictConfig, device, out: Path, resolved: dict):
-    """Write the run's config, build the model from the training data, train; (recipe, splits)."""
+    """Write the run's config, build the model from the training data, train; (recipe, splits, the
+    trainer's {"best": metric value, "step"})."""
     if dist.is_main():
         out.mkdir(parents=True, exist_ok=True)
         remove_partial_writes(out)
@@ -64,8 +67,8 @@ def _fit(recipe_cls: type, cfg: DictConfig, device, out: Path, resolved: dict):
     model, extra = recipe.build(splits, out)
     config = checkpoint_config(resolved, model)
     extra = {"recipe": recipe.name, "config": config, "command": training_command(recipe_cls), **extra}
-    Trainer(cfg.trainer, cfg.optimizer, model.to(device), recipe, out, extra).fit()
-    return recipe, splits
+    fitted = Trainer(cfg.trainer, cfg.optimizer, model.to(device), recipe, out, extra).fit()
+    return recipe, splits, fitted
 
 
 def report(recipe, predictor, splits: dict, out: Path | None = None) -> dict:
