@@ -20,6 +20,21 @@ def test_the_wheel_lists_every_package_and_config_folder():
     code = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "nlprnn").rglob("*.py")}
     conf = {"nlprnn.conf"} | {f"nlprnn.conf.{p.name}" for p in (REPO / "conf").iterdir() if p.is_dir()}
     assert packages == code | conf
+    # every config file ships: matched by package-data in its folder's package or a folder above it
+    from fnmatch import fnmatch
+
+    data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    for path in (REPO / "conf").rglob("*.yaml"):
+        parts = path.relative_to(REPO / "conf").parts
+        shipped = False
+        for depth in range(len(parts)):
+            package = ".".join(["nlprnn", "conf", *parts[:depth]])
+            inside = "/".join(parts[depth:])
+            patterns = (data.get("*", []) if package in packages else []) + data.get(package, [])
+            shipped |= package in packages and any(
+                fnmatch(inside, p) and p.count("/") == inside.count("/") for p in patterns
+            )
+        assert shipped, f"conf/{'/'.join(parts)} is not in the wheel: add its folder to package-data"
 
 
 def test_installed_wheel_runs_a_recipe_from_another_directory(data_dir, tmp_path):
