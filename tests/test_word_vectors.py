@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from nlprnn.data.word_tokenizer import WordTokenizer
-from nlprnn.embeddings import disk_cache, word_vectors
+from nlprnn.data import disk_cache
+from nlprnn.embeddings import word_vectors
 from nlprnn.embeddings.word_vectors import PpmiSvdInit, cooccurrence, ppmi, ppmi_svd_vectors
 
 

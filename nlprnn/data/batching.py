@@ -10,6 +10,7 @@ import math
 import random
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from nlprnn.errors import UserError
@@ -41,21 +42,20 @@ def pad_batch(seqs: Sequence[Sequence[int]] | Sequence[torch.Tensor], pad_id: in
 
 
 def _cut(
-    order: list[int], size: list[int], max_tokens: int | None, batch_size: int | None
+    order: list[int], sizes: list[int], max_tokens: int | None, batch_size: int | None
 ) -> list[list[int]]:
-    """Consecutive runs of ``order`` with len <= batch_size and len * max(size) <= max_tokens.
-
-    An example longer than max_tokens on its own still gets a batch (of one).
+    """Consecutive runs of ``order`` (``sizes``: each one's size) with len <= batch_size and
+    len * max(size) <= max_tokens. An example longer than max_tokens on its own still gets a batch (of one).
     """
     batches, cur, longest = [], [], 0
-    for i in order:
-        new_longest = max(longest, size[i])
+    for i, size in zip(order, sizes):
+        new_longest = max(longest, size)
         full = (batch_size and len(cur) >= batch_size) or (
             max_tokens and (len(cur) + 1) * new_longest > max_tokens
         )
         if cur and full:
             batches.append(cur)
-            cur, new_longest = [], size[i]
+            cur, new_longest = [], size
         cur.append(i)
         longest = new_longest
     if cur:
@@ -63,8 +63,20 @@ def _cut(
     return batches
 
 
+def _length_keys(lengths) -> np.ndarray:
+    """(N, K) int64: example i's length, or its tuple of K lengths."""
+    if isinstance(lengths, np.ndarray):
+        return lengths.reshape(len(lengths), -1).astype(np.int64, copy=False)
+    return np.array([k if isinstance(k, tuple) else (k,) for k in lengths], dtype=np.int64)
+
+
+def _by_length(examples: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``examples`` sorted by their keys (first entry first), ties kept in the given order."""
+    return examples[np.lexsort(keys[examples].T[::-1])]
+
+
 def make_batches(
-    lengths: Sequence[int] | Sequence[tuple[int, ...]],
+    lengths: Sequence[int] | Sequence[tuple[int, ...]] | np.ndarray,
     max_tokens: int | None = None,
     batch_size: int | None = None,
     shuffle: bool = True,
@@ -75,9 +87,9 @@ def make_batches(
     """Example indices grouped into batches of similar length; every index appears exactly once.
 
     ``lengths[i]`` is example i's length, or a tuple such as (source length, target length): examples are
-    sorted by the tuple and the budget applies to its largest entry. A batch holds at most ``batch_size``
-    examples and at most ``max_tokens`` padded tokens per side (B * longest <= max_tokens); give either
-    or both.
+    sorted by the tuple and the budget applies to its largest entry (an (N, K) array holds the same for
+    a corpus too large for Python tuples). A batch holds at most ``batch_size`` examples and at most
+    ``max_tokens`` padded tokens per side (B * longest <= max_tokens); give either or both.
 
     shuffle=True (training): shuffle all examples, sort by length inside chunks of about ``chunk_batches``
     batches, cut, then shuffle the batch order: the same batches for the same (seed, epoch), new ones for
@@ -87,21 +99,23 @@ def make_batches(
     """
     if not max_tokens and not batch_size:
         raise UserError("batching needs max_tokens or batch_size (or both)")
-    keys = [k if isinstance(k, tuple) else (k,) for k in lengths]
-    size = [max(k) for k in keys]
+    if not len(lengths):
+        return []
+    keys = _length_keys(lengths)
+    size = keys.max(axis=1)
     if not shuffle:
-        order = sorted(range(len(keys)), key=keys.__getitem__)
-        return [b[::-1] for b in _cut(order, size, max_tokens, batch_size)]
+        order = _by_length(np.arange(len(keys)), keys)
+        return [b[::-1] for b in _cut(order.tolist(), size[order].tolist(), max_tokens, batch_size)]
     rng = random.Random(f"{seed}:{epoch}")  # str seeds are hashed with sha512: stable across Python versions
     order = list(range(len(keys)))
     rng.shuffle(order)
-    mean = max(1, round(sum(size) / max(1, len(size))))
+    mean = max(1, round(int(size.sum()) / len(size)))
     per_batch = min(n for n in (batch_size, max_tokens and max(1, max_tokens // mean)) if n)
     chunk = per_batch * chunk_batches  # examples per bucketing chunk
     batches = []
     for start in range(0, len(order), chunk):
-        part = sorted(order[start : start + chunk], key=keys.__getitem__)
-        batches += [b[::-1] for b in _cut(part, size, max_tokens, batch_size)]
+        part = _by_length(np.array(order[start : start + chunk]), keys)
+        batches += [b[::-1] for b in _cut(part.tolist(), size[part].tolist(), max_tokens, batch_size)]
     rng.shuffle(batches)
     return batches
 
@@ -145,4 +159,5 @@ class BpttBatches:
             raise IndexError(i)
         start = i * self.bptt
         end = min(start + self.bptt, self.grid.size(1) - 1)
-        return self.grid[:, start:end], self.grid[:, start + 1 : end + 1]
+        # .long(): a token store keeps ids in a smaller type (a no-op for ids already long)
+        return self.grid[:, start:end].long(), self.grid[:, start + 1 : end + 1].long()

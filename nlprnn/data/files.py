@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import random
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from nlprnn.errors import UserError
@@ -54,6 +55,36 @@ def read_utf8(path: str | Path) -> str:
     except (OSError, EOFError, zlib.error) as exc:  # missing, unreadable, not gzip, or truncated
         raise UserError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
     return decode_utf8(raw, path)
+
+
+def iter_lines(path: str | Path) -> Iterator[str]:
+    """The lines of a UTF-8 file (plain or ``.gz``) one at a time, without their ``\\n``: a stream for
+    files larger than memory. Split on ``\\n`` only, like ``read_utf8(path).split("\\n")`` without the
+    empty string after a final newline; errors name the file and line as ``read_utf8``'s do."""
+    path = Path(path)
+    try:
+        with gzip.open(path) if path.suffix == ".gz" else open(path, "rb") as f:
+            offset = 0
+            for lineno, raw in enumerate(f, 1):
+                yield decode_utf8(raw.removesuffix(b"\n"), path, lineno, offset)
+                offset += len(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UserError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+
+
+def iter_text(path: str | Path, chunk_chars: int = 1 << 24) -> Iterator[str]:
+    """The text of a UTF-8 file (plain or ``.gz``, a BOM dropped) in chunks of ``chunk_chars``
+    characters, with CRLF and CR newlines read as ``\\n`` (universal newlines)."""
+    path = Path(path)
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8-sig", newline=None) as f:
+            while chunk := f.read(chunk_chars):
+                yield chunk
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UserError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
 
 
 def decode_utf8(raw: bytes, path: str | Path, line: int = 1, offset: int = 0) -> str:

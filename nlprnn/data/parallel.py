@@ -5,13 +5,14 @@ raw, untokenised text.
 
 from __future__ import annotations
 
+import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from nlprnn.data.files import SPLITS, carve_missing, read_utf8, resolve
+from nlprnn.data.files import SPLITS, carve_missing, iter_lines, resolve
 from nlprnn.data.reader import Reader
-from nlprnn.data.table import filled_pairs, read_columns
+from nlprnn.data.table import filled_pairs, iter_filled_pairs, read_columns
 from nlprnn.errors import UserError
 
 
@@ -21,22 +22,28 @@ def read_lines(path: str | Path) -> list[str]:
     Splits on ``\\n`` only (never on the exotic separators ``str.splitlines`` knows), so the i-th entry is
     always the i-th line; a final newline does not add an empty entry, and a leading BOM is dropped.
     """
-    text = read_utf8(path)
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line.strip() for line in lines]
+    return [line.strip() for line in iter_lines(path)]
 
 
 def read_parallel(src_path: str | Path, tgt_path: str | Path) -> list[tuple[str, str]]:
     """Line i of ``src_path`` and line i of ``tgt_path`` form pair i; the line counts must be equal."""
-    src, tgt = read_lines(src_path), read_lines(tgt_path)
-    if len(src) != len(tgt):
-        raise UserError(
-            f"parallel files differ in length: {src_path} has {len(src)} lines but {tgt_path} has "
-            f"{len(tgt)}; line i of both files must be a translation pair"
-        )
-    return list(zip(src, tgt))
+    return list(iter_parallel(src_path, tgt_path))
+
+
+def iter_parallel(src_path: str | Path, tgt_path: str | Path) -> Iterator[tuple[str, str]]:
+    """``read_parallel`` one pair at a time, reading both files as streams."""
+    sides = iter_lines(src_path), iter_lines(tgt_path)
+    for i, (src, tgt) in enumerate(itertools.zip_longest(*sides), 1):
+        if src is None or tgt is None:
+            longer = sides[0] if tgt is None else sides[1]
+            counts = (
+                (i - 1, i + sum(1 for _ in longer)) if src is None else (i + sum(1 for _ in longer), i - 1)
+            )
+            raise UserError(
+                f"parallel files differ in length: {src_path} has {counts[0]} lines but {tgt_path} has "
+                f"{counts[1]}; line i of both files must be a translation pair"
+            )
+        yield src.strip(), tgt.strip()
 
 
 def grouped_split(pairs: Sequence[tuple[str, str]], fractions: Sequence[float], seed: int) -> list[list[int]]:
@@ -79,6 +86,9 @@ def grouped_split(pairs: Sequence[tuple[str, str]], fractions: Sequence[float], 
         out[split].extend(by_key[key])
         done += len(by_key[key])
     return out
+
+
+PAIR_NAMES = ("source sentence", "target sentence")  # what an error calls each side
 
 
 class ParallelFiles(Reader):
@@ -129,11 +139,18 @@ class ParallelFiles(Reader):
         """Pairs of a located file (see ``locate``); an empty side of a pair is an error naming the line."""
         if path.is_file():
             rows = read_columns(path, self.tsv_columns, "tsv", header=False)
-        else:
-            src, tgt = (self._side(path, lang) for lang in (self.src_lang, self.tgt_lang))
-            rows = [(i, list(pair)) for i, pair in enumerate(read_parallel(src, tgt), 1)]
-            path = src
-        return filled_pairs(path, rows, ("source sentence", "target sentence"))
+            return filled_pairs(path, rows, PAIR_NAMES)
+        return list(self.stream_file(path)[1]())
+
+    def stream_file(self, path: Path) -> tuple[list[Path], Callable[[], Iterator[tuple[str, str]]]]:
+        """The pairs of a Moses-style prefix, read as two streams (``data.stream=true``)."""
+        if path.is_file():
+            raise UserError(
+                f"data.stream=true: {path} is a TSV file; streaming reads Moses-style files "
+                f"(PREFIX.{self.src_lang} and PREFIX.{self.tgt_lang}, one sentence a line)"
+            )
+        src, tgt = (self._side(path, lang) for lang in (self.src_lang, self.tgt_lang))
+        return [src, tgt], lambda: iter_filled_pairs(src, enumerate(iter_parallel(src, tgt), 1), PAIR_NAMES)
 
     @staticmethod
     def _side(prefix: Path, lang: str) -> Path:

@@ -13,6 +13,7 @@ references, not against decoded references. A character never seen in training (
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -32,17 +33,21 @@ def train_sentencepiece(
     character_coverage: float = 1.0,
     num_threads: int = 1,
     seed: int = 1234,
+    max_sentences: int | None = None,
 ) -> Path | bytes:
     """Train a model on ``texts`` (one sentence each) and write ``{model_prefix}.model`` / ``.vocab``
     (returns the .model path), or with ``model_prefix=None`` keep it in memory (returns its bytes).
 
     ``vocab_size`` is an upper bound (``hard_vocab_limit=False``), so tiny corpora still train. With one
-    thread and a fixed seed the result is reproducible; more threads train faster.
+    thread and a fixed seed the result is reproducible; more threads train faster. ``texts`` may be a
+    stream; ``max_sentences``: train on a random sample of that many (sentencepiece's reservoir, so a
+    corpus larger than memory trains in bounded memory), null: on all of them.
     """
     if model_type not in ("unigram", "bpe"):
         raise UserError(f"sentencepiece model_type must be 'unigram' or 'bpe', got {model_type!r}")
-    sentences = [t for t in texts if t.strip()]
-    if not sentences:
+    sentences = (t for t in texts if t.strip())
+    first = next(sentences, None)
+    if first is None:
         raise UserError(
             f"no text to train the sentencepiece model{f' {model_prefix}' if model_prefix else ''} on"
         )
@@ -55,7 +60,7 @@ def train_sentencepiece(
     spm.set_random_generator_seed(seed)
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences),
+            sentence_iterator=itertools.chain([first], sentences),
             vocab_size=vocab_size,
             model_type=model_type,
             character_coverage=character_coverage,
@@ -66,6 +71,11 @@ def train_sentencepiece(
             hard_vocab_limit=False,
             num_threads=num_threads,
             minloglevel=2,  # errors only: no training log on stderr
+            **(
+                {"input_sentence_size": max_sentences, "shuffle_input_sentence": True}
+                if max_sentences
+                else {}
+            ),
             **output,
         )
     except RuntimeError as exc:  # e.g. vocab_size below the number of required characters
@@ -76,19 +86,21 @@ def train_sentencepiece(
 
 
 def subword_pair(
-    src_texts: list[str],
-    tgt_texts: list[str],
+    src_texts: Iterable[str],
+    tgt_texts: Iterable[str],
     joint: bool = True,
     vocab_size: int = 8000,
     model_type: str = "unigram",
     character_coverage: float = 1.0,
     seed: int = 1234,
+    max_sentences: int | None = None,
 ) -> tuple[SubwordTokenizer, SubwordTokenizer]:
     """(source, target) tokenizers trained on a parallel corpus: one joint model (the same object
-    twice) or one per side."""
+    twice) or one per side. ``max_sentences``: see ``train_sentencepiece``."""
     options = {"model_type": model_type, "character_coverage": character_coverage, "seed": seed}
+    options["max_sentences"] = max_sentences
     if joint:
-        tok = SubwordTokenizer.train(src_texts + tgt_texts, vocab_size, **options)
+        tok = SubwordTokenizer.train(itertools.chain(src_texts, tgt_texts), vocab_size, **options)
         return tok, tok
     return SubwordTokenizer.train(src_texts, vocab_size, **options), SubwordTokenizer.train(
         tgt_texts, vocab_size, **options

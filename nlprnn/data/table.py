@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from nlprnn.data.files import read_utf8
@@ -68,18 +69,25 @@ def read_columns(
     return out
 
 
-def filled_pairs(path, rows: list[tuple[int, list[str]]], names: tuple[str, str]) -> list[tuple[str, str]]:
+def filled_pairs(
+    path, rows: Iterable[tuple[int, list[str]]], names: tuple[str, str]
+) -> list[tuple[str, str]]:
     """The two chosen columns of each row, stripped; an empty one, or no rows at all, is an error
     naming the file (and line, and which of ``names`` is empty)."""
-    pairs = []
+    return list(iter_filled_pairs(path, rows, names))
+
+
+def iter_filled_pairs(path, rows: Iterable[tuple[int, list[str]]], names: tuple[str, str]) -> Iterator:
+    """``filled_pairs`` one pair at a time (for streams)."""
+    found = False
     for lineno, (a, b) in rows:
         a, b = a.strip(), b.strip()
         if not a or not b:
             raise UserError(f"{path}:{lineno}: empty {names[0] if not a else names[1]}")
-        pairs.append((a, b))
-    if not pairs:
+        found = True
+        yield a, b
+    if not found:
         raise UserError(f"{path}: no rows found")
-    return pairs
 
 
 def _json_rows(path: Path, text: str, columns: list[str | int]) -> list[tuple[int, list[str]]]:

@@ -6,10 +6,11 @@ training text when they have no file (no passage can sit in two splits).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from nlprnn.data.files import read_utf8
-from nlprnn.data.reader import Reader
+from nlprnn.data.files import iter_text, read_utf8
+from nlprnn.data.reader import Reader, StreamedSplit
 from nlprnn.errors import UserError
 
 _GUTENBERG_START = re.compile(r"^\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG.*$", re.M)
@@ -50,6 +51,18 @@ def cut_contiguous(text: str, missing: list[str], fraction: float) -> dict[str, 
     return out
 
 
+def chunks_between(chunks: Iterator[str], start: int, stop: int | None) -> Iterator[str]:
+    """The characters ``start`` to ``stop`` (None: the end) of a text given in chunks, in chunks."""
+    at = 0
+    for chunk in chunks:
+        if stop is not None and at >= stop:
+            return
+        part = chunk[max(0, start - at) : None if stop is None else stop - at]
+        at += len(chunk)
+        if part:
+            yield part
+
+
 class TextFiles(Reader):
     """``files.train`` is one file or a list (joined in order); ``files.val`` / ``files.test``
     likewise, or null: then cut contiguously from the end of the training text, ``carve_fraction``
@@ -71,6 +84,8 @@ class TextFiles(Reader):
 
     def splits(self, seed: int = 0) -> dict[str, str]:
         """{train, val, test: text}; contiguous, so ``seed`` plays no part."""
+        if self.stream:
+            return self.streamed_text_splits(seed)
         splits = self.read()
         if self.max_chars:
             splits["train"] = splits["train"][: self.max_chars]
@@ -89,6 +104,43 @@ class TextFiles(Reader):
         if self.strip_gutenberg:
             texts = [strip_gutenberg(text, path) for text, path in zip(texts, paths)]
         return "".join(t if t.endswith("\n") else t + "\n" for t in texts)
+
+    def streamed_text_splits(self, seed: int) -> dict:
+        """``data.stream=true``: train a ``StreamedSplit`` of text chunks; a missing val / test is cut
+        from the end as without streaming, by one pass that counts the characters and one that
+        keeps the cut part (val and test are small)."""
+        splits = self.streamed_splits(seed, carves=True)
+        missing = [s for s in ("val", "test") if s not in splits]
+        if not missing:
+            return splits
+        whole = splits["train"]
+        chars = sum(len(chunk) for chunk in whole)
+        cut = cut_contiguous(range(chars), missing, self.carve_fraction)
+        end = cut["train"].stop
+        held = "".join(chunks_between(iter(whole), end, chars))
+        splits.update({s: held[r.start - end : r.stop - end] for s, r in cut.items() if s != "train"})
+        splits["train"] = StreamedSplit(whole.files, lambda: chunks_between(iter(whole), 0, end))
+        return splits
+
+    def stream_file(self, paths: list[Path]) -> tuple[list[Path], Callable[[], Iterator[str]]]:
+        """The training text in chunks, as ``read_file`` and ``max_chars`` would give it whole."""
+        if self.strip_gutenberg:
+            raise UserError(
+                "data.stream=true cannot strip Project Gutenberg's markers: strip_gutenberg=false"
+            )
+
+        def files() -> Iterator[str]:
+            for path in paths:
+                last, blank = "", True
+                for chunk in iter_text(path):
+                    blank, last = blank and not chunk.strip(), chunk[-1]
+                    yield chunk
+                if blank:
+                    raise UserError(f"{path}: the file is empty")
+                if last != "\n":
+                    yield "\n"
+
+        return paths, lambda: chunks_between(files(), 0, self.max_chars)
 
     def from_rows(self, rows: list[tuple]) -> str:
         # the text builder keeps the BOM opening a file; no line of text starts with one otherwise

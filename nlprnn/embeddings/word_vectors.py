@@ -16,10 +16,10 @@ from collections.abc import Iterable, Sequence
 
 import torch
 
+from nlprnn.data import disk_cache
 from nlprnn.data.files import read_utf8, resolve
 from nlprnn.data.imdb import read_imdb
 from nlprnn.data.tokenizers import tokenizer_to_dict
-from nlprnn.embeddings import disk_cache
 from nlprnn.errors import UserError
 
 
@@ -164,7 +164,7 @@ class PpmiSvdInit:
     ) -> None:
         """``oversample``, ``iters``: the randomized SVD's accuracy; ``seed``: its draw (null: the
         run's seed, so the vectors change with it); ``cache``: keep the vectors on disk
-        (``nlprnn.embeddings.disk_cache``), keyed by the texts, the tokenizer and these settings."""
+        (``nlprnn.data.disk_cache``), keyed by the texts, the tokenizer and these settings."""
         self.corpus, self.window, self.oversample, self.iters, self.seed = (
             list(corpus),
             window,

@@ -6,11 +6,17 @@ Modes: train (default), evaluate (ckpt=...), generate (ckpt=... prompt=... | tex
 from __future__ import annotations
 
 import math
+import time
+import warnings
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from nlprnn.data.batching import BpttBatches
+from nlprnn.data.disk_cache import fingerprint
+from nlprnn.data.reader import StreamedSplit
+from nlprnn.data.token_store import TokenStore, file_identity, id_dtype, token_store
 from nlprnn.data.vocab import Vocab
 from nlprnn.factory import build
 from nlprnn.inference.generator import Generator
@@ -32,8 +38,18 @@ class CharLM(Recipe):
     try_input = 'prompt="ROMEO:" length=300'
 
     def build(self, splits: dict[str, str], out):
-        self.vocab = Vocab.build(splits["train"], specials=[UNK], unk=UNK)  # training split only
-        self.ids = {name: self.vocab.encode(text) for name, text in splits.items()}
+        if isinstance(splits["train"], StreamedSplit):  # data.stream=true: a memory-mapped token store
+            store = self.token_store(splits["train"])
+            self.vocab = Vocab(store.meta["itos"], unk=UNK)
+            with warnings.catch_warnings():  # read-only memory: batches copy what they take
+                warnings.simplefilter("ignore", UserWarning)
+                self.ids = {"train": torch.from_numpy(store.column("text"))}
+        else:
+            self.vocab = Vocab.build(splits["train"], specials=[UNK], unk=UNK)  # training split only
+            self.ids = {}
+        self.ids.update(
+            {name: self.vocab.encode(text) for name, text in splits.items() if name not in self.ids}
+        )
         self.hidden = None
         if dist.is_main():
             self.vocab.save(out / "vocab.json")
@@ -41,6 +57,33 @@ class CharLM(Recipe):
             print(f"data: {self.cfg.data.name}: {chars}; vocabulary {len(self.vocab)}")
         model = build(self.cfg.model, vocab_size=len(self.vocab))
         return model, {"vocab": self.vocab.to_dict()}
+
+    def token_store(self, train: StreamedSplit) -> TokenStore:
+        """The training text's ids, stored once (``nlprnn.data.token_store``) in two passes over the
+        stream: its characters, then the ids. Keyed by the files and the reader's settings; rank 0
+        writes it."""
+        data = self.cfg.data
+        settings = [str(data.get(k)) for k in ("max_chars", "carve_fraction", "files")]
+        key = fingerprint([*file_identity(train.files), *settings])
+
+        def write(writer) -> dict:
+            start, chars = time.perf_counter(), set()
+            for chunk in train:
+                chars.update(chunk)
+            vocab = Vocab.build(chars, specials=[UNK], unk=UNK)
+            writer.dtype = id_dtype(len(vocab))  # one byte a character for most texts
+            lookup = np.zeros(max(map(ord, chars)) + 1, dtype=np.int64)
+            chars = sorted(chars)
+            lookup[[ord(c) for c in chars]] = [vocab.stoi[c] for c in chars]
+            for chunk in train:
+                writer.append([(lookup[np.frombuffer(chunk.encode("utf-32-le"), dtype=np.uint32)],)])
+            seconds = time.perf_counter() - start
+            print(f"stored the training text's characters in the token cache in {seconds:.0f} s")
+            return {"itos": vocab.itos}
+
+        # the other ranks open the folder rank 0 wrote (with several machines: a shared NLPRNN_CACHE)
+        folder = dist.built_by_main(lambda: token_store("char_lm", key, ("text",), None, write).folder)
+        return TokenStore(folder)
 
     def train_batches(self, epoch: int) -> BpttBatches:
         b = self.cfg.batching

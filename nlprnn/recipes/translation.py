@@ -6,12 +6,18 @@ attention (ckpt=... text="..." output=attention.png).
 
 from __future__ import annotations
 
+import itertools
+import time
 from pathlib import Path
 
+import numpy as np
 from omegaconf import DictConfig
 
 from nlprnn.atomic import atomic_path
 from nlprnn.data.batching import pad_batch
+from nlprnn.data.disk_cache import fingerprint
+from nlprnn.data.reader import StreamedSplit
+from nlprnn.data.token_store import TokenStore, file_identity, token_store
 from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.inference import results
@@ -51,31 +57,62 @@ class Translation(Recipe):
     def build(self, splits: dict[str, list[tuple[str, str]]], out: Path):
         cfg = self.cfg
         self.src_tok, self.tgt_tok = self.tokenizers(splits["train"], out)
-        self.train = encode_pairs(splits["train"], self.src_tok, self.tgt_tok, cfg.data.max_len)
+        if isinstance(splits["train"], StreamedSplit):  # data.stream=true: a memory-mapped token store
+            self.train = self.token_store(splits["train"])
+            read = self.train.meta["pairs"]
+            # sorted by target length first, as below
+            self.lengths = np.stack([self.train.lengths("tgt"), self.train.lengths("src")], axis=1)
+        else:
+            self.train = encode_pairs(splits["train"], self.src_tok, self.tgt_tok, cfg.data.max_len)
+            read = len(splits["train"])
+            # sorted by target length first: the decoder and the output layer (the bulk of the step)
+            # then see little padding (~1% on Multi30k instead of ~18% when sorted by source)
+            self.lengths = [(len(t), len(s)) for s, t in self.train]
         self.val = splits["val"]
-        # sorted by target length first: the decoder and the output layer (the bulk of the step)
-        # then see little padding (~1% on Multi30k instead of ~18% when sorted by source)
-        self.lengths = [(len(t), len(s)) for s, t in self.train]
         if dist.is_main():
+            counts = {k: read if k == "train" else len(v) for k, v in splits.items()}
             print(
                 f"data: {cfg.data.name} {cfg.data.src_lang}->{cfg.data.tgt_lang}: "
-                + ", ".join(f"{k} {len(v):,}" for k, v in splits.items())
+                + ", ".join(f"{k} {n:,}" for k, n in counts.items())
                 + f" pairs ({len(self.train):,} train pairs kept); "
                 + f"subwords {self.src_tok.vocab_size}/{self.tgt_tok.vocab_size}"
             )
         model = build(cfg.model, **model_sizes(self.src_tok, self.tgt_tok))
         return model, {"subword": {"src": self.src_tok.to_tensor(), "tgt": self.tgt_tok.to_tensor()}}
 
-    def tokenizers(self, train: list[tuple[str, str]], out: Path):
+    def tokenizers(self, train, out: Path):
         """The ``subword`` node's sentencepiece models, from the training split only: rank 0 trains
         them and writes them into the run directory, the other ranks receive them."""
-        src_texts, tgt_texts = [s for s, _ in train], [t for _, t in train]
+        src_texts, tgt_texts = (s for s, _ in train), (t for _, t in train)  # one pass each, lists or streams
         src, tgt = dist.built_by_main(lambda: build(self.cfg.subword, src_texts, tgt_texts))
         if dist.is_main():
             files = {"spm_joint": src} if src is tgt else {"spm_src": src, "spm_tgt": tgt}
             for name, tok in files.items():
                 tok.save(out / f"{name}.model")
         return src, tgt
+
+    def token_store(self, train: StreamedSplit) -> TokenStore:
+        """The training pairs tokenized once into a memory-mapped store (see ``nlprnn.data.token_store``),
+        keyed by the files, both sentencepiece models and ``data.max_len``; rank 0 writes it."""
+        models = [tok.sp.serialized_model_proto() for tok in (self.src_tok, self.tgt_tok)]
+        key = fingerprint([*file_identity(train.files), *models, str(self.cfg.data.max_len)])
+
+        def write(writer) -> dict:
+            pairs, start = 0, time.perf_counter()
+            stream = iter(train)
+            while chunk := list(itertools.islice(stream, 50_000)):
+                writer.append(encode_pairs(chunk, self.src_tok, self.tgt_tok, self.cfg.data.max_len))
+                pairs += len(chunk)
+            seconds = time.perf_counter() - start
+            print(f"tokenized {pairs:,} training pairs into the token cache in {seconds:.0f} s")
+            return {"pairs": pairs}
+
+        vocab = max(self.src_tok.vocab_size, self.tgt_tok.vocab_size)
+        # the other ranks open the folder rank 0 wrote (with several machines: a shared NLPRNN_CACHE)
+        folder = dist.built_by_main(
+            lambda: token_store("translation", key, ("src", "tgt"), vocab, write).folder
+        )
+        return TokenStore(folder)
 
     def collate(self, rows):
         return collate_pairs(rows, self.tgt_tok.pad_id)
