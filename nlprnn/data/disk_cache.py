@@ -1,6 +1,7 @@
 """A disk cache for tensors that are slow to compute from the data and cheap to store (PPMI-SVD word
 vectors: a minute for the default 58.5k-text corpus, recomputed by every variant of a comparison and
-every seed of a sweep otherwise).
+every seed of a sweep otherwise; a streamed corpus' sentencepiece models). Token stores
+(``token_store.py``) live in folders beside these entries.
 
 Entries live in ``$NLPRNN_CACHE`` (default ``$XDG_CACHE_HOME/nlprnn``, else ``~/.cache/nlprnn``), one
 file per key: a SHA-256 of everything the result depends on. Deleting the folder is always safe.
@@ -36,8 +37,9 @@ def fingerprint(parts: Iterable[str | bytes]) -> str:
     return digest.hexdigest()
 
 
-def load(kind: str, key: str) -> torch.Tensor | None:
-    """The tensor stored under ``kind/key``, or None when absent or unreadable (a warning says so)."""
+def load(kind: str, key: str) -> torch.Tensor | dict | None:
+    """The tensor (or dict of tensors) stored under ``kind/key``, or None when absent or unreadable
+    (a warning says so)."""
     path = cache_dir() / kind / f"{key}.pt"
     if not path.is_file():
         return None
@@ -50,7 +52,7 @@ def load(kind: str, key: str) -> torch.Tensor | None:
         return None
 
 
-def save(kind: str, key: str, tensor: torch.Tensor) -> None:
+def save(kind: str, key: str, tensor: torch.Tensor | dict) -> None:
     """Store ``tensor`` under ``kind/key``, atomically (a killed run leaves no half-written entry).
     A cache that cannot be written (read-only home, full disk) only costs the next run time."""
     folder = cache_dir() / kind

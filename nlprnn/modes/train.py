@@ -62,9 +62,11 @@ def _fit(recipe_cls: type, cfg: DictConfig, device, out: Path, resolved: dict):
             start_fresh(out)  # an empty directory, trainer.overwrite=true, or nothing to resume from
         write_text_atomic(out / "config.yaml", OmegaConf.to_yaml(resolved))
         print(f"run directory: {out}")
-    recipe = recipe_cls(cfg, device)
+    recipe, start = recipe_cls(cfg, device), time.perf_counter()
     splits = load_splits(cfg.data, cfg.seed)
     model, extra = recipe.build(splits, out)
+    if dist.is_main():  # reading and tokenizing (or opening a token store): what a big corpus costs
+        print(f"data and model ready in {time.perf_counter() - start:.1f} s")
     config = checkpoint_config(resolved, model)
     extra = {"recipe": recipe.name, "config": config, "command": training_command(recipe_cls), **extra}
     fitted = Trainer(cfg.trainer, cfg.optimizer, model.to(device), recipe, out, extra).fit()

@@ -11,12 +11,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig
+import torch
+from omegaconf import DictConfig, OmegaConf
 
 from nlprnn.atomic import atomic_path
+from nlprnn.data import disk_cache
 from nlprnn.data.batching import pad_batch
 from nlprnn.data.disk_cache import fingerprint
 from nlprnn.data.reader import StreamedSplit
+from nlprnn.data.subword import SubwordTokenizer
 from nlprnn.data.token_store import TokenStore, file_identity, token_store
 from nlprnn.errors import UserError
 from nlprnn.factory import build
@@ -82,14 +85,28 @@ class Translation(Recipe):
 
     def tokenizers(self, train, out: Path):
         """The ``subword`` node's sentencepiece models, from the training split only: rank 0 trains
-        them and writes them into the run directory, the other ranks receive them."""
-        src_texts, tgt_texts = (s for s, _ in train), (t for _, t in train)  # one pass each, lists or streams
-        src, tgt = dist.built_by_main(lambda: build(self.cfg.subword, src_texts, tgt_texts))
+        them (a streamed corpus' models come from the disk cache after its first run) and writes
+        them into the run directory, the other ranks receive them."""
+        src, tgt = dist.built_by_main(lambda: self.train_tokenizers(train))
         if dist.is_main():
             files = {"spm_joint": src} if src is tgt else {"spm_src": src, "spm_tgt": tgt}
             for name, tok in files.items():
                 tok.save(out / f"{name}.model")
         return src, tgt
+
+    def train_tokenizers(self, train) -> tuple[SubwordTokenizer, SubwordTokenizer]:
+        src_texts, tgt_texts = (s for s, _ in train), (t for _, t in train)  # one pass each, lists or streams
+        if not isinstance(train, StreamedSplit):
+            return build(self.cfg.subword, src_texts, tgt_texts)
+        key = fingerprint([*file_identity(train.files), OmegaConf.to_yaml(self.cfg.subword)])
+        cached = disk_cache.load("sentencepiece", key)
+        if cached is None:
+            src, tgt = build(self.cfg.subword, src_texts, tgt_texts)
+            disk_cache.save("sentencepiece", key, {"src": src.to_tensor(), "tgt": tgt.to_tensor()})
+            return src, tgt
+        src = SubwordTokenizer.from_tensor(cached["src"])
+        joint = torch.equal(cached["src"], cached["tgt"])
+        return src, src if joint else SubwordTokenizer.from_tensor(cached["tgt"])
 
     def token_store(self, train: StreamedSplit) -> TokenStore:
         """The training pairs tokenized once into a memory-mapped store (see ``nlprnn.data.token_store``),
