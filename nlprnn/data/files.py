@@ -10,6 +10,7 @@ import gzip
 import random
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from nlprnn.errors import UserError
@@ -75,12 +76,31 @@ def iter_lines(path: str | Path) -> Iterator[str]:
 def iter_text(path: str | Path, chunk_chars: int = 1 << 24) -> Iterator[str]:
     """The text of a UTF-8 file (plain or ``.gz``, a BOM dropped) in chunks of ``chunk_chars``
     characters, with CRLF and CR newlines read as ``\\n`` (universal newlines)."""
-    path = Path(path)
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8-sig", newline=None) as f:
+    with _text_errors(path):
+        with _open_text(path, newline=None) as f:
             while chunk := f.read(chunk_chars):
                 yield chunk
+
+
+def iter_text_lines(path: str | Path) -> Iterator[str]:
+    """The lines of a UTF-8 file (plain or ``.gz``, a BOM dropped) with their line endings, as
+    ``io.StringIO(read_utf8(path), newline="")`` gives them: what the csv module reads."""
+    with _text_errors(path):
+        with _open_text(path, newline="") as f:
+            yield from f
+
+
+def _open_text(path: str | Path, newline: str | None):
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    return opener(path, "rt", encoding="utf-8-sig", newline=newline)
+
+
+@contextmanager
+def _text_errors(path: str | Path) -> Iterator[None]:
+    """Reading errors of a streamed file as one-line errors naming it."""
+    try:
+        yield
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
     except (OSError, EOFError, zlib.error) as exc:

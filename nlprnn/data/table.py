@@ -12,10 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from nlprnn.data.files import read_utf8
+from nlprnn.data.files import iter_lines, iter_text_lines, read_utf8
 from nlprnn.data.reader import Reader
 from nlprnn.errors import UserError
 
@@ -43,30 +43,51 @@ def read_columns(
     path = Path(path)
     fmt = table_format(path, fmt)
     text = read_utf8(path)
+    lines = text.splitlines() if fmt in ("jsonl", "label_text") else io.StringIO(text, newline="")
+    return list(iter_columns(path, lines, columns, fmt, header))
+
+
+def stream_columns(
+    path: str | Path, columns: list[str | int], fmt: str | None = None, header: bool = True
+) -> Iterator[tuple[int, list[str]]]:
+    """``read_columns`` one row at a time, the file read as a stream (``data.stream=true``)."""
+    path = Path(path)
+    fmt = table_format(path, fmt)
+    lines = iter_lines(path) if fmt in ("jsonl", "label_text") else iter_text_lines(path)
+    return iter_columns(path, lines, columns, fmt, header)
+
+
+def iter_columns(
+    path: Path, lines: Iterable[str], columns: list[str | int], fmt: str, header: bool
+) -> Iterator[tuple[int, list[str]]]:
+    """The rows of ``lines``, the text of ``path`` in format ``fmt``, as ``read_columns`` gives them."""
     if fmt == "jsonl":
-        return _json_rows(path, text, columns)
+        return _json_rows(path, lines, columns)
     if fmt == "label_text":
-        return _label_text_rows(path, text)
+        return _label_text_rows(path, lines)
+    return _csv_rows(path, lines, columns, fmt, header)
+
+
+def _csv_rows(path: Path, lines: Iterable[str], columns: list[str | int], fmt: str, header: bool) -> Iterator:
     # TSV: tabs only, quotes are text (a sentence may start with "); CSV: quoted fields as usual
     options = {"delimiter": ","} if fmt == "csv" else {"delimiter": "\t", "quoting": csv.QUOTE_NONE}
-    reader = csv.reader(io.StringIO(text, newline=""), **options)
-    rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    reader = csv.reader(lines, **options)
+    rows = ((reader.line_num, row) for row in reader if any(cell.strip() for cell in row))
     if header:
-        if not rows:
+        first = next(rows, None)
+        if first is None:
             raise UserError(f"{path}: empty file (expected a header line, then rows)")
-        (_, names), rows = rows[0], rows[1:]
+        names = first[1]
         index = [_column_index(path, names, c) for c in columns]
         width = len(names)
     else:
         index = [_column_number(path, c) for c in columns]
         width = None
-    out = []
     for lineno, row in rows:
         if (width and len(row) != width) or max(index) >= len(row):
             expected = f"{width} {fmt} columns" if width else f"at least {max(index) + 1} columns"
             raise UserError(f"{path}:{lineno}: expected {expected}, got {len(row)}: {_short(row)}")
-        out.append((lineno, [row[i] for i in index]))
-    return out
+        yield lineno, [row[i] for i in index]
 
 
 def filled_pairs(
@@ -90,9 +111,8 @@ def iter_filled_pairs(path, rows: Iterable[tuple[int, list[str]]], names: tuple[
         raise UserError(f"{path}: no rows found")
 
 
-def _json_rows(path: Path, text: str, columns: list[str | int]) -> list[tuple[int, list[str]]]:
-    out = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+def _json_rows(path: Path, lines: Iterable[str], columns: list[str | int]) -> Iterator[tuple[int, list[str]]]:
+    for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
@@ -106,22 +126,19 @@ def _json_rows(path: Path, text: str, columns: list[str | int]) -> list[tuple[in
             raise UserError(
                 f"{path}:{lineno}: no key {missing[0]!r} (keys: {', '.join(row)}); set the column in data.*"
             )
-        out.append((lineno, [_as_text(row[str(c)]) for c in columns]))
-    return out
+        yield lineno, [_as_text(row[str(c)]) for c in columns]
 
 
-def _label_text_rows(path: Path, text: str) -> list[tuple[int, list[str]]]:
-    """[(line number, [text, label])] of ``label text`` lines (blank lines skipped)."""
-    out = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+def _label_text_rows(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    """(line number, [text, label]) of ``label text`` lines (blank lines skipped)."""
+    for lineno, line in enumerate(lines, 1):
         if line.strip():
             label, _, rest = line.partition(" ")
             if not rest.strip():
                 raise UserError(
                     f"{path}:{lineno}: expected '<label> <text>' (data.format=label_text), got {line[:80]!r}"
                 )
-            out.append((lineno, [rest, label]))
-    return out
+            yield lineno, [rest, label]
 
 
 def _as_text(value) -> str:
@@ -178,6 +195,17 @@ class TableTexts(Reader):
         fmt = self.formats.get(split, self.format)
         rows = read_columns(path, [self.text_column, self.label_column], fmt, self.header)
         return [(text, self.name_of(label)) for text, label in filled_pairs(path, rows, ("text", "label"))]
+
+    def stream_file(self, path: Path) -> tuple[list[Path], Callable[[], Iterator[Labelled]]]:
+        """The training file's examples one at a time (``data.stream=true``)."""
+        columns, fmt = [self.text_column, self.label_column], self.formats.get("train", self.format)
+
+        def examples() -> Iterator[Labelled]:
+            rows = stream_columns(path, columns, fmt, self.header)
+            for text, label in iter_filled_pairs(path, rows, ("text", "label")):
+                yield text, self.name_of(label)
+
+        return [path], examples
 
     def from_rows(self, rows: list[tuple]) -> list[tuple[str, str]]:
         return [(str(text).strip(), self.name_of(str(label))) for text, label in rows]

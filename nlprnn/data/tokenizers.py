@@ -48,5 +48,5 @@ def subword_tokenizer(
     """sentencepiece trained on the (optionally lowercased) training texts; a lowercasing model then
     lowercases what it encodes too."""
     if lowercase:
-        return LowercasingSubwords.train([t.lower() for t in texts], vocab_size, num_threads, seed=seed)
+        return LowercasingSubwords.train((t.lower() for t in texts), vocab_size, num_threads, seed=seed)
     return SubwordTokenizer.train(texts, vocab_size, num_threads, seed=seed)

@@ -5,15 +5,20 @@ Modes: train (default), evaluate (ckpt=... [split=test]), predict (ckpt=... text
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 
 import torch
 
 from nlprnn.data.batching import pad_batch
+from nlprnn.data.disk_cache import fingerprint
+from nlprnn.data.reader import StreamedSplit
 from nlprnn.data.subword import SubwordTokenizer
 from nlprnn.data.table import Labelled
+from nlprnn.data.token_store import TokenStore, file_identity, token_store
 from nlprnn.data.tokenizers import tokenizer_to_dict
+from nlprnn.embeddings.word_vectors import tokenizer_fingerprint
 from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.inference.classifier import Classifier, model_sizes
@@ -37,6 +42,20 @@ def label_order(given: list[str] | None, train: list[str]) -> list[str]:
     return sorted(seen, key=int if numeric else str)
 
 
+class LabelledRows:
+    """A token store's rows as the (token ids, label id) pairs ``collate`` takes."""
+
+    def __init__(self, store: TokenStore) -> None:
+        self.store = store
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, i: int) -> tuple:
+        ids, label = self.store[i]
+        return ids, int(label[0])
+
+
 class Sentiment(Recipe):
     """Cross-entropy on the pooled RNN output; validation accuracy picks checkpoints and stops early."""
 
@@ -46,11 +65,18 @@ class Sentiment(Recipe):
 
     def build(self, splits: dict[str, list[Labelled]], out):
         cfg, start = self.cfg, time.perf_counter()
-        texts = [text for text, _ in splits["train"]]
+        streamed = isinstance(splits["train"], StreamedSplit)  # data.stream=true: a memory-mapped token store
+        if streamed and "PpmiSvd" in str(cfg.embeddings.get("_target_")):
+            raise UserError(
+                "embeddings=ppmi_svd counts the training texts in memory: with data.stream=true "
+                "use embeddings=random or embeddings=file"
+            )
+        texts = (text for text, _ in splits["train"]) if streamed else [text for text, _ in splits["train"]]
         # the training texts only; rank 0 builds it and the other ranks receive it (torchrun)
         tokenizer = dist.built_by_main(lambda: build(cfg.tokenizer, texts=texts))
         kind = "sentencepiece" if isinstance(tokenizer, SubwordTokenizer) else "word"
-        labels = label_order(cfg.data.get("labels"), [label for _, label in splits["train"]])
+        train_labels = {label for _, label in splits["train"]}  # one more pass over a stream
+        labels = label_order(cfg.data.get("labels"), list(train_labels))
         for split in ("val", "test"):
             unknown = {label for _, label in splits.get(split, [])} - set(labels)
             if unknown:
@@ -59,8 +85,13 @@ class Sentiment(Recipe):
             raise UserError(f"the training data holds one label only ({labels[0]!r}): nothing to classify")
         model = build(cfg.model, **model_sizes(tokenizer, labels))
         self.clf = Classifier(model, tokenizer, labels, cfg.max_len, cfg.truncate, self.device)
-        self.train, self.val = (self.encode(splits[s]) for s in ("train", "val"))  # tokenize once
-        self.lengths = [len(ids) for ids, _ in self.train]
+        if streamed:
+            self.train = LabelledRows(self.token_store(splits["train"]))
+            self.lengths, texts = self.train.store.lengths("text"), []
+        else:
+            self.train = self.encode(splits["train"])  # tokenize once
+            self.lengths = [len(ids) for ids, _ in self.train]
+        self.val = self.encode(splits["val"])
         seconds = time.perf_counter() - start
         own_files = [
             cfg.data.get("archive"),
@@ -73,7 +104,7 @@ class Sentiment(Recipe):
             lengths = sorted(self.lengths)
             print(
                 f"data: {cfg.data.name}: "
-                + ", ".join(f"{k} {len(v):,}" for k, v in splits.items())
+                + ", ".join(f"{k} {len(self.train if k == 'train' else v):,}" for k, v in splits.items())
                 + f"; labels {', '.join(labels)}"
                 + f"; {kind} vocabulary {tokenizer.vocab_size:,}; training tokens per text: "
                 f"median {lengths[len(lengths) // 2]}, max {lengths[-1]} (after truncation); "
@@ -89,6 +120,30 @@ class Sentiment(Recipe):
         index = {label: i for i, label in enumerate(clf.labels)}
         known = [(text, index[label]) for text, label in examples if label in index]
         return list(zip(clf.encode([text for text, _ in known]), [label for _, label in known]))
+
+    def token_store(self, train: StreamedSplit) -> TokenStore:
+        """The training texts' ids and labels, tokenized once into a memory-mapped store (see
+        ``nlprnn.data.token_store``), keyed by the file, the tokenizer, the labels and the truncation;
+        rank 0 writes it."""
+        cfg = self.cfg
+        settings = [str(self.clf.labels), str(cfg.max_len), str(cfg.truncate)]
+        key = fingerprint(
+            [*file_identity(train.files), *tokenizer_fingerprint(self.clf.tokenizer), *settings]
+        )
+
+        def write(writer) -> dict:
+            texts, stream = 0, iter(train)
+            while chunk := list(itertools.islice(stream, 20_000)):
+                writer.append([(ids, [label]) for ids, label in self.encode(chunk)])
+                texts += len(chunk)
+            return {"texts": texts}
+
+        vocab = max(self.clf.tokenizer.vocab_size, len(self.clf.labels))
+        # the other ranks open the folder rank 0 wrote (with several machines: a shared NLPRNN_CACHE)
+        folder = dist.built_by_main(
+            lambda: token_store("sentiment", key, ("text", "label"), vocab, write).folder
+        )
+        return TokenStore(folder)
 
     def collate(self, rows) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         ids, labels = zip(*rows)
