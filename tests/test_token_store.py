@@ -186,9 +186,16 @@ def test_streamed_char_lm_trains_as_in_memory(tmp_path, data_dir, cache):
     assert "in the token cache" in outs["stream"] and "token cache" not in outs["again"]
     results = [json.loads((tmp_path / n / "results.json").read_text()) for n in ("memory", "again")]
     assert results[0]["test"] == {**results[1]["test"], "seconds": results[0]["test"]["seconds"]}
-    assert (
-        list((cache / "char_lm").iterdir())[0].joinpath("text.ids").stat().st_size == 18_000
-    )  # a byte a char
+    store = list((cache / "char_lm").iterdir())[0]
+    assert (store / "text.ids").stat().st_size == 18_000  # a byte a character
+    proc = char_lm_cli(
+        "mode=evaluate",
+        f"ckpt={tmp_path / 'stream' / 'best.pt'}",
+        "split=train",
+        data_dir=data_dir,
+        check=False,
+    )
+    assert proc.returncode == 2 and "is not scored whole" in proc.stderr
 
 
 def test_streamed_table_rows_are_the_read_rows(tmp_path):
@@ -234,4 +241,4 @@ def test_streamed_sentiment_trains_as_in_memory(tmp_path, data_dir, cache):
         data_dir=data_dir,
         check=False,
     )
-    assert proc.returncode == 1 and "embeddings=ppmi_svd counts the training texts in memory" in proc.stderr
+    assert proc.returncode == 2 and "embeddings=ppmi_svd counts the training texts in memory" in proc.stderr

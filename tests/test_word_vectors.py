@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from nlprnn.data.word_tokenizer import WordTokenizer
 from nlprnn.data import disk_cache
+from nlprnn.data.word_tokenizer import WordTokenizer
 from nlprnn.embeddings import word_vectors
 from nlprnn.embeddings.word_vectors import PpmiSvdInit, cooccurrence, ppmi, ppmi_svd_vectors
 

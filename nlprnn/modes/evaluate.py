@@ -6,6 +6,7 @@ import json
 
 from omegaconf import DictConfig
 
+from nlprnn.data.reader import StreamedSplit
 from nlprnn.errors import UserError
 from nlprnn.inference.textio import open_output
 from nlprnn.modes.run_setup import check_output_of, setup_device
@@ -23,6 +24,8 @@ def evaluate(recipe_cls: type, cfg: DictConfig) -> dict:
     names = [cfg.split] if cfg.split else [s for s in splits if s != "train"]
     if cfg.split and cfg.split not in splits:
         raise UserError(f"split={cfg.split!r}: choose one of {', '.join(splits)}")
+    if any(isinstance(splits[s], StreamedSplit) for s in names):
+        raise UserError(f"split={cfg.split}: a streamed training file (data.stream=true) is not scored whole")
     runtime = predictor.runtime
     results = {**report(recipe, predictor, {s: splits[s] for s in names}), "runtime": runtime}
     if not predictor.is_plain_torch():  # scores of a converted model: say which
