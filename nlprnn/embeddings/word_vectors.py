@@ -42,27 +42,52 @@ def cooccurrence(id_lists: Iterable[Sequence[int]], vocab_size: int, window: int
     <unk>) count neither as words nor as contexts; texts do not see into each other.
 
     Memory: each distance's pairs are reduced to their distinct (word, context) keys at once
-    (a 14M-token corpus has 5M distinct ordered pairs within 5 words, against 14M pairs a distance)."""
+    (a 14M-token corpus has 5M distinct ordered pairs within 5 words, against 14M pairs a distance),
+    then merged one distance at a time into the sorted keys and sums found so far: the forward
+    pairs by distance, then the same mirrored (context, word). Each key's sum adds its weights in
+    that order, as one ``index_add_`` over all of them would (the same floats), without ever
+    holding every pair of both directions at once."""
     flat = flat_ids(id_lists, window)
-    keys, values = [], []
-    for d in range(1, window + 1):
+
+    def pairs_at(d: int) -> tuple[torch.Tensor, torch.Tensor]:  # sorted distinct keys, their weights
         a, b = flat[:-d], flat[d:]
         keep = (a >= skip) & (b >= skip)
-        distinct, counts = torch.unique(a[keep].long() * vocab_size + b[keep], return_counts=True)
-        keys.append(distinct)
-        values.append(counts.float() / d)
-    del flat
-    forward = torch.cat(keys)
-    both = torch.cat([forward, (forward % vocab_size) * vocab_size + forward // vocab_size])  # (w,c), (c,w)
-    del keys, forward
-    distinct, where = torch.unique(both, return_inverse=True)
-    del both
-    weights = torch.cat(values)
-    sums = torch.zeros(len(distinct)).index_add_(0, where, torch.cat([weights, weights]))
-    indices = torch.stack([distinct // vocab_size, distinct % vocab_size])
+        keys = a[keep].long().mul_(vocab_size).add_(b[keep])  # in place: one int64 array at a time
+        del keep
+        distinct, counts = torch.unique(keys, return_counts=True)
+        return distinct, counts.float() / d
+
+    keys, sums = torch.zeros(0, dtype=torch.long), torch.zeros(0)
+    for mirrored in (False, True):
+        for d in range(1, window + 1):  # counted again for the mirrored pass: cheaper than holding them
+            distinct, weights = pairs_at(d)
+            if mirrored:  # (w, c) -> (c, w), sorted again
+                distinct, order = torch.sort((distinct % vocab_size) * vocab_size + distinct // vocab_size)
+                weights = weights[order]
+            keys, sums = _merge_sorted(keys, sums, distinct, weights)
+    indices = torch.stack([keys // vocab_size, keys % vocab_size])
     return torch.sparse_coo_tensor(
         indices, sums, (vocab_size,) * 2, is_coalesced=True, check_invariants=False
     )
+
+
+def _merge_sorted(
+    keys: torch.Tensor, sums: torch.Tensor, new_keys: torch.Tensor, weights: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sorted distinct ``keys`` with their ``sums``, and sorted distinct ``new_keys`` with
+    ``weights``: the union of the keys, sorted, a key's weight added to its sum (or its sum)."""
+    at = torch.searchsorted(keys, new_keys)
+    found = at < len(keys)
+    found[found.clone()] = keys[at[found]] == new_keys[found]
+    sums[at[found]] += weights[found]
+    fresh, fresh_weights = new_keys[~found], weights[~found]
+    where_fresh = torch.searchsorted(keys, fresh) + torch.arange(len(fresh))  # their places in the union
+    old = torch.ones(len(keys) + len(fresh), dtype=torch.bool)
+    old[where_fresh] = False
+    merged, merged_sums = torch.empty(len(old), dtype=torch.long), torch.empty(len(old))
+    merged[old], merged_sums[old] = keys, sums
+    merged[where_fresh], merged_sums[where_fresh] = fresh, fresh_weights
+    return merged, merged_sums
 
 
 def ppmi(counts: torch.Tensor, alpha: float = 0.75) -> torch.Tensor:
@@ -70,11 +95,15 @@ def ppmi(counts: torch.Tensor, alpha: float = 0.75) -> torch.Tensor:
     (rows, cols), values = counts.indices(), counts.values()
     word_totals = torch.zeros(counts.size(0)).index_add_(0, rows, values)
     context = torch.zeros(counts.size(1)).index_add_(0, cols, values).pow(alpha)
-    pmi = torch.log(values * context.sum() / (word_totals[rows] * context[cols]))
+    # log(values * sum / (word_totals * context)), in place: one temporary the size of the matrix
+    denominator = word_totals[rows].mul_(context[cols])
+    pmi = (values * context.sum()).div_(denominator).log_()
+    del denominator
     keep = pmi > 0
+    # a subset of coalesced (sorted, distinct) entries is still coalesced: no sort, no copy
     return torch.sparse_coo_tensor(
-        counts.indices()[:, keep], pmi[keep], counts.shape, check_invariants=False
-    ).coalesce()
+        counts.indices()[:, keep], pmi[keep], counts.shape, is_coalesced=True, check_invariants=False
+    )
 
 
 def ppmi_svd_vectors(
