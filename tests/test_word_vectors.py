@@ -23,6 +23,26 @@ def test_cooccurrence_weights_by_distance_and_stays_inside_texts():
     assert cooccurrence([[2, 1, 3]], 4, window=1, skip=2).to_dense().sum() == 0
 
 
+def test_cooccurrence_equals_counting_pair_by_pair():
+    """Counted in parts, merged distance by distance: the same floats as adding each distance's
+    weight (forward pairs by distance, then mirrored) into a dense matrix."""
+    rng = torch.Generator().manual_seed(0)
+    texts = [
+        torch.randint(0, 40, (int(n),), generator=rng).tolist()
+        for n in torch.randint(0, 50, (300,), generator=rng)
+    ]
+    expected = torch.zeros(40, 40)
+    for mirrored in (False, True):
+        for d in (1, 2, 3):
+            counts = torch.zeros(40, 40, dtype=torch.long)
+            for ids in texts:
+                for w, c in zip(ids, ids[d:]):
+                    if w >= 2 and c >= 2:
+                        counts[(c, w) if mirrored else (w, c)] += 1
+            expected += torch.where(counts > 0, counts.float() / d, torch.zeros(()))
+    assert torch.equal(cooccurrence(texts, 40, window=3, skip=2).to_dense(), expected)
+
+
 def test_ppmi_matches_the_dense_formula():
     torch.manual_seed(0)
     dense = torch.randint(0, 4, (6, 6)).float()
