@@ -150,3 +150,19 @@ def test_per_dataset_recipe_settings():
     assert len(compose_config(["recipe=ner", "embeddings=ppmi_svd"]).embeddings.corpus) == 2  # + IMDB
     spanish = compose_config(["recipe=ner", "data=conll2002_es", "embeddings=ppmi_svd"])
     assert spanish.embeddings.corpus == ["train"]  # no English reviews for Spanish news
+
+
+def test_ner_word_vectors_by_dataset():
+    """CoNLL-2003 English starts from PPMI-SVD vectors (its preset overrides the recipe's random
+    default, measured on 3 seeds); Spanish and the course's comparisons keep random vectors; the
+    command line still chooses."""
+    target = "nlprnn.embeddings.word_vectors."
+    assert compose_config(["recipe=ner"]).embeddings._target_ == target + "PpmiSvdInit"
+    assert compose_config(["recipe=ner", "embeddings=random"]).embeddings._target_ == target + "RandomInit"
+    assert compose_config(["recipe=ner", "data=conll2002_es"]).embeddings._target_ == target + "RandomInit"
+    assert compose_config(["recipe=ner", "debug=tiny"]).vectors_corpus == ["train"]  # no IMDB in tests
+    for course in ("depth", "cells"):
+        ner = [
+            c for c in compose_config([f"recipe=course/{course}"]).experiment.comparisons if c.recipe == "ner"
+        ]
+        assert "embeddings=random" in ner[0].overrides
