@@ -78,7 +78,7 @@ class Reader:
     def streamed_splits(self, seed: int = 0, carves: bool = False) -> dict:
         """{train: StreamedSplit, evaluation split: examples}: the training file streamed, the others
         read whole (they are small). Splits cannot be carved or sampled from a stream, unless the
-        reader ``carves`` them itself (a char LM's text is cut from the end of the token store)."""
+        reader ``carves`` them itself (the text reader cuts them from the end of the text)."""
         files = given_files(self.files)
         missing = [s for s in SPLITS[1:] if s not in files]
         if (missing and not carves) or self.train_limit:

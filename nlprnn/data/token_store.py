@@ -16,10 +16,11 @@ killed run never leaves half a store; deleting the cache folder is always safe.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,13 @@ def file_identity(paths: Iterable[Path]) -> list[str]:
         stat = Path(path).stat()
         out.append(f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
     return out
+
+
+def in_chunks(examples: Iterable, size: int) -> Iterator[list]:
+    """Lists of ``size`` consecutive examples of a stream (the last may be shorter)."""
+    stream = iter(examples)
+    while chunk := list(itertools.islice(stream, size)):
+        yield chunk
 
 
 class TokenStore(Sequence):

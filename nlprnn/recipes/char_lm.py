@@ -14,9 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from nlprnn.data.batching import BpttBatches
-from nlprnn.data.disk_cache import fingerprint
 from nlprnn.data.reader import StreamedSplit
-from nlprnn.data.token_store import TokenStore, file_identity, id_dtype, token_store
+from nlprnn.data.token_store import TokenStore, file_identity, id_dtype
 from nlprnn.data.vocab import Vocab
 from nlprnn.factory import build
 from nlprnn.inference.generator import Generator
@@ -39,7 +38,7 @@ class CharLM(Recipe):
 
     def build(self, splits: dict[str, str], out):
         if isinstance(splits["train"], StreamedSplit):  # data.stream=true: a memory-mapped token store
-            store = self.token_store(splits["train"])
+            store = self.stored_train(splits["train"])
             self.vocab = Vocab(store.meta["itos"], unk=UNK)
             with warnings.catch_warnings():  # read-only memory: batches copy what they take
                 warnings.simplefilter("ignore", UserWarning)
@@ -58,13 +57,12 @@ class CharLM(Recipe):
         model = build(self.cfg.model, vocab_size=len(self.vocab))
         return model, {"vocab": self.vocab.to_dict()}
 
-    def token_store(self, train: StreamedSplit) -> TokenStore:
-        """The training text's ids, stored once (``nlprnn.data.token_store``) in two passes over the
-        stream: its characters, then the ids. Keyed by the files and the reader's settings; rank 0
-        writes it."""
+    def stored_train(self, train: StreamedSplit) -> TokenStore:
+        """The training text's ids stored once in a token store, in two passes over the stream: its
+        characters, then the ids. Keyed by the files and the reader's settings."""
         data = self.cfg.data
         settings = [str(data.get(k)) for k in ("max_chars", "carve_fraction", "files")]
-        key = fingerprint([*file_identity(train.files), *settings])
+        key = [*file_identity(train.files), *settings]
 
         def write(writer) -> dict:
             start, chars = time.perf_counter(), set()
@@ -81,9 +79,7 @@ class CharLM(Recipe):
             print(f"stored the training text's characters in the token cache in {seconds:.0f} s")
             return {"itos": vocab.itos}
 
-        # the other ranks open the folder rank 0 wrote (with several machines: a shared NLPRNN_CACHE)
-        folder = dist.built_by_main(lambda: token_store("char_lm", key, ("text",), None, write).folder)
-        return TokenStore(folder)
+        return self.open_token_store("char_lm", key, ("text",), None, write)
 
     def train_batches(self, epoch: int) -> BpttBatches:
         b = self.cfg.batching

@@ -16,6 +16,8 @@ import torch
 from omegaconf import DictConfig
 
 from nlprnn.data.batching import IndexedBatches, make_batches
+from nlprnn.data.disk_cache import fingerprint
+from nlprnn.data.token_store import TokenStore, token_store
 from nlprnn.errors import UserError
 from nlprnn.modes.run_setup import command_line_overrides
 from nlprnn.training import distributed as dist
@@ -40,6 +42,17 @@ class Recipe:
     def build(self, splits: dict, out: Path) -> tuple[torch.nn.Module, dict]:
         """(the model, extra checkpoint entries such as vocabularies) from the training data."""
         raise NotImplementedError
+
+    @staticmethod
+    def open_token_store(
+        kind: str, key_parts: list, columns: tuple[str, ...], vocab_size, write
+    ) -> TokenStore:
+        """The training split's memory-mapped token store (``data.stream=true``; see
+        ``nlprnn.data.token_store``) keyed by ``key_parts``: rank 0 finds it or has ``write`` fill it,
+        every rank opens the folder (with several machines: a shared ``NLPRNN_CACHE``)."""
+        key = fingerprint(key_parts)
+        folder = dist.built_by_main(lambda: token_store(kind, key, columns, vocab_size, write).folder)
+        return TokenStore(folder)
 
     # ---- what the Trainer calls -----------------------------------------------------------------
     def train_batches(self, epoch: int):

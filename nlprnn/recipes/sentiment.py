@@ -5,18 +5,16 @@ Modes: train (default), evaluate (ckpt=... [split=test]), predict (ckpt=... text
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections import Counter
 
 import torch
 
 from nlprnn.data.batching import pad_batch
-from nlprnn.data.disk_cache import fingerprint
 from nlprnn.data.reader import StreamedSplit
 from nlprnn.data.subword import SubwordTokenizer
 from nlprnn.data.table import Labelled
-from nlprnn.data.token_store import TokenStore, file_identity, token_store
+from nlprnn.data.token_store import TokenStore, file_identity, in_chunks
 from nlprnn.data.tokenizers import tokenizer_to_dict
 from nlprnn.embeddings.word_vectors import tokenizer_fingerprint
 from nlprnn.errors import UserError
@@ -86,7 +84,7 @@ class Sentiment(Recipe):
         model = build(cfg.model, **model_sizes(tokenizer, labels))
         self.clf = Classifier(model, tokenizer, labels, cfg.max_len, cfg.truncate, self.device)
         if streamed:
-            self.train = LabelledRows(self.token_store(splits["train"]))
+            self.train = LabelledRows(self.stored_train(splits["train"]))
             self.lengths, texts = self.train.store.lengths("text"), []
         else:
             self.train = self.encode(splits["train"])  # tokenize once
@@ -121,29 +119,21 @@ class Sentiment(Recipe):
         known = [(text, index[label]) for text, label in examples if label in index]
         return list(zip(clf.encode([text for text, _ in known]), [label for _, label in known]))
 
-    def token_store(self, train: StreamedSplit) -> TokenStore:
-        """The training texts' ids and labels, tokenized once into a memory-mapped store (see
-        ``nlprnn.data.token_store``), keyed by the file, the tokenizer, the labels and the truncation;
-        rank 0 writes it."""
-        cfg = self.cfg
-        settings = [str(self.clf.labels), str(cfg.max_len), str(cfg.truncate)]
-        key = fingerprint(
-            [*file_identity(train.files), *tokenizer_fingerprint(self.clf.tokenizer), *settings]
-        )
+    def stored_train(self, train: StreamedSplit) -> TokenStore:
+        """The training texts' ids and labels tokenized once into a token store, keyed by the
+        file, the tokenizer, the labels and the truncation."""
+        settings = [str(self.clf.labels), str(self.cfg.max_len), str(self.cfg.truncate)]
+        key = [*file_identity(train.files), *tokenizer_fingerprint(self.clf.tokenizer), *settings]
 
         def write(writer) -> dict:
-            texts, stream = 0, iter(train)
-            while chunk := list(itertools.islice(stream, 20_000)):
+            texts = 0
+            for chunk in in_chunks(train, 20_000):
                 writer.append([(ids, [label]) for ids, label in self.encode(chunk)])
                 texts += len(chunk)
             return {"texts": texts}
 
         vocab = max(self.clf.tokenizer.vocab_size, len(self.clf.labels))
-        # the other ranks open the folder rank 0 wrote (with several machines: a shared NLPRNN_CACHE)
-        folder = dist.built_by_main(
-            lambda: token_store("sentiment", key, ("text", "label"), vocab, write).folder
-        )
-        return TokenStore(folder)
+        return self.open_token_store("sentiment", key, ("text", "label"), vocab, write)
 
     def collate(self, rows) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         ids, labels = zip(*rows)

@@ -6,7 +6,6 @@ attention (ckpt=... text="..." output=attention.png).
 
 from __future__ import annotations
 
-import itertools
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from nlprnn.data.batching import pad_batch
 from nlprnn.data.disk_cache import fingerprint
 from nlprnn.data.reader import StreamedSplit
 from nlprnn.data.subword import SubwordTokenizer
-from nlprnn.data.token_store import TokenStore, file_identity, token_store
+from nlprnn.data.token_store import TokenStore, file_identity, in_chunks
 from nlprnn.errors import UserError
 from nlprnn.factory import build
 from nlprnn.inference import results
@@ -61,7 +60,7 @@ class Translation(Recipe):
         cfg = self.cfg
         self.src_tok, self.tgt_tok = self.tokenizers(splits["train"], out)
         if isinstance(splits["train"], StreamedSplit):  # data.stream=true: a memory-mapped token store
-            self.train = self.token_store(splits["train"])
+            self.train = self.stored_train(splits["train"])
             read = self.train.meta["pairs"]
             # sorted by target length first, as below
             self.lengths = np.stack([self.train.lengths("tgt"), self.train.lengths("src")], axis=1)
@@ -108,16 +107,15 @@ class Translation(Recipe):
         joint = torch.equal(cached["src"], cached["tgt"])
         return src, src if joint else SubwordTokenizer.from_tensor(cached["tgt"])
 
-    def token_store(self, train: StreamedSplit) -> TokenStore:
-        """The training pairs tokenized once into a memory-mapped store (see ``nlprnn.data.token_store``),
-        keyed by the files, both sentencepiece models and ``data.max_len``; rank 0 writes it."""
+    def stored_train(self, train: StreamedSplit) -> TokenStore:
+        """The training pairs tokenized once into a token store, keyed by the files, both
+        sentencepiece models and ``data.max_len``."""
         models = [tok.sp.serialized_model_proto() for tok in (self.src_tok, self.tgt_tok)]
-        key = fingerprint([*file_identity(train.files), *models, str(self.cfg.data.max_len)])
+        key = [*file_identity(train.files), *models, str(self.cfg.data.max_len)]
 
         def write(writer) -> dict:
             pairs, start = 0, time.perf_counter()
-            stream = iter(train)
-            while chunk := list(itertools.islice(stream, 50_000)):
+            for chunk in in_chunks(train, 50_000):
                 writer.append(encode_pairs(chunk, self.src_tok, self.tgt_tok, self.cfg.data.max_len))
                 pairs += len(chunk)
             seconds = time.perf_counter() - start
@@ -125,11 +123,7 @@ class Translation(Recipe):
             return {"pairs": pairs}
 
         vocab = max(self.src_tok.vocab_size, self.tgt_tok.vocab_size)
-        # the other ranks open the folder rank 0 wrote (with several machines: a shared NLPRNN_CACHE)
-        folder = dist.built_by_main(
-            lambda: token_store("translation", key, ("src", "tgt"), vocab, write).folder
-        )
-        return TokenStore(folder)
+        return self.open_token_store("translation", key, ("src", "tgt"), vocab, write)
 
     def collate(self, rows):
         return collate_pairs(rows, self.tgt_tok.pad_id)
