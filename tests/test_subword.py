@@ -6,7 +6,15 @@ import random
 
 import pytest
 
-from nlprnn.data.subword import BOS_ID, EOS_ID, PAD_ID, UNK_ID, SubwordTokenizer, train_sentencepiece
+from nlprnn.data.subword import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    UNK_ID,
+    SubwordTokenizer,
+    reservoir_sample,
+    train_sentencepiece,
+)
 from nlprnn.errors import UserError
 
 WORDS = "the a cat dog bird sat ran flew on under over mat tree house red small big quickly".split()
@@ -71,3 +79,21 @@ def test_save_and_reload(tok, tmp_path):
     again = SubwordTokenizer.from_file(tmp_path / "copy.model")
     texts = corpus(5, seed=2)
     assert again.encode(texts) == tok.encode(texts)
+
+
+def test_reservoir_sample_is_uniform_seeded_and_keeps_short_streams_whole():
+    assert reservoir_sample(iter(range(5)), 10, seed=1) == [0, 1, 2, 3, 4]
+    draws = [reservoir_sample(iter(range(100)), 10, seed=s) for s in range(400)]
+    assert draws[3] == reservoir_sample(iter(range(100)), 10, seed=3) != draws[4]
+    counts = [sum(i in d for d in draws) for i in range(100)]
+    assert min(counts) > 15 and max(counts) < 70  # each item kept with probability 0.1: 40 of 400
+
+
+def test_a_sampled_corpus_trains_the_same_model_every_time():
+    """sentencepiece's own sampling (input_sentence_size) ignores its seed; ours does not."""
+    rng = random.Random(0)
+    words = ["".join(rng.choice("abcdefghij") for _ in range(rng.randint(2, 7))) for _ in range(300)]
+    texts = [" ".join(rng.choice(words) for _ in range(8)) for _ in range(3000)]
+    models = [train_sentencepiece(iter(texts), None, 200, max_sentences=500, seed=5) for _ in range(2)]
+    assert models[0] == models[1]
+    assert models[0] != train_sentencepiece(iter(texts), None, 200, max_sentences=500, seed=6)

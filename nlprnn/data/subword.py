@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -40,12 +41,14 @@ def train_sentencepiece(
 
     ``vocab_size`` is an upper bound (``hard_vocab_limit=False``), so tiny corpora still train. With one
     thread and a fixed seed the result is reproducible; more threads train faster. ``texts`` may be a
-    stream; ``max_sentences``: train on a random sample of that many (sentencepiece's reservoir, so a
+    stream; ``max_sentences``: train on a seeded random sample of that many (``reservoir_sample``: a
     corpus larger than memory trains in bounded memory), null: on all of them.
     """
     if model_type not in ("unigram", "bpe"):
         raise UserError(f"sentencepiece model_type must be 'unigram' or 'bpe', got {model_type!r}")
     sentences = (t for t in texts if t.strip())
+    if max_sentences:  # ours, not sentencepiece's input_sentence_size: its draw ignores the seed
+        sentences = iter(reservoir_sample(sentences, max_sentences, seed))
     first = next(sentences, None)
     if first is None:
         raise UserError(
@@ -71,11 +74,6 @@ def train_sentencepiece(
             hard_vocab_limit=False,
             num_threads=num_threads,
             minloglevel=2,  # errors only: no training log on stderr
-            **(
-                {"input_sentence_size": max_sentences, "shuffle_input_sentence": True}
-                if max_sentences
-                else {}
-            ),
             **output,
         )
     except RuntimeError as exc:  # e.g. vocab_size below the number of required characters
@@ -83,6 +81,18 @@ def train_sentencepiece(
             f"sentencepiece training{f' of {model_prefix}' if model_prefix else ''} failed: {exc}"
         ) from None
     return Path(f"{model_prefix}.model") if model_prefix is not None else output["model_writer"].getvalue()
+
+
+def reservoir_sample(items: Iterable, k: int, seed: int) -> list:
+    """A uniform random ``k`` of ``items`` in one pass that holds only ``k`` (all of them, in their
+    order, when there are fewer), the same for the same seed."""
+    rng, sample = random.Random(f"reservoir:{seed}"), []
+    for i, item in enumerate(items):
+        if i < k:
+            sample.append(item)
+        elif (j := rng.randrange(i + 1)) < k:
+            sample[j] = item
+    return sample
 
 
 def subword_pair(
