@@ -128,6 +128,13 @@ translation_cli, char_lm_cli = tiny_recipe_cli("translation"), tiny_recipe_cli("
 sentiment_cli = tiny_recipe_cli("sentiment")
 
 
+def _user_error(cli, *args, data_dir) -> str:
+    """What a command that must fail with a user's error (exit status 2) prints."""
+    proc = cli(*args, data_dir=data_dir, check=False)
+    assert proc.returncode == 2, proc.stderr
+    return proc.stderr
+
+
 def _val_metrics(run) -> list[dict]:
     lines = (run / "metrics.jsonl").read_text().splitlines()
     return [
@@ -188,14 +195,8 @@ def test_streamed_char_lm_trains_as_in_memory(tmp_path, data_dir, cache):
     assert results[0]["test"] == {**results[1]["test"], "seconds": results[0]["test"]["seconds"]}
     store = list((cache / "char_lm").iterdir())[0]
     assert (store / "text.ids").stat().st_size == 18_000  # a byte a character
-    proc = char_lm_cli(
-        "mode=evaluate",
-        f"ckpt={tmp_path / 'stream' / 'best.pt'}",
-        "split=train",
-        data_dir=data_dir,
-        check=False,
-    )
-    assert proc.returncode == 2 and "is not scored whole" in proc.stderr
+    evaluate = ["mode=evaluate", f"ckpt={tmp_path / 'stream' / 'best.pt'}", "split=train"]
+    assert "is not scored whole" in _user_error(char_lm_cli, *evaluate, data_dir=data_dir)
 
 
 def test_streamed_table_rows_are_the_read_rows(tmp_path):
@@ -233,12 +234,6 @@ def test_streamed_sentiment_trains_as_in_memory(tmp_path, data_dir, cache):
         sentiment_cli(*args, f"data.stream={stream}", f"hydra.run.dir={tmp_path / name}", data_dir=data_dir)
     assert _val_metrics(tmp_path / "memory") == _val_metrics(tmp_path / "stream")
     assert len(list((cache / "sentiment").iterdir())) == 1
-    proc = sentiment_cli(
-        *args,
-        "data.stream=true",
-        f"hydra.run.dir={tmp_path / 'ppmi'}",
-        "embeddings=ppmi_svd",
-        data_dir=data_dir,
-        check=False,
-    )
-    assert proc.returncode == 2 and "embeddings=ppmi_svd counts the training texts in memory" in proc.stderr
+    ppmi = [*args, "data.stream=true", f"hydra.run.dir={tmp_path / 'ppmi'}", "embeddings=ppmi_svd"]
+    error = _user_error(sentiment_cli, *ppmi, data_dir=data_dir)
+    assert "embeddings=ppmi_svd counts the training texts in memory" in error
