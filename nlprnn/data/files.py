@@ -63,31 +63,26 @@ def iter_lines(path: str | Path) -> Iterator[str]:
     files larger than memory. Split on ``\\n`` only, like ``read_utf8(path).split("\\n")`` without the
     empty string after a final newline; errors name the file and line as ``read_utf8``'s do."""
     path = Path(path)
-    try:
-        with gzip.open(path) if path.suffix == ".gz" else open(path, "rb") as f:
-            offset = 0
-            for lineno, raw in enumerate(f, 1):
-                yield decode_utf8(raw.removesuffix(b"\n"), path, lineno, offset)
-                offset += len(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise UserError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    with _text_errors(path), gzip.open(path) if path.suffix == ".gz" else open(path, "rb") as f:
+        offset = 0
+        for lineno, raw in enumerate(f, 1):
+            yield decode_utf8(raw.removesuffix(b"\n"), path, lineno, offset)
+            offset += len(raw)
 
 
 def iter_text(path: str | Path, chunk_chars: int = 1 << 24) -> Iterator[str]:
     """The text of a UTF-8 file (plain or ``.gz``, a BOM dropped) in chunks of ``chunk_chars``
     characters, with CRLF and CR newlines read as ``\\n`` (universal newlines)."""
-    with _text_errors(path):
-        with _open_text(path, newline=None) as f:
-            while chunk := f.read(chunk_chars):
-                yield chunk
+    with _text_errors(path), _open_text(path, newline=None) as f:
+        while chunk := f.read(chunk_chars):
+            yield chunk
 
 
 def iter_text_lines(path: str | Path) -> Iterator[str]:
     """The lines of a UTF-8 file (plain or ``.gz``, a BOM dropped) with their line endings, as
     ``io.StringIO(read_utf8(path), newline="")`` gives them: what the csv module reads."""
-    with _text_errors(path):
-        with _open_text(path, newline="") as f:
-            yield from f
+    with _text_errors(path), _open_text(path, newline="") as f:
+        yield from f
 
 
 def _open_text(path: str | Path, newline: str | None):
@@ -98,7 +93,8 @@ def _open_text(path: str | Path, newline: str | None):
 
 @contextmanager
 def _text_errors(path: str | Path) -> Iterator[None]:
-    """Reading errors of a streamed file as one-line errors naming it."""
+    """Reading errors of a streamed file (missing, not gzip, truncated, not UTF-8) as one-line errors
+    naming it."""
     try:
         yield
     except UnicodeDecodeError as exc:
