@@ -86,6 +86,7 @@ CHECKS = {
     "trainer.scheduler.name": one_of("constant", "cosine", "plateau"),
     "trainer.scheduler.warmup_steps": whole(0),
     "trainer.scheduler.min_lr_ratio": number(0, 1),
+    "trainer.scheduler.anneal_by_time": boolean,
     "trainer.scheduler.plateau_factor": number(0, 1, low_open=True),
     "trainer.scheduler.plateau_patience": whole(0),
     "optimizer.lr": number(0),

@@ -124,6 +124,27 @@ def test_max_time_stops_cleanly_with_checkpoint(run_recipe, tmp_path):
     assert (tmp_path / "metrics.jsonl").read_text().count("val_loss") == 1
 
 
+@pytest.mark.parametrize("anneal_by_time", [True, False])
+def test_a_time_cap_ends_the_cosine_at_its_floor_with_anneal_by_time(run_recipe, tmp_path, anneal_by_time):
+    """trainer.scheduler.anneal_by_time: a run stopped by max_time long before max_steps is validated
+    and saved at the floor lr (a slower machine still gets an annealed model); off, mid-schedule."""
+    run_recipe(
+        tmp_path,
+        *TINY,
+        "trainer.max_steps=100000",
+        "trainer.max_epochs=1000",
+        "trainer.eval_every=null",
+        "trainer.max_time=0.0001",
+        "optimizer.lr=0.01",
+        "trainer.scheduler.name=cosine",
+        "trainer.scheduler.warmup_steps=0",
+        "trainer.scheduler.min_lr_ratio=0.1",
+        f"trainer.scheduler.anneal_by_time={anneal_by_time}",
+    )
+    lr = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])["lr"]
+    assert lr == pytest.approx(0.001) if anneal_by_time else lr > 0.009
+
+
 def test_resuming_an_early_stopped_run_does_not_train_on(run_recipe, tmp_path):
     args = ["trainer.max_steps=40", "trainer.eval_every=2", "trainer.patience=2", "optimizer.lr=0.0"]
     run_recipe(tmp_path, *TINY, *args)

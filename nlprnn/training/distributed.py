@@ -100,11 +100,16 @@ def any_rank(flag: bool) -> bool:
 
 def any_ranks(*flags: bool) -> list[bool]:
     """``any_rank`` of several flags in one collective (a training step pays for one, not several)."""
+    return [bool(v) for v in max_ranks(*(float(bool(f)) for f in flags))]
+
+
+def max_ranks(*values: float) -> list[float]:
+    """The largest of each value over all ranks, in one collective."""
     if not dist.is_initialized():
-        return [bool(f) for f in flags]
-    t = torch.tensor([int(bool(f)) for f in flags], device=_collective_device())
+        return [float(v) for v in values]
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=_collective_device())
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return [bool(v) for v in t.tolist()]
+    return t.tolist()
 
 
 def gather(obj):

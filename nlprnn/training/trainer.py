@@ -193,8 +193,12 @@ class Trainer:
                     lr=f"{self.optimizer.param_groups[0]['lr']:.2e}",
                     refresh=False,
                 )
-                out_of_time = self.cfg.max_time and time.monotonic() - start > 60 * self.cfg.max_time
-                out_of_time, interrupted = dist.any_ranks(out_of_time, signals.received is not None)
+                budget = 60 * self.cfg.max_time if self.cfg.max_time else math.inf
+                time_used = (time.monotonic() - start) / budget
+                # one collective: every rank anneals, stops and is interrupted as the slowest one
+                time_used, signalled = dist.max_ranks(time_used, signals.received is not None)
+                out_of_time, interrupted = time_used > 1.0, bool(signalled)
+                self.schedule.spend_time(time_used)
                 stop = out_of_time or self.state["step"] >= self.total_steps
                 if stop or (self.cfg.eval_every and self.state["step"] % self.cfg.eval_every == 0):
                     stop = self._evaluate_and_save(loss_avg) or stop
