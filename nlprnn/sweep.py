@@ -67,6 +67,15 @@ def _failed(message: str) -> float:
     return math.nan  # Hydra's basic sweeper would end the whole sweep at an exception
 
 
+def _raised(job_return) -> str:
+    """What a failed job raised: Hydra's public ``return_value`` re-raises it."""
+    try:
+        job_return.return_value  # noqa: B018 (the property raises what the job raised)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "failed"
+
+
 class SweepSummary(Callback):
     """Hydra callback: a ``job.json`` in each job's directory, a summary of them all at the end."""
 
@@ -75,7 +84,7 @@ class SweepSummary(Callback):
             return
         error = LAST_JOB.get("error")
         if job_return.status.name == "FAILED" and not error:  # raised past run_job
-            error = f"{type(job_return._return_value).__name__}: {job_return._return_value}"
+            error = _raised(job_return)
         out = Path(config.hydra.runtime.output_dir)
         record = {
             "job": config.hydra.job.num,

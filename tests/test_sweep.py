@@ -106,3 +106,15 @@ def test_optuna_searches_the_validation_metric(data_dir, tmp_path):
     done = [j["objective"] for j in jobs if j["status"] == "ok"]
     best = yaml.safe_load((tmp_path / "optuna" / "optimization_results.yaml").read_text())
     assert best["best_value"] == pytest.approx(max(done))
+
+
+def test_an_exception_raised_past_the_job_is_named_in_its_record():
+    """A job that raised outside run_job (Hydra marks it FAILED) is reported by what it raised,
+    read through Hydra's public return_value."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    from nlprnn.sweep import _raised
+
+    failed = JobReturn(status=JobStatus.FAILED)
+    failed.return_value = ValueError("boom")
+    assert _raised(failed) == "ValueError: boom"
