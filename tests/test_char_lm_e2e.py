@@ -29,9 +29,19 @@ def test_train_writes_run_directory(trained):
 
 
 def test_evaluate_mode(trained, data_dir, tmp_path):
+    """mode=evaluate runs the recipe's inference default (int8 weights); training's results.json holds
+    the scores of the model as trained, which mode=evaluate quantize=null reproduces."""
     run, _ = trained
-    out = cli("mode=evaluate", f"ckpt={run}/best.pt", f"hydra.run.dir={tmp_path}", data_dir=data_dir)
-    assert "val:" in out.stdout and "test:" in out.stdout
+    recorded = json.loads((run / "results.json").read_text())["val"]["loss"]
+    scores = {}
+    for quantize in ("int8", "null"):
+        out = tmp_path / f"{quantize}.json"
+        args = [f"ckpt={run}/best.pt", "split=val", f"output={out}", f"quantize={quantize}"]
+        proc = cli("mode=evaluate", *args[:3] if quantize == "int8" else args, data_dir=data_dir)
+        assert "val:" in proc.stdout
+        scores[quantize] = json.loads(out.read_text())["val"]["loss"]
+    assert scores["null"] == pytest.approx(recorded, abs=1e-9)
+    assert scores["int8"] != pytest.approx(recorded, abs=1e-9)  # the default really is another model
 
 
 def test_generation_is_reproducible_and_respects_length(trained, data_dir, tmp_path):

@@ -41,7 +41,9 @@ def train(recipe_cls: type, cfg: DictConfig, out: Path | None = None) -> dict:
         raise
     results = {}
     if dist.is_main():
-        predictor = recipe.load_predictor(out / "best.pt")
+        # the scores of the model as trained (fp32 torch): a recipe's quantize= / backend= default is
+        # for the inference modes, whose scores mode=evaluate reports
+        predictor = recipe.load_predictor(out / "best.pt", runtime=False)
         print(f"best checkpoint (step {predictor.step}):")
         results = report(recipe, predictor, {k: v for k, v in splits.items() if k != "train"}, out)
         # the validation metric that picked best.pt: what a sweep optimises
