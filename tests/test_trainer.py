@@ -110,15 +110,12 @@ def test_final_weights_are_always_validated(run_recipe, tmp_path):
     assert torch.load(tmp_path / "last.pt", weights_only=True)["trainer"]["step"] == 5
 
 
+# a step budget no test reaches and a 6 ms time cap: the cap stops the run after a few steps
+TIME_CAPPED = [*TINY, "trainer.max_steps=100000", "trainer.max_epochs=1000", "trainer.eval_every=null"]
+
+
 def test_max_time_stops_cleanly_with_checkpoint(run_recipe, tmp_path):
-    run_recipe(
-        tmp_path,
-        *TINY,
-        "trainer.max_steps=100000",
-        "trainer.max_epochs=1000",
-        "trainer.eval_every=null",
-        "trainer.max_time=0.0001",
-    )
+    run_recipe(tmp_path, *TIME_CAPPED, "trainer.max_time=0.0001")
     last = torch.load(tmp_path / "last.pt", weights_only=True)
     assert 1 <= last["trainer"]["step"] < 50  # 6 ms of budget: stopped after a few steps
     assert (tmp_path / "metrics.jsonl").read_text().count("val_loss") == 1
@@ -130,10 +127,7 @@ def test_a_time_cap_ends_the_cosine_at_its_floor_with_anneal_by_time(run_recipe,
     and saved at the floor lr (a slower machine still gets an annealed model); off, mid-schedule."""
     run_recipe(
         tmp_path,
-        *TINY,
-        "trainer.max_steps=100000",
-        "trainer.max_epochs=1000",
-        "trainer.eval_every=null",
+        *TIME_CAPPED,
         "trainer.max_time=0.0001",
         "optimizer.lr=0.01",
         "trainer.scheduler.name=cosine",
