@@ -168,6 +168,7 @@ class Trainer:
 
     def _loop(self, stop: bool, start: float, bar, signals: StopSignals) -> None:
         interrupted = False
+        budget = 60 * self.cfg.max_time if self.cfg.max_time else math.inf  # seconds
         while not stop and self.state["epoch"] < self.cfg.max_epochs:
             epoch = self.state["epoch"]
             batches = self._steps(epoch)
@@ -193,7 +194,6 @@ class Trainer:
                     lr=f"{self.optimizer.param_groups[0]['lr']:.2e}",
                     refresh=False,
                 )
-                budget = 60 * self.cfg.max_time if self.cfg.max_time else math.inf
                 time_used = (time.monotonic() - start) / budget
                 # one collective: every rank anneals, stops and is interrupted as the slowest one
                 time_used, signalled = dist.max_ranks(time_used, signals.received is not None)
