@@ -179,11 +179,18 @@ def test_missing_onnxruntime_says_what_to_install(runs, monkeypatch):
         onnx_model(runs["sentiment"] / "onnx")
 
 
+def tagger_with_fixed_rows() -> SequenceTagger:
+    model = SequenceTagger(50, 5, 20, 8, 0, "lstm", 4, 6, 8)
+    model.embedding.fix_rows(12)  # the tokens below (ids 1..19) read both parts of the table
+    return model
+
+
 VARIANTS = {
     "lm_gru": lambda: LanguageModel(40, 8, 16, num_layers=3, cell="gru"),
     "clf_conv_last_gru": lambda: SequenceClassifier(50, 3, cell="gru", pooling="last", conv_channels=8),
     "clf_mean_rnn": lambda: SequenceClassifier(50, 2, emb_dim=8, hidden_size=8, num_layers=2, cell="rnn"),
     "tagger_cnn_softmax": lambda: SequenceTagger(50, 5, 20, 8, 0, "cnn", 4, 6, 8, output="softmax"),
+    "tagger_fixed_rows": tagger_with_fixed_rows,
     "s2s_lstm_feeding_bahdanau": lambda: Seq2Seq(
         60, 60, 8, 8, 16, 2, 2, "lstm", "bahdanau", input_feeding=True, tie_embeddings=False
     ),

@@ -102,6 +102,8 @@ def test_word_vectors_from_unlabelled_text_reach_words_training_never_saw(data_d
     ckpt = torch.load(run / "best.pt", weights_only=True)
     itos = ckpt["vocab"]["features"]["words"]["itos"]
     assert "zanzibar" in itos and itos.index("zanzibar") > itos.index("<unk>")
+    trained, fixed = ckpt["model"]["embedding.table.weight"], ckpt["model"]["embedding.fixed"]
+    assert len(trained) + len(fixed) == len(itos) and itos.index("zanzibar") >= len(trained)  # kept fixed
     tagger = Tagger.from_checkpoint(run / "best.pt")
     ids, _ = tagger.features.encode(["Zanzibar"])
     assert ids.tolist() == [itos.index("zanzibar")]  # a known word at tagging time, not <unk>

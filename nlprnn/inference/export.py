@@ -161,7 +161,7 @@ class DecoderStep(nn.Module):
 
 # ---- example inputs: two (or more) rows of different lengths --------------------------------------
 def vocab_size(embedding) -> int:
-    return embedding.weight.size(0)
+    return embedding.num_embeddings  # fixed rows included (Embedding.fix_rows)
 
 
 def example_tokens(vocab: int, rows: int, steps: int) -> torch.Tensor:

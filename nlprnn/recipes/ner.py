@@ -75,6 +75,8 @@ class NER(Recipe):
         init = build(cfg.embeddings)
         lookup = self.features.text_lookup()
         vectors_log = init(model.embedding.weight, lookup, train_texts, cfg.data.dir, cfg.seed, held_out)
+        if len(self.features.words) > trained_words:  # the corpus' words keep their vectors: fixed rows
+            model.embedding.fix_rows(trained_words)
         if dist.is_main():
             print(vectors_log)
         return model, {"vocab": {"features": self.features.to_dict(), "tags": self.tags.to_dict()}}

@@ -132,7 +132,8 @@ class Trainer:
         if dist.world_size() == 1:
             return model
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        # buffers (Embedding.fix_rows' rows) never change: synced once here, not at every forward
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
 
     def _steps(self, epoch: int):
         """The epoch's optimizer steps: a batch each, or groups of ``trainer.accumulate`` batches."""
