@@ -23,6 +23,8 @@ def test_fixed_rows_embed_as_before_and_leave_the_parameters():
     assert emb.weight.grad[[3, 5]].ne(0).all() and emb.weight.grad[4].eq(0).all()
     with pytest.raises(ValueError, match="fix_rows"):
         emb.fix_rows(3)
+    with pytest.raises(ValueError, match="needs 4 < start"):
+        Embedding(10, 4, padding_idx=4).fix_rows(4)
 
 
 def test_a_saved_split_table_loads_into_a_fresh_full_one():

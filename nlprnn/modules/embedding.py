@@ -48,8 +48,9 @@ class Embedding(nn.Module):
     @torch.no_grad()
     def fix_rows(self, start: int) -> None:
         """Rows ``start`` and after stop training (they move to the buffer ``fixed``)."""
-        if self.fixed is not None or not 0 < start < self.table.num_embeddings:
-            raise ValueError(f"fix_rows({start}): needs 0 < start < {self.table.num_embeddings}, once")
+        low = 0 if self.table.padding_idx is None else self.table.padding_idx  # padding stays trained
+        if self.fixed is not None or not low < start < self.table.num_embeddings:
+            raise ValueError(f"fix_rows({start}): needs {low} < start < {self.table.num_embeddings}, once")
         full = self.table.weight
         self.fixed = full[start:].clone()
         self.table.weight = nn.Parameter(full[:start].clone())
