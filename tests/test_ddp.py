@@ -70,6 +70,19 @@ def test_two_processes_match_one(recipe, single_run, data_dir, tmp_path):
     _same_training(single_run(recipe), tmp_path / "ddp", recipe)
 
 
+def test_fixed_embedding_rows_under_two_processes(data_dir, tmp_path):
+    """NER with words of an unlabelled text: their rows are a buffer (Embedding.fix_rows), synced when
+    the processes start rather than at every forward; training matches one process."""
+    corpus = tmp_path / "news.txt"
+    corpus.write_text("Zanzibar officials met in Zanzibar on Monday .\n" * 3)
+    extra = [f"vectors_corpus=[train,{corpus}]", "corpus_vocab_min_count=2"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    _run([sys.executable], "ner", tmp_path / "single", data_dir, *extra)
+    _run(torchrun, "ner", tmp_path / "ddp", data_dir, *extra)
+    _same_training(tmp_path / "single", tmp_path / "ddp", "ner")  # the fixed rows compared too
+    assert len(torch.load(tmp_path / "ddp/last.pt", weights_only=True)["model"]["embedding.fixed"]) > 0
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -18,6 +18,7 @@ import os
 import random
 import signal
 import time
+from inspect import signature
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -132,8 +133,12 @@ class Trainer:
         if dist.world_size() == 1:
             return model
         ids = [self.device.index] if self.device.type == "cuda" else None
-        # buffers (Embedding.fix_rows' rows) never change: synced once here, not at every forward
-        return nn.parallel.DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
+        # buffers (Embedding.fix_rows' rows) never change: synced once at the start, not at every
+        # forward; before torch 2.13 the only switch (broadcast_buffers=False) skipped the start too
+        ddp = nn.parallel.DistributedDataParallel
+        switch = "forward_sync_buffers"
+        static = {switch: False} if switch in signature(ddp).parameters else {}
+        return ddp(model, device_ids=ids, **static)
 
     def _steps(self, epoch: int):
         """The epoch's optimizer steps: a batch each, or groups of ``trainer.accumulate`` batches."""
