@@ -36,7 +36,9 @@ def test_a_saved_split_table_loads_into_a_fresh_full_one():
     tokens = torch.arange(10)[None]
     assert fresh.fixed.shape == (3, 4) and torch.equal(fresh(tokens), emb(tokens))
     full = Embedding(10, 4)  # a table saved before fix_rows existed loads as it is
-    Embedding(10, 4).load_state_dict(full.state_dict())
+    restored = Embedding(10, 4)
+    restored.load_state_dict(full.state_dict())
+    assert restored.fixed is None and torch.equal(restored.weight, full.weight)
 
 
 def tagger(vocab_size: int, fixed_from: int | None) -> SequenceTagger:
