@@ -160,10 +160,6 @@ class DecoderStep(nn.Module):
 
 
 # ---- example inputs: two (or more) rows of different lengths --------------------------------------
-def vocab_size(embedding) -> int:
-    return embedding.num_embeddings  # fixed rows included (Embedding.fix_rows)
-
-
 def example_tokens(vocab: int, rows: int, steps: int) -> torch.Tensor:
     return torch.randint(1, vocab, (rows, steps), generator=torch.Generator().manual_seed(0))
 
@@ -175,7 +171,8 @@ def example_lengths(rows: int, steps: int) -> torch.Tensor:
 def language_model_graphs(model: LanguageModel) -> tuple[list[Graph], dict]:
     names = state_names(model.rnn.cell)
     shape = (model.rnn.num_layers, 3, model.rnn.hidden_size)
-    example = (example_tokens(vocab_size(model.embedding), 3, 1)[:, 0], *(torch.zeros(shape) for _ in names))
+    tokens = example_tokens(model.embedding.num_embeddings, 3, 1)[:, 0]
+    example = (tokens, *(torch.zeros(shape) for _ in names))
     dims = {"tokens": {0: "batch"}, "logits": {0: "batch"}}
     dims.update({n: {1: "batch"} for n in names} | {f"{n}_out": {1: "batch"} for n in names})
     graph = Graph("step", LanguageModelStep(model), example, ["tokens", *names], ["logits"], dims)
@@ -184,7 +181,7 @@ def language_model_graphs(model: LanguageModel) -> tuple[list[Graph], dict]:
 
 
 def classifier_graphs(model: SequenceClassifier) -> tuple[list[Graph], dict]:
-    example = (example_tokens(vocab_size(model.embedding), 3, 7), example_lengths(3, 7))
+    example = (example_tokens(model.embedding.num_embeddings, 3, 7), example_lengths(3, 7))
     dims = {"tokens": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, "logits": {0: "batch"}}
     return [Graph("classifier", ClassifierGraph(model), example, ["tokens", "lengths"], ["logits"], dims)], {}
 
@@ -192,7 +189,7 @@ def classifier_graphs(model: SequenceClassifier) -> tuple[list[Graph], dict]:
 def tagger_graphs(model: SequenceTagger) -> tuple[list[Graph], dict]:
     rows, steps = 3, 6
     lengths = example_lengths(rows, steps)
-    words = example_tokens(vocab_size(model.embedding), rows, steps)
+    words = example_tokens(model.embedding.num_embeddings, rows, steps)
     inputs, dims = {"words": words, "lengths": lengths}, {"words": {0: "batch", 1: "time"}}
     dims["lengths"] = {0: "batch"}
     if model.casings is not None:
@@ -217,7 +214,8 @@ def tagger_graphs(model: SequenceTagger) -> tuple[list[Graph], dict]:
 
 def seq2seq_graphs(model: Seq2Seq) -> tuple[list[Graph], dict]:
     rows, beams, steps = 2, 3, 6
-    src, lengths = example_tokens(vocab_size(model.src_embedding), rows, steps), example_lengths(rows, steps)
+    src = example_tokens(model.src_embedding.num_embeddings, rows, steps)
+    lengths = example_lengths(rows, steps)
     per_beam = decoder_state_names(model)
     shared = ["memory", "keys", "mask"]
     src_dims = {"memory": {0: "batch", 1: "src_time"}, "keys": {0: "batch", 1: "src_time"}}
@@ -230,7 +228,7 @@ def seq2seq_graphs(model: Seq2Seq) -> tuple[list[Graph], dict]:
         state = model.encode(src, lengths)
     rows_of = torch.arange(rows).repeat_interleave(beams)
     state = Seq2Seq.reorder_state(state, rows_of)
-    tokens = example_tokens(vocab_size(model.tgt_embedding), rows * beams, 1)[:, 0]
+    tokens = example_tokens(model.tgt_embedding.num_embeddings, rows * beams, 1)[:, 0]
     example = (tokens, *to_flat_state(model, state), state["memory"], state["keys"], state["mask"])
     outputs = ["logits", *(f"{n}_out" for n in per_beam), "attn"]
     step = Graph("decoder_step", DecoderStep(model), example, ["tokens", *per_beam, *shared], outputs)
