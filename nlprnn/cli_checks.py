@@ -217,6 +217,8 @@ def ignored_reason(mode: str, key: str) -> str | None:
         if top in RUN_KEYS:
             return "training reads none of ckpt, text, input, output, split"
         return "only mode=tag writes tags" if top == "output_scheme" else None
+    if key == "batching.eval_batch_size" and mode == "evaluate":
+        return None  # the char LM scores a split in this many text streams
     if top in FROM_CHECKPOINT:
         return "the model comes from the checkpoint"
     if top in TRAINING_ONLY and key != "trainer.device":

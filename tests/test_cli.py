@@ -155,6 +155,10 @@ def test_keys_each_mode_ignores():
     ignored = [line.split("=")[0].removeprefix("warning: ") for line in ignored_keys(cfg, given)]
     assert ignored == ["ckpt", "text", "input", "output", "split"]
     assert ignored_keys(compose_config(["recipe=course/generation"]), ["ckpt=x"]) == []  # it reads ckpt
+    cfg = compose_config(["recipe=char_lm", "mode=evaluate"])
+    given = ["batching.eval_batch_size=1", "batching.bptt=50"]  # evaluation reads the streams, not bptt
+    ignored = [line.split(" is ignored")[0] for line in ignored_keys(cfg, given)]
+    assert ignored == ["warning: batching.bptt=50"]
     cfg = compose_config(["recipe=ner", "mode=export"])
     given = "recipe=ner mode=export ckpt=x output=o format=onnx text=a model.hidden_size=3".split()
     ignored = [line.split("=")[0].removeprefix("warning: ") for line in ignored_keys(cfg, given)]
