@@ -85,6 +85,15 @@ def test_the_language_model_returns_its_state_for_truncated_bptt():
     torch.testing.assert_close(torch.cat([first.logits, second.logits], 1), whole)
 
 
+def test_the_language_model_starts_its_lstm_forget_gates_at_forget_bias():
+    model = LanguageModel(V, emb_dim=8, hidden_size=10, num_layers=2, forget_bias=1.0)
+    for layer in range(2):
+        forget_gate = slice(10, 20)  # gate blocks i, f, g, o
+        total = getattr(model.rnn.rnn, f"bias_ih_l{layer}") + getattr(model.rnn.rnn, f"bias_hh_l{layer}")
+        assert torch.all(total[forget_gate] == 1.0) and not torch.all(total[:10] == 1.0)
+    default = LanguageModel(V, emb_dim=8, hidden_size=10, num_layers=1).rnn.rnn.bias_ih_l0
+    assert default[10:20].abs().max() < 1 / 10**0.5  # None: torch's U(-1/sqrt(H), 1/sqrt(H))
+
 @pytest.mark.parametrize("name", ["seq2seq", "tagger", "classifier"])
 def test_lengths_as_a_list_or_a_tensor_give_the_same_result(name):
     model, inputs, targets = HAND_BUILT[name]()

@@ -29,6 +29,7 @@ class LanguageModel(nn.Module):
         dropout: on embeddings, between layers and before the output layer.
         tie_embeddings: share the (V, E) input embedding with the output layer (needs E == H,
             otherwise a projection H -> E is inserted).
+        forget_bias: LSTM only: every forget gate's initial bias (see ``StackedRNN``); None: torch's.
 
     forward(tokens (B, T), state=..., targets=(B, T)) -> ModelOutput(loss, logits (B, T, V), state)
     step(tokens (B,), state) -> logits (B, V), state   (the decoding interface)
@@ -45,10 +46,13 @@ class LanguageModel(nn.Module):
         cell: str = "lstm",
         dropout: float = 0.0,
         tie_embeddings: bool = False,
+        forget_bias: float | None = None,
     ) -> None:
         super().__init__()
         self.embedding = Embedding(vocab_size, emb_dim, dropout=dropout)
-        self.rnn = StackedRNN(emb_dim, hidden_size, num_layers, cell=cell, dropout=dropout)
+        self.rnn = StackedRNN(
+            emb_dim, hidden_size, num_layers, cell=cell, dropout=dropout, forget_bias=forget_bias
+        )
         self.dropout = nn.Dropout(dropout)
         out_dim = emb_dim if tie_embeddings else hidden_size
         self.proj = nn.Linear(hidden_size, emb_dim) if tie_embeddings and emb_dim != hidden_size else None
