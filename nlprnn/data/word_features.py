@@ -92,7 +92,11 @@ class WordFeatures:
         added after the training words (so that word vectors of those texts reach words training
         never saw); training counts unchanged: the added words are never dropped."""
         known = self.words.stoi
-        counts = Counter(normalize(w) for text in texts for w in text_tokens(text, known))
+        raw = Counter(token for text in texts for token in text.split())  # each distinct token split once
+        counts = Counter()
+        for token, n in raw.items():
+            for word in text_tokens(token, known):
+                counts[normalize(word)] += n
         added = sorted(
             (w for w, n in counts.items() if n >= min_count and w not in known), key=lambda w: (-counts[w], w)
         )
