@@ -165,4 +165,12 @@ def test_ner_word_vectors_by_dataset():
         ner = [
             c for c in compose_config([f"recipe=course/{course}"]).experiment.comparisons if c.recipe == "ner"
         ]
-        assert "embeddings=random" in ner[0].overrides
+        assert "embeddings=random" in ner[0].overrides and "model.char_size=25" in ner[0].overrides
+
+
+def test_ner_char_features_by_dataset():
+    """CoNLL-2003 English's char-BiLSTM is 2 x 50 (chosen on its validation F1 over 3 seeds); Spanish
+    keeps the recipe's 2 x 25; the command line still chooses."""
+    assert compose_config(["recipe=ner"]).model.char_size == 50
+    assert compose_config(["recipe=ner", "model.char_size=25"]).model.char_size == 25
+    assert compose_config(["recipe=ner", "data=conll2002_es"]).model.char_size == 25
