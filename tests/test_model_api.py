@@ -94,6 +94,7 @@ def test_the_language_model_starts_its_lstm_forget_gates_at_forget_bias():
     default = LanguageModel(V, emb_dim=8, hidden_size=10, num_layers=1).rnn.rnn.bias_ih_l0
     assert default[10:20].abs().max() < 1 / 10**0.5  # None: torch's U(-1/sqrt(H), 1/sqrt(H))
 
+
 @pytest.mark.parametrize("name", ["seq2seq", "tagger", "classifier"])
 def test_lengths_as_a_list_or_a_tensor_give_the_same_result(name):
     model, inputs, targets = HAND_BUILT[name]()
