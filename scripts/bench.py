@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import resource
 import statistics
@@ -50,6 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--inference", action="store_true", help="also time forward-only inference")
+    p.add_argument(
+        "--system-malloc",
+        action="store_true",
+        help="leave malloc's thresholds as glibc sets them (nlprnn/allocator.py), to measure what they give",
+    )
     p.add_argument("--json", default=None, metavar="PATH", help="write all numbers to PATH")
     return p.parse_args(argv)
 
@@ -251,7 +257,8 @@ def print_table(report: dict[str, Any]) -> None:
     print(
         f"{s['cell']} B={s['B']} T={s['T']} E={s['E']} H={s['H']} L={s['L']} V={s['V']}  "
         f"{report['device']} ({report['device_name']}), threads={report['threads']}, "
-        f"torch {report['torch']}"
+        f"torch {report['torch']}, "
+        f"malloc keeps freed memory: {'yes' if report['keeps_freed_memory'] else 'no'}"
     )
     mem_col = "peak RSS MB" if mem.startswith("cpu") else "CUDA peak MB"
     print(f"{'name':<10}{'tokens/s':>12}{'ms/step':>10}{mem_col:>14}{'vs raw':>8}")
@@ -268,6 +275,12 @@ def print_table(report: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     a = parse_args(argv)
     import torch
+
+    from nlprnn.allocator import keep_freed_memory
+
+    if a.system_malloc:  # before the Trainer asks for it; a process that already kept memory still does
+        os.environ["NLPRNN_KEEP_FREED_MEMORY"] = "0"
+    keeps_freed_memory = keep_freed_memory()
 
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -300,6 +313,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "device": str(device),
         "device_name": _device_name(device),
         "threads": torch.get_num_threads(),
+        "keeps_freed_memory": keeps_freed_memory,
         "memory_kind": (
             "cuda: torch.cuda.max_memory_allocated during the measurement"
             if cuda

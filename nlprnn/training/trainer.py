@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from nlprnn.allocator import keep_freed_memory
 from nlprnn.errors import Interrupted, UserError
 from nlprnn.factory import build
 from nlprnn.training import distributed as dist
@@ -95,6 +96,7 @@ class Trainer:
     def __init__(
         self, cfg, optim_cfg, model: nn.Module, recipe: TrainingRecipe, run_dir: str | Path, extra: dict
     ):
+        keep_freed_memory()  # each step's large blocks are reused, not faulted in anew (nlprnn/allocator.py)
         self.cfg, self.recipe, self.extra = cfg, recipe, extra
         self.run_dir = Path(run_dir)
         self.device = next(model.parameters()).device
