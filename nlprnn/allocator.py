@@ -6,10 +6,14 @@ pages from the kernel and unmaps them on free. An RNN's training step allocates 
 each block is then faulted in and zeroed anew, about 100 million page faults in one char LM run,
 15% of its CPU time spent in the kernel. Raising the thresholds makes malloc reuse those blocks:
 the char LM's training step runs 1.25x (one thread) to 1.28x (two) as many tokens a second
-(scripts/bench.py; README, "Performance"), for about 150 MB more peak memory. It changes no
-result, only where the memory comes from.
+(scripts/bench.py; recipes/char_lm/README.md, "Throughput"), for 0.15-0.3 GB more peak memory. It
+changes no result, only where the memory comes from.
 
-``NLPRNN_KEEP_FREED_MEMORY=0`` leaves malloc as it is; elsewhere than glibc this does nothing.
+The trainer asks for it where ``trainer.keep_freed_memory`` is true: the char LM, whose batches all
+have one shape. Batches of varying shapes (padded sentences, reviews) leave holes that the next
+blocks do not fit, and the heap grows: an IMDB run peaked at 3.9 GB so, so the other recipes leave
+malloc as it is. ``NLPRNN_KEEP_FREED_MEMORY=0`` turns it off everywhere; elsewhere than glibc it
+does nothing.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ from importlib import import_module
 
 from omegaconf import DictConfig, OmegaConf
 
-from nlprnn.allocator import keep_freed_memory
 from nlprnn.cli_checks import warn_ignored
 from nlprnn.config_checks import check_config
 from nlprnn.errors import UserError
@@ -27,7 +26,6 @@ register_resolvers()
 
 def run(cfg: DictConfig):
     """Run ``cfg.mode`` of ``cfg.recipe_module``; unknown modes get a message listing the valid ones."""
-    keep_freed_memory()  # training and decoding reuse their large blocks (nlprnn/allocator.py)
     OmegaConf.set_struct(cfg, True)  # a misspelt key read by code fails instead of returning None
     check_config(cfg)  # every documented value's type and range, before anything is read or written
     module = import_module(f"nlprnn.recipes.{cfg.recipe_module}")

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.skipif(
+GLIBC = pytest.mark.skipif(
     not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None, reason="glibc only"
 )
 
@@ -41,6 +41,7 @@ def churn(keep: str) -> tuple[str, int]:
     return kept, int(faults)
 
 
+@GLIBC
 def test_freed_blocks_are_reused_without_page_faults():
     kept, faults = churn("1")
     assert kept == "True"
@@ -48,8 +49,48 @@ def test_freed_blocks_are_reused_without_page_faults():
     assert faults < ROUNDS * PAGES / 4, f"{faults / PAGES:.1f} blocks faulted in over {ROUNDS} rounds"
 
 
+@GLIBC
 def test_the_opt_out_leaves_malloc_as_it_was():
     kept, faults = churn("0")
     assert kept == "False"
     # what the default avoids: every round's block is faulted in anew
     assert faults > ROUNDS * PAGES * 0.9, f"{faults / PAGES:.1f} blocks faulted in over {ROUNDS} rounds"
+
+
+def _trainer(tmp_path, keep: bool):
+    """A Trainer on a tiny regression task, ``trainer.keep_freed_memory`` set to ``keep``."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from nlprnn.models.course import SequenceToOne
+    from nlprnn.recipes.course.experiment import TensorRecipe
+    from nlprnn.training.trainer import Trainer
+
+    x, y = torch.randn(4, 3, 2), torch.randn(4, 1)
+    cfg = OmegaConf.create(
+        {
+            "max_epochs": 1, "max_steps": 1, "max_time": None, "keep_freed_memory": keep,
+            "scheduler": {"name": "constant", "warmup_steps": 0, "min_lr_ratio": 0.0},
+        }
+    )  # fmt: skip
+    optimizer = OmegaConf.create({"_target_": "torch.optim.AdamW", "lr": 0.01})
+    recipe = TensorRecipe((x, y), (x, y), "mse", 2, seed=0)
+    return Trainer(cfg, optimizer, SequenceToOne(2, 4, 1, cell="lstm"), recipe, tmp_path, {"recipe": "test"})
+
+
+def test_the_trainer_keeps_freed_memory_only_where_the_config_says(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("nlprnn.training.trainer.keep_freed_memory", lambda: calls.append(1) or True)
+    _trainer(tmp_path, keep=False)
+    assert calls == []
+    _trainer(tmp_path, keep=True)
+    assert calls == [1]
+
+
+@pytest.mark.parametrize("recipe", ["char_lm", "translation", "ner", "sentiment"])
+def test_only_the_fixed_shape_recipe_keeps_freed_memory(recipe):
+    """char_lm's batches all have one shape; the others' vary, and a heap they fragment grows (IMDB:
+    3.9 GB), so they leave malloc alone."""
+    from tests.conftest import compose_config
+
+    assert compose_config([f"recipe={recipe}"]).trainer.keep_freed_memory is (recipe == "char_lm")

@@ -96,7 +96,8 @@ class Trainer:
     def __init__(
         self, cfg, optim_cfg, model: nn.Module, recipe: TrainingRecipe, run_dir: str | Path, extra: dict
     ):
-        keep_freed_memory()  # each step's large blocks are reused, not faulted in anew (nlprnn/allocator.py)
+        if cfg.get("keep_freed_memory"):  # each step's large blocks reused, not faulted in anew
+            keep_freed_memory()
         self.cfg, self.recipe, self.extra = cfg, recipe, extra
         self.run_dir = Path(run_dir)
         self.device = next(model.parameters()).device
