@@ -63,6 +63,17 @@ def test_unlabelled_text_extends_the_vocabulary_after_the_training_words():
     assert bigger.text_lookup().vocab is bigger.words  # what embeddings=file matches against
 
 
+def test_unlabelled_text_counted_in_chunks_adds_the_same_words(monkeypatch):
+    """extended() counts a chunk of texts at a time (memory): a word's counts add up over chunks
+    ("rome" reaches min_count only over two texts), from a list or a one-pass iterator."""
+    feats = WordFeatures.build(SENTS)
+    texts = ["Berlin is big.", "BERLIN, Berlin and Rome, 1997.", "Rome 1997"]
+    whole = feats.extended(texts, min_count=2).words.itos
+    monkeypatch.setattr("nlprnn.data.word_features.EXTEND_CHUNK", 1)
+    assert feats.extended(iter(texts), min_count=2).words.itos == whole
+    assert "rome" in whole
+
+
 def emissions_of(model, batch) -> torch.Tensor:
     """The emissions of collate's (words, casings, lengths, chars, char_lengths, char_index)."""
     words, casings, lengths, chars, char_lengths, index = batch

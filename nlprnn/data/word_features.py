@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Container, Iterable, Sequence
+from itertools import islice
 
 import torch
 
@@ -23,6 +24,7 @@ from nlprnn.data.word_tokenizer import split_words
 PAD, UNK = "<pad>", "<unk>"
 CASINGS = ("pad", "lower", "title", "upper", "mixed", "numeric", "has_digit", "other")
 _DIGIT = re.compile(r"\d")
+EXTEND_CHUNK = 5000  # texts whose tokens WordFeatures.extended counts at once
 
 
 def normalize(word: str) -> str:
@@ -91,12 +93,14 @@ class WordFeatures:
         """These features with the words of unlabelled ``texts`` seen at least ``min_count`` times
         added after the training words (so that word vectors of those texts reach words training
         never saw); training counts unchanged: the added words are never dropped."""
-        known = self.words.stoi
-        raw = Counter(token for text in texts for token in text.split())  # each distinct token split once
-        counts = Counter()
-        for token, n in raw.items():
-            for word in text_tokens(token, known):
-                counts[normalize(word)] += n
+        known, texts, counts = self.words.stoi, iter(texts), Counter()
+        # each distinct whitespace token of a chunk is split once (4x faster than every occurrence);
+        # one chunk's tokens at a time: a count of the whole corpus' raw tokens raised the NER
+        # recipe's peak past 1.5 GB
+        while chunk := list(islice(texts, EXTEND_CHUNK)):
+            for token, n in Counter(token for text in chunk for token in text.split()).items():
+                for word in text_tokens(token, known):
+                    counts[normalize(word)] += n
         added = sorted(
             (w for w, n in counts.items() if n >= min_count and w not in known), key=lambda w: (-counts[w], w)
         )
