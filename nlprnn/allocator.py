@@ -10,10 +10,10 @@ the char LM's training step runs 1.25x (one thread) to 1.28x (two) as many token
 changes no result, only where the memory comes from.
 
 The trainer asks for it where ``trainer.keep_freed_memory`` is true: the char LM, whose batches all
-have one shape. Batches of varying shapes (padded sentences, reviews) leave holes that the next
-blocks do not fit, and the heap grows: an IMDB run peaked at 3.9 GB so, so the other recipes leave
-malloc as it is. ``NLPRNN_KEEP_FREED_MEMORY=0`` turns it off everywhere; elsewhere than glibc it
-does nothing.
+have one shape, so every step's blocks fit the last step's holes. Where shapes vary (padded
+sentences, reviews) they need not: an IMDB run with it on from its start peaked at 3.9 GB (why was not
+studied), so the other recipes leave malloc as it is. ``NLPRNN_KEEP_FREED_MEMORY=0`` turns it off
+everywhere; elsewhere than glibc it does nothing.
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ def test_the_trainer_keeps_freed_memory_only_where_the_config_says(tmp_path, mon
 
 @pytest.mark.parametrize("recipe", ["char_lm", "translation", "ner", "sentiment"])
 def test_only_the_fixed_shape_recipe_keeps_freed_memory(recipe):
-    """char_lm's batches all have one shape; the others' vary, and a heap they fragment grows (IMDB:
+    """char_lm's batches all have one shape; the others' vary (an IMDB run with it on peaked at
     3.9 GB), so they leave malloc alone."""
     from tests.conftest import compose_config
 
