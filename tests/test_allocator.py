@@ -94,3 +94,14 @@ def test_only_the_fixed_shape_recipe_keeps_freed_memory(recipe):
     from tests.conftest import compose_config
 
     assert compose_config([f"recipe={recipe}"]).trainer.keep_freed_memory is (recipe == "char_lm")
+
+
+def test_a_resume_may_turn_it_on_or_off(tmp_path):
+    """It changes no result, so a run trained before the key existed (or with it off) resumes with it on."""
+    from nlprnn.errors import UserError
+    from nlprnn.training.run_dir import check_same_config
+
+    trained = {"trainer": {"max_steps": 9}}
+    check_same_config(trained, {"trainer": {"max_steps": 9, "keep_freed_memory": True}}, tmp_path)
+    with pytest.raises(UserError, match="trainer.clip_norm"):  # a setting that does change the run
+        check_same_config(trained, {"trainer": {"max_steps": 9, "clip_norm": 1.0}}, tmp_path)

@@ -15,10 +15,12 @@ from nlprnn.training.checkpoint import load_checkpoint
 RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "results.json")
 
 
-# what may differ between a run and its resume: how long and how visibly it trains, where the data is
+# what may differ between a run and its resume: how long and how visibly it trains, where the data is,
+# where its memory comes from
 RESUME_MAY_CHANGE = (
     "trainer.resume", "trainer.overwrite", "trainer.max_time", "trainer.max_epochs", "trainer.max_steps",
     "trainer.patience", "trainer.progress", "trainer.tensorboard", "trainer.device", "data.dir",
+    "trainer.keep_freed_memory",
     "mode", "ckpt", "text", "input", "output", "split", "max_chars",
 )  # fmt: skip
 
