@@ -14,6 +14,13 @@ have one shape, so every step's blocks fit the last step's holes. Where shapes v
 sentences, reviews) they need not: an IMDB run with it on from its start peaked at 3.9 GB (why was not
 studied), so the other recipes leave malloc as it is. ``NLPRNN_KEEP_FREED_MEMORY=0`` turns it off
 everywhere; elsewhere than glibc it does nothing.
+
+The opposite, for runs whose shapes vary: ``trainer.release_freed_memory`` (IMDB) hands the freed
+pages inside the heap back to the system (``malloc_trim``) after every training step and every
+batch a Classifier scores. Blocks below 32 MiB come from the heap, and batches of varying lengths
+leave holes there that the next batch's blocks do not fit, so the heap grows: an IMDB run's RSS
+climbed to 2.9 GB in 300 steps and the test scoring. Trimmed, it stays near the memory in use, at no
+measured cost in speed (a fixed low mmap threshold bounds it too, but ran 1.9x slower).
 """
 
 from __future__ import annotations
@@ -47,3 +54,31 @@ def _raise_thresholds() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, THRESHOLD))
+
+
+_trim = None  # glibc's malloc_trim, once release_freed_memory() was called
+
+
+def release_freed_memory() -> bool:
+    """From now on, ``tidy()`` hands freed heap pages back to the system; True where malloc can."""
+    global _trim
+    _trim = _malloc_trim()
+    return _trim is not None
+
+
+def tidy() -> None:
+    """Call between batches: returns the heap's free pages to the system after release_freed_memory()."""
+    if _trim is not None:
+        _trim(0)
+
+
+def _malloc_trim():
+    """glibc's malloc_trim, or None (another libc, another system)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim

@@ -80,6 +80,7 @@ CHECKS = {
     "trainer.precision": one_of("fp32", "bf16", "fp16"),
     "trainer.ema": number(0, 1, low_open=True, high_open=True, null=True),
     "trainer.keep_freed_memory": boolean,
+    "trainer.release_freed_memory": boolean,
     "trainer.resume": boolean,
     "trainer.overwrite": boolean,
     "trainer.progress": boolean,

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from nlprnn.allocator import tidy
 from nlprnn.data.batching import make_batches, pad_batch
 from nlprnn.data.subword import SubwordTokenizer
 from nlprnn.data.tokenizers import LowercasingSubwords, tokenizer_from_dict, tokenizer_to_dict, truncate
@@ -147,6 +148,7 @@ class Classifier(Predictor):
             tokens, lengths = pad_batch([encoded[i] for i in batch], self.tokenizer.pad_id)
             logits = self.model(tokens.to(self.device), lengths.to(self.device)).logits
             probs[batch] = torch.softmax(logits.float(), dim=-1).cpu()
+            tidy()  # a no-op unless a training run asked for it (trainer.release_freed_memory)
         return probs
 
     def probabilities(self, texts: str | Iterable[str]) -> torch.Tensor:

@@ -20,7 +20,7 @@ RUN_FILES = ("last.pt", "best.pt", "metrics.jsonl", "results.json")
 RESUME_MAY_CHANGE = (
     "trainer.resume", "trainer.overwrite", "trainer.max_time", "trainer.max_epochs", "trainer.max_steps",
     "trainer.patience", "trainer.progress", "trainer.tensorboard", "trainer.device", "data.dir",
-    "trainer.keep_freed_memory",
+    "trainer.keep_freed_memory", "trainer.release_freed_memory",
     "mode", "ckpt", "text", "input", "output", "split", "max_chars",
 )  # fmt: skip
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from nlprnn.allocator import keep_freed_memory
+from nlprnn.allocator import keep_freed_memory, release_freed_memory, tidy
 from nlprnn.errors import Interrupted, UserError
 from nlprnn.factory import build
 from nlprnn.training import distributed as dist
@@ -98,6 +98,8 @@ class Trainer:
     ):
         if cfg.get("keep_freed_memory"):  # each step's large blocks reused, not faulted in anew
             keep_freed_memory()
+        elif cfg.get("release_freed_memory"):  # varying shapes: the heap's holes go back after each step
+            release_freed_memory()
         self.cfg, self.recipe, self.extra = cfg, recipe, extra
         self.run_dir = Path(run_dir)
         self.device = next(model.parameters()).device
@@ -253,6 +255,7 @@ class Trainer:
         else:
             self.optimizer.step()
         self.schedule.step()
+        tidy()
         if self.average:
             self.average.update()
         return loss.item(), ntok
