@@ -12,8 +12,8 @@ changes no result, only where the memory comes from.
 The trainer asks for it where ``trainer.keep_freed_memory`` is true: the char LM, whose batches all
 have one shape, so every step's blocks fit the last step's holes, and Multi30k translation (1.12x,
 whole runs peaked at 1.16 GB). Where shapes vary more they need not fit: an IMDB run with it on from
-its start peaked at 3.9 GB, so the other recipes and datasets leave malloc as it is. ``NLPRNN_KEEP_FREED_MEMORY=0`` turns it off
-everywhere; elsewhere than glibc it does nothing.
+its start peaked at 3.9 GB, so the other recipes and datasets leave malloc as it is.
+``NLPRNN_KEEP_FREED_MEMORY=0`` turns it off everywhere; elsewhere than glibc it does nothing.
 
 The opposite, for runs whose shapes vary: ``trainer.release_freed_memory`` (IMDB) hands the freed
 pages inside the heap back to the system (``malloc_trim``) after every training step and every
