@@ -45,14 +45,11 @@ def keep_freed_memory() -> bool:
 
 
 def _raise_thresholds() -> bool:
-    if os.environ.get("NLPRNN_KEEP_FREED_MEMORY", "1") == "0" or not sys.platform.startswith("linux"):
+    if os.environ.get("NLPRNN_KEEP_FREED_MEMORY", "1") == "0":
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # musl and other libcs without mallopt
+    mallopt = _libc_function("mallopt", [ctypes.c_int, ctypes.c_int])
+    if mallopt is None:
         return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, THRESHOLD))
 
 
@@ -74,11 +71,17 @@ def tidy() -> None:
 
 def _malloc_trim():
     """glibc's malloc_trim, or None (another libc, another system)."""
+    return _libc_function("malloc_trim", [ctypes.c_size_t])
+
+
+def _libc_function(name: str, argtypes: list):
+    """The C library's function ``name`` (returning int), or None off Linux or where the libc lacks it
+    (musl has neither mallopt nor malloc_trim)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        function = getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
     except (OSError, AttributeError):
         return None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return trim
+    function.argtypes, function.restype = argtypes, ctypes.c_int
+    return function

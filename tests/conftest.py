@@ -118,3 +118,16 @@ def tiny_runs(tmp_path_factory, data_dir) -> dict[str, Path]:
         (run / "stdout.txt").write_text(proc.stdout)
         out[recipe] = run
     return out
+
+
+def tiny_trainer_config(**keys):
+    """A complete ``trainer`` config for the small Trainers tests build by hand; ``keys`` override."""
+    from omegaconf import OmegaConf
+
+    base = {
+        "max_epochs": 1, "max_steps": 1, "max_time": None, "eval_every": None, "patience": None,
+        "clip_norm": 1.0, "ema": None, "resume": False, "progress": False, "tensorboard": False,
+        "accumulate": 1, "precision": "fp32",
+        "scheduler": {"name": "constant", "warmup_steps": 0, "min_lr_ratio": 0.0},
+    }  # fmt: skip
+    return OmegaConf.create({**base, **keys})

@@ -95,17 +95,10 @@ def _trainer(tmp_path, keep: bool = False, release: bool = False):
     from nlprnn.models.course import SequenceToOne
     from nlprnn.recipes.course.experiment import TensorRecipe
     from nlprnn.training.trainer import Trainer
+    from tests.conftest import tiny_trainer_config
 
     x, y = torch.randn(4, 3, 2), torch.randn(4, 1)
-    cfg = OmegaConf.create(
-        {
-            "max_epochs": 1, "max_steps": 1, "max_time": None, "keep_freed_memory": keep,
-            "release_freed_memory": release, "eval_every": None, "patience": None, "clip_norm": 1.0,
-            "ema": None, "resume": False, "progress": False, "tensorboard": False, "accumulate": 1,
-            "precision": "fp32",
-            "scheduler": {"name": "constant", "warmup_steps": 0, "min_lr_ratio": 0.0},
-        }
-    )  # fmt: skip
+    cfg = tiny_trainer_config(keep_freed_memory=keep, release_freed_memory=release)
     optimizer = OmegaConf.create({"_target_": "torch.optim.AdamW", "lr": 0.01})
     recipe = TensorRecipe((x, y), (x, y), "mse", 2, seed=0)
     return Trainer(cfg, optimizer, SequenceToOne(2, 4, 1, cell="lstm"), recipe, tmp_path, {"recipe": "test"})

@@ -171,20 +171,16 @@ def _trained_weights(tmp_path, batch_size: int, accumulate: int, precision: str 
 
     from nlprnn.models.course import SequenceToOne
     from nlprnn.recipes.course.experiment import TensorRecipe
+    from tests.conftest import tiny_trainer_config
 
     data = torch.Generator().manual_seed(0)
     x, y = torch.randn(10, 5, 3, generator=data), torch.randn(10, 1, generator=data)
     torch.manual_seed(0)
     model = SequenceToOne(3, 8, 1, cell="lstm")
     recipe = TensorRecipe((x, y), (x, y), "mse", batch_size, seed=0)
-    trainer_cfg = OmegaConf.create(
-        {
-            "max_epochs": steps, "max_steps": steps, "max_time": None, "eval_every": None, "patience": None,
-            "clip_norm": 1.0, "ema": None, "resume": False, "progress": False, "tensorboard": False,
-            "accumulate": accumulate, "precision": precision,
-            "scheduler": {"name": "constant", "warmup_steps": 0, "min_lr_ratio": 0.0},
-        }
-    )  # fmt: skip
+    trainer_cfg = tiny_trainer_config(
+        max_epochs=steps, max_steps=steps, accumulate=accumulate, precision=precision
+    )
     # plain SGD: its step is linear in the gradient, so float rounding stays rounding (AdamW's
     # m / sqrt(v) turns a rounding-sized gradient into a full step of either sign: it failed on an
     # AVX-512 host)
