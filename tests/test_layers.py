@@ -10,7 +10,7 @@ LAYERS = [
     "errors",
     "factory",  # build(node): Hydra's instantiate with one-line errors
     "atomic",  # files written whole or not at all
-    "allocator",  # malloc keeps freed memory for reuse (the trainer, where a recipe asks for it)
+    "allocator",  # malloc keeps or releases freed memory (trainer, Classifier: where a recipe asks)
     "modules",
     "data",
     "embeddings",  # how an embedding table starts: random, PPMI-SVD vectors from text, a vector file
