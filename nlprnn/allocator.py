@@ -17,9 +17,10 @@ its start peaked at 3.9 GB, so the other recipes and datasets leave malloc as it
 
 The opposite, for runs whose shapes vary: ``trainer.release_freed_memory`` (IMDB) hands the freed
 pages inside the heap back to the system (``malloc_trim``) after every training step and every
-batch a Classifier scores. Blocks below 32 MiB come from the heap, and batches of varying lengths
-leave holes there that the next batch's blocks do not fit, so the heap grows: an IMDB run's RSS
-climbed to 2.9 GB in 300 steps and the test scoring. Trimmed, it stays near the memory in use, at no
+batch a Classifier scores (``mode=evaluate`` too, for a checkpoint trained with it). Blocks below
+32 MiB come from the heap, and batches of varying lengths leave holes there that the next batch's
+blocks do not fit, so the heap grows: an IMDB run's RSS climbed to 2.9 GB in 300 steps and the test
+scoring. Trimmed, it stays near the memory in use, at no
 measured cost in speed (a fixed low mmap threshold bounds it too, but ran 1.9x slower).
 """
 

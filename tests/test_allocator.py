@@ -159,3 +159,21 @@ def test_a_resume_may_turn_it_on_or_off(tmp_path):
     check_same_config(trained, {"trainer": {"max_steps": 9, "release_freed_memory": True}}, tmp_path)
     with pytest.raises(UserError, match="trainer.clip_norm"):  # a setting that does change the run
         check_same_config(trained, {"trainer": {"max_steps": 9, "clip_norm": 1.0}}, tmp_path)
+
+
+def test_evaluate_releases_freed_memory_where_the_checkpoint_trained_so(run_recipe, tmp_path, monkeypatch):
+    """mode=evaluate follows the checkpoint's training config, not the command line's: an IMDB
+    checkpoint is scored with its heap trimmed whatever ``data=`` the command names."""
+    import importlib
+
+    asked = []
+    evaluate_module = importlib.import_module("nlprnn.modes.evaluate")  # the package's name is the function
+    monkeypatch.setattr(evaluate_module, "release_freed_memory", lambda: asked.append(1) or True)
+    monkeypatch.setattr("nlprnn.training.trainer.release_freed_memory", lambda: True)  # leave malloc be
+    tiny = ["recipe=sentiment", "debug=tiny", "trainer.max_steps=1"]
+    for release in (False, True):
+        run = tmp_path / str(release)
+        run_recipe(run, *tiny, f"trainer.release_freed_memory={str(release).lower()}")
+        asked.clear()
+        run_recipe(tmp_path / "eval", *tiny, "mode=evaluate", f"ckpt={run}", "split=val")
+        assert asked == ([1] if release else [])

@@ -6,6 +6,7 @@ import json
 
 from omegaconf import DictConfig
 
+from nlprnn.allocator import release_freed_memory
 from nlprnn.data.reader import StreamedSplit
 from nlprnn.errors import UserError
 from nlprnn.inference.textio import open_output
@@ -20,6 +21,8 @@ def evaluate(recipe_cls: type, cfg: DictConfig) -> dict:
     check_output_of(cfg)
     recipe = recipe_cls(cfg, setup_device(cfg))
     predictor = recipe.load_predictor(cfg.ckpt)
+    if ((predictor.config or {}).get("trainer") or {}).get("release_freed_memory"):
+        release_freed_memory()  # as its training did: IMDB's scoring peaked at 1.47 GB without
     splits = evaluation_splits(cfg, predictor.config)
     names = [cfg.split] if cfg.split else [s for s in splits if s != "train"]
     if cfg.split and cfg.split not in splits:
