@@ -16,12 +16,14 @@ its start peaked at 3.9 GB, so the other recipes and datasets leave malloc as it
 ``NLPRNN_KEEP_FREED_MEMORY=0`` turns it off everywhere; elsewhere than glibc it does nothing.
 
 The opposite, for runs whose shapes vary: ``trainer.release_freed_memory`` (IMDB) hands the freed
-pages inside the heap back to the system (``malloc_trim``) after every training step and every
-batch a Classifier scores (``mode=evaluate`` too, for a checkpoint trained with it). Blocks below
-32 MiB come from the heap, and batches of varying lengths leave holes there that the next batch's
-blocks do not fit, so the heap grows: an IMDB run's RSS climbed to 2.9 GB in 300 steps and the test
-scoring. Trimmed, it stays near the memory in use, at no
-measured cost in speed (a fixed low mmap threshold bounds it too, but ran 1.9x slower).
+pages inside the heap back to the system (``malloc_trim``) after every training step and every batch
+a Classifier scores. Blocks below 32 MiB come from the heap, and batches of varying lengths leave
+holes there that the next batch's blocks do not fit, so the heap grows: an IMDB run's RSS climbed to
+2.9 GB in 300 steps and the test scoring. Trimmed, it stays near the memory in use, at no measured
+cost in speed (a fixed low mmap threshold bounds it too, but ran 1.9x slower). The same key caps
+oneDNN's kernel cache (``limit_kernel_cache``): one kernel and its buffers per input shape, 1,024
+shapes kept by default, memory that no trim can give back; ``mode=evaluate`` caps it too for a
+checkpoint trained with the key (recipes/sentiment/README.md, "Memory of an IMDB run").
 """
 
 from __future__ import annotations
@@ -55,13 +57,24 @@ def _raise_thresholds() -> bool:
 
 
 _trim = None  # glibc's malloc_trim, once release_freed_memory() was called
+KERNEL_CACHE = 64  # oneDNN kernels kept, one per input shape (oneDNN's own default: 1,024)
 
 
 def release_freed_memory() -> bool:
-    """From now on, ``tidy()`` hands freed heap pages back to the system; True where malloc can."""
+    """From now on, ``tidy()`` hands freed heap pages back to the system, and oneDNN keeps at most
+    KERNEL_CACHE shapes' kernels; True where malloc can trim."""
     global _trim
+    limit_kernel_cache()
     _trim = _malloc_trim()
     return _trim is not None
+
+
+def limit_kernel_cache(capacity: int = KERNEL_CACHE) -> None:
+    """oneDNN, which runs torch's CPU LSTM, GRU and convolution, builds a kernel for each input shape
+    and keeps the last 1,024 with their buffers: memory that grows with every new batch shape. It
+    reads the limit once, when it builds its first kernel, so this must come before the model's first
+    forward; a limit the user set (``ONEDNN_PRIMITIVE_CACHE_CAPACITY``) wins."""
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(capacity))
 
 
 def tidy() -> None:

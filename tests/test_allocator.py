@@ -161,14 +161,14 @@ def test_a_resume_may_turn_it_on_or_off(tmp_path):
         check_same_config(trained, {"trainer": {"max_steps": 9, "clip_norm": 1.0}}, tmp_path)
 
 
-def test_evaluate_releases_freed_memory_where_the_checkpoint_trained_so(run_recipe, tmp_path, monkeypatch):
+def test_evaluate_limits_the_kernel_cache_where_the_checkpoint_trained_so(run_recipe, tmp_path, monkeypatch):
     """mode=evaluate follows the checkpoint's training config, not the command line's: an IMDB
-    checkpoint is scored with its heap trimmed whatever ``data=`` the command names."""
+    checkpoint is scored with oneDNN's kernel cache capped whatever ``data=`` the command names."""
     import importlib
 
     asked = []
     evaluate_module = importlib.import_module("nlprnn.modes.evaluate")  # the package's name is the function
-    monkeypatch.setattr(evaluate_module, "release_freed_memory", lambda: asked.append(1) or True)
+    monkeypatch.setattr(evaluate_module, "limit_kernel_cache", lambda: asked.append(1))
     monkeypatch.setattr("nlprnn.training.trainer.release_freed_memory", lambda: True)  # leave malloc be
     tiny = ["recipe=sentiment", "debug=tiny", "trainer.max_steps=1"]
     for release in (False, True):
@@ -177,3 +177,54 @@ def test_evaluate_releases_freed_memory_where_the_checkpoint_trained_so(run_reci
         asked.clear()
         run_recipe(tmp_path / "eval", *tiny, "mode=evaluate", f"ckpt={run}", "split=val")
         assert asked == ([1] if release else [])
+
+
+# fit a small conv + BiLSTM on 150 batch shapes, as varying review lengths make them; print the RSS
+# growth (MB) over them, after release_freed_memory() or not (then tidy() does nothing)
+SHAPES = """
+import sys, torch
+from nlprnn import allocator
+if sys.argv[1] == "release":
+    allocator.release_freed_memory()
+torch.manual_seed(0)
+lstm, conv = torch.nn.LSTM(64, 64, bidirectional=True, batch_first=True), torch.nn.Conv1d(64, 64, 3)
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+start = rss()
+for length in range(20, 170):
+    x = torch.randn(8, length, 64, requires_grad=True)
+    lstm(conv(x.transpose(1, 2)).transpose(1, 2))[0].sum().backward()
+    allocator.tidy()  # as the trainer does after each step
+print(rss() - start)
+"""
+
+
+def shapes_growth(mode: str) -> float:
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+    out = subprocess.run(
+        [sys.executable, "-c", SHAPES, mode], env={**env, "OMP_NUM_THREADS": "1"},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return float(out.stdout)
+
+
+@GLIBC
+@pytest.mark.skipif(not __import__("torch").backends.mkldnn.is_available(), reason="torch without oneDNN")
+def test_release_keeps_new_batch_shapes_from_growing_the_kernel_cache():
+    """oneDNN keeps each shape's kernel with its buffers (1,024 of them by default); IMDB's batches
+    come in hundreds of shapes. Capped, the same 150 shapes grow the process far less."""
+    default, released = shapes_growth("default"), shapes_growth("release")
+    assert default > 40, f"the uncapped cache grew only {default:.0f} MB: nothing left to show"
+    assert released < default / 2, (released, default)
+
+
+def test_a_users_own_kernel_cache_limit_wins(monkeypatch):
+    from nlprnn import allocator
+
+    monkeypatch.setattr(allocator, "_trim", None)
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "7")
+    allocator.release_freed_memory()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "7"
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY")
+    allocator.limit_kernel_cache()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == str(allocator.KERNEL_CACHE)
